@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/rostersync/rostersync/sync"
+)
+
+// App is the command line, with its surroundings passed in so tests run it
+// exactly as main does.
+type App struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+// Exit codes; scheduled jobs act on them.
+const (
+	exitOK          = 0   // every row ok
+	exitRowsFailed  = 1   // at least one row failed
+	exitNotStarted  = 2   // usage, config, credentials, roster: nothing was written
+	exitRefused     = 3   // refused by a guard: nothing was written
+	exitInterrupted = 130 // SIGINT or SIGTERM
+)
+
+var (
+	errInterrupted = errors.New("interrupted")
+	errRowsFailed  = errors.New("rows failed")
+	errUsage       = errors.New("usage")
+)
+
+// exitCode maps the error Run returned to the process's exit code. This is
+// the one place that decides.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errInterrupted):
+		return exitInterrupted
+	case errors.Is(err, sync.ErrRefused):
+		return exitRefused
+	case errors.Is(err, errRowsFailed):
+		return exitRowsFailed
+	}
+	return exitNotStarted
+}
+
+// usageError reports a command-line mistake (exit 2).
+func usageError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s (see rostersync help)", errUsage, fmt.Sprintf(format, args...))
+}
+
+const usage = `rostersync keeps the users of a telephony admin system in line with a roster file.
+
+Usage:
+  rostersync plan  [flags]   read the roster and the users' state, report what would change; sends no write
+  rostersync apply [flags]   the same, then PATCH every changed user
+  rostersync demo  [flags]   the whole run against a built-in emulated target: no account, no network
+  rostersync version         print the version
+
+Run "rostersync plan -h" for the flags of plan and apply.
+
+Credentials come from the environment, never from flags:
+  ROSTERSYNC_TOKEN                           a fixed API token, or
+  ROSTERSYNC_LOGIN and ROSTERSYNC_PASSWORD   a login; rostersync logs in once and renews on expiry
+
+Exit codes: 0 every row ok; 1 some row failed; 2 the run could not start (nothing was
+written); 3 refused by --max-changes (nothing was written); 130 interrupted.
+`
+
+// Run runs one command line (without the program name).
+func (a *App) Run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(a.Stderr, usage)
+		return usageError("no command given")
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "plan", "apply":
+		return a.runSync(ctx, cmd, rest)
+	case "demo":
+		return a.runDemo(ctx, rest)
+	case "version", "--version":
+		fmt.Fprintln(a.Stdout, "rostersync", version())
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(a.Stdout, usage)
+		return nil
+	default:
+		return usageError("unknown command %q", cmd)
+	}
+}
+
+// parseFlags parses a command's flags; -h prints its usage and ends the
+// command successfully (errHelp).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return usageError("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// errHelp ends a command whose usage was asked for.
+var errHelp = errors.New("help shown")
+
+func version() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "devel"
+}

@@ -1,0 +1,60 @@
+// Command rostersync keeps the users of a telephony admin system (Smartflo,
+// DNL) in line with a roster file: it reads the roster and the users'
+// current state, plans the smallest PATCH per user, sends them through a
+// rate-limited worker pool and writes a report with one row per roster row.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := interruptible(context.Background())
+	defer stop()
+	app := &App{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	err := app.Run(ctx, os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "rostersync:", err)
+	}
+	stop()
+	os.Exit(exitCode(err))
+}
+
+// interruptible returns a context canceled, with errInterrupted as its
+// cause, by the first SIGINT or SIGTERM. A second signal ends the process
+// at once with exit code 130; the report is still valid up to its last
+// finished row, as every row is flushed when written.
+func interruptible(parent context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-signals:
+			cancel(fmt.Errorf("%w by %v", errInterrupted, sig))
+			fmt.Fprintln(os.Stderr, "rostersync: interrupted: finishing the requests in flight, then stopping; interrupt again to quit at once")
+		case <-done:
+			return
+		}
+		select {
+		case <-signals:
+			fmt.Fprintln(os.Stderr, "rostersync: interrupted again: quitting now")
+			os.Exit(exitInterrupted)
+		case <-done:
+		}
+	}()
+	var once bool
+	return ctx, func() {
+		if !once {
+			once = true
+			signal.Stop(signals)
+			close(done)
+			cancel(nil)
+		}
+	}
+}

@@ -1,0 +1,356 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/rostersync/rostersync/ratelimit"
+	"github.com/rostersync/rostersync/report"
+	"github.com/rostersync/rostersync/sync"
+	"github.com/rostersync/rostersync/sync/dnl"
+	"github.com/rostersync/rostersync/sync/ledger"
+	"github.com/rostersync/rostersync/sync/rest"
+	"github.com/rostersync/rostersync/sync/roster"
+	"github.com/rostersync/rostersync/sync/smartflo"
+)
+
+// options are the flags of plan and apply.
+type options struct {
+	target          string
+	baseURL         string
+	roster          string
+	report          string
+	resume          string
+	rate            float64
+	workers         int
+	maxChanges      int
+	timeout         time.Duration
+	logLevel        string
+	resendWriteOnly bool
+}
+
+func (o *options) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.target, "target", "", "the target API: smartflo or dnl (required)")
+	fs.StringVar(&o.baseURL, "base-url", "", "API root without /v1; Smartflo defaults to "+smartflo.DefaultBaseURL+", DNL requires it")
+	fs.StringVar(&o.roster, "roster", "", "roster file: .csv, .json (an array) or .jsonl; - reads CSV from stdin (required)")
+	fs.StringVar(&o.report, "report", "", "report file: .csv or .jsonl (default rostersync-<target>-<time>.csv)")
+	fs.StringVar(&o.resume, "resume", "", "a previous report: skip the rows it marks applied or unchanged")
+	fs.Float64Var(&o.rate, "rate", 5, "requests a second for all calls together, reads included (0 = no limit)")
+	fs.IntVar(&o.workers, "workers", 4, "requests in flight at most")
+	fs.IntVar(&o.maxChanges, "max-changes", 500, "apply refuses (exit 3, sends nothing) when more users than this would change")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of one request")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&o.resendWriteOnly, "resend-write-only", false, "send write-only fields (Smartflo caller_id, agent_group, password) even when the ledger says they are current")
+}
+
+func (o *options) check() error {
+	switch {
+	case o.target != "smartflo" && o.target != "dnl":
+		return usageError("--target must be smartflo or dnl")
+	case o.roster == "":
+		return usageError("--roster is required")
+	case o.target == "dnl" && o.baseURL == "":
+		return usageError("--base-url is required for dnl: DNL is self-hosted (e.g. http://HOST:8000)")
+	case o.rate < 0:
+		return usageError("--rate must be 0 (no limit) or more")
+	case o.workers < 1:
+		return usageError("--workers must be 1 or more")
+	case o.maxChanges < 0:
+		return usageError("--max-changes must be 0 or more")
+	case o.timeout <= 0:
+		return usageError("--timeout must be positive")
+	}
+	return nil
+}
+
+func (a *App) syncUsage(fs *flag.FlagSet, cmd string) func() {
+	return func() {
+		fmt.Fprintf(fs.Output(), `Usage: rostersync %s --target smartflo|dnl --roster FILE [flags]
+
+Examples:
+  ROSTERSYNC_TOKEN=... rostersync %s --target smartflo --roster staff.csv --report report.csv
+  ROSTERSYNC_LOGIN=admin ROSTERSYNC_PASSWORD=... rostersync %s --target dnl \
+      --base-url https://dnl.example.com/api_dnl --roster users.jsonl --rate 20
+
+Flags:
+`, cmd, cmd, cmd)
+		fs.PrintDefaults()
+	}
+}
+
+// runSync runs plan or apply.
+func (a *App) runSync(ctx context.Context, cmd string, args []string) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(a.Stderr)
+	var o options
+	o.register(fs)
+	fs.Usage = a.syncUsage(fs, cmd)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := o.check(); err != nil {
+		return err
+	}
+	log, err := a.logger(o.logLevel)
+	if err != nil {
+		return err
+	}
+	j := &job{app: a, opts: o, apply: cmd == "apply", log: log}
+	return j.run(ctx)
+}
+
+// logger returns the run's logger on stderr: human-readable on a terminal,
+// JSON otherwise.
+func (a *App) logger(level string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Logger{}, usageError("--log-level must be debug, info, warn or error")
+	}
+	var w = a.Stderr
+	if isTerminal(a.Stderr) {
+		w = zerolog.ConsoleWriter{Out: a.Stderr, TimeFormat: time.TimeOnly, NoColor: a.Getenv("NO_COLOR") != ""}
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// job is one run of plan or apply.
+type job struct {
+	app   *App
+	opts  options
+	apply bool
+	log   zerolog.Logger
+
+	target sync.Target
+	ledger *ledger.Ledger
+	report *report.Writer
+}
+
+func (j *job) run(ctx context.Context) error {
+	creds, err := credentials(j.app.Getenv)
+	if err != nil {
+		return err
+	}
+	base, err := baseURL(j.opts)
+	if err != nil {
+		return err
+	}
+	j.target = newTarget(j.opts, base, creds)
+	rows, err := roster.ReadFile(j.opts.roster, j.app.Stdin, roster.Schema{Table: j.target.Table(), Key: j.target.Key()})
+	if err != nil {
+		return err
+	}
+	done, err := resumeFrom(j.opts.resume)
+	if err != nil {
+		return err
+	}
+	if j.ledger, err = openLedger(j.app.Getenv, j.target.Name(), base); err != nil {
+		return err
+	}
+	defer j.ledger.Close()
+	path := j.opts.report
+	if path == "" {
+		path = fmt.Sprintf("rostersync-%s-%s.csv", j.target.Name(), time.Now().Format("20060102-150405"))
+	}
+	if j.report, err = report.Create(path); err != nil {
+		return err
+	}
+	defer j.report.Close()
+	j.log.Info().Str("target", j.target.Name()).Str("base_url", base).Int("rows", len(rows)).
+		Str("report", path).Float64("rate", j.opts.rate).Int("workers", j.opts.workers).Msg("starting")
+
+	var ledgerView sync.Ledger = j.ledger
+	if j.opts.resendWriteOnly {
+		ledgerView = forgetful{j.ledger}
+	}
+	planner := sync.Planner{Target: j.target, Ledger: ledgerView, Workers: j.opts.workers, Done: done}
+	start := time.Now()
+	plan, err := planner.Plan(ctx, rows)
+	if err != nil {
+		j.skipAll(rows, fmt.Errorf("not planned: %w", err))
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (while reading the users' state)", context.Cause(ctx))
+		}
+		return err
+	}
+	standing := sync.Guard{MaxChanges: j.opts.maxChanges}.Check(plan)
+	writePlan(j.app.Stdout, plan, standing)
+
+	record := func(o sync.Outcome) {
+		if err := j.report.Write(reportRow(o)); err != nil {
+			j.log.Error().Err(err).Msg("report write failed")
+		}
+	}
+	var runErr error
+	switch {
+	case !j.apply:
+		for i := range plan.Items {
+			it := &plan.Items[i]
+			record(sync.Outcome{Item: it, Status: it.Status, Err: it.Err})
+		}
+	case standing.Err() != nil:
+		runErr = standing.Err()
+		for i := range plan.Items {
+			it := &plan.Items[i]
+			if it.Status == sync.Planned {
+				record(sync.Outcome{Item: it, Status: sync.Skipped, Err: runErr})
+			} else {
+				record(sync.Outcome{Item: it, Status: it.Status, Err: it.Err})
+			}
+		}
+	default:
+		applier := sync.Applier{Target: j.target, Ledger: j.ledger, Workers: j.opts.workers, Grace: 10 * time.Second, Log: j.log}
+		runErr = applier.Apply(ctx, plan, record)
+	}
+	if err := j.report.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	counts := j.report.Counts()
+	j.printSummary(counts, time.Since(start), path)
+	switch {
+	case runErr != nil:
+		return runErr
+	case counts[string(sync.Failed)] > 0:
+		return fmt.Errorf("%w: %d of %d rows failed; the report says why", errRowsFailed, counts[string(sync.Failed)], len(rows))
+	}
+	return nil
+}
+
+// skipAll writes every row as skipped when the run stops before its plan
+// is made, so the report still holds one row per roster row.
+func (j *job) skipAll(rows []sync.Row, why error) {
+	for i := range rows {
+		r := &rows[i]
+		status, err := sync.Skipped, why
+		if r.Err != nil {
+			status, err = sync.Failed, r.Err
+		}
+		_ = j.report.Write(report.Row{Row: r.N, Key: r.Key, Status: string(status), Error: err.Error()})
+	}
+}
+
+func (j *job) printSummary(counts map[string]int, took time.Duration, path string) {
+	var parts []string
+	for _, s := range []sync.Status{sync.Applied, sync.Planned, sync.Unchanged, sync.Failed, sync.Skipped} {
+		if n := counts[string(s)]; n > 0 || s == sync.Failed {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	fmt.Fprintf(j.app.Stdout, "\nReport: %s (%s in %s)\n", path, strings.Join(parts, ", "), took.Round(time.Millisecond))
+}
+
+// reportRow turns an outcome into its report row.
+func reportRow(o sync.Outcome) report.Row {
+	r := report.Row{
+		Row: o.Item.Row, Key: o.Item.Key, UserID: o.Item.UserID, Status: string(o.Status),
+		HTTPStatus: o.Result.HTTPStatus, Attempts: o.Result.Attempts, Fields: strings.Join(o.Item.Fields(), "|"),
+	}
+	if o.Err != nil {
+		r.Error = o.Err.Error()
+	}
+	return r
+}
+
+// credentials reads the run's credentials from the environment.
+func credentials(getenv func(string) string) (rest.Config, error) {
+	c := rest.Config{
+		Token:    sync.Secret(getenv("ROSTERSYNC_TOKEN")),
+		Login:    getenv("ROSTERSYNC_LOGIN"),
+		Password: sync.Secret(getenv("ROSTERSYNC_PASSWORD")),
+	}
+	switch {
+	case (c.Login == "") != (c.Password == ""):
+		return c, usageError("set both ROSTERSYNC_LOGIN and ROSTERSYNC_PASSWORD, or neither")
+	case c.Token == "" && c.Login == "":
+		return c, usageError("no credentials: set ROSTERSYNC_TOKEN, or ROSTERSYNC_LOGIN and ROSTERSYNC_PASSWORD")
+	}
+	return c, nil
+}
+
+// baseURL checks --base-url and returns the API root without /v1.
+func baseURL(o options) (string, error) {
+	raw := o.baseURL
+	if raw == "" {
+		raw = smartflo.DefaultBaseURL
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", usageError("--base-url %q is not an http(s) URL", raw)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", usageError("--base-url must not hold credentials, a query or a fragment; credentials come from the environment")
+	}
+	u.Path = strings.TrimSuffix(strings.TrimRight(u.Path, "/"), "/v1")
+	return u.String(), nil
+}
+
+func newTarget(o options, base string, cfg rest.Config) sync.Target {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = o.workers * 2
+	cfg.BaseURL = base
+	cfg.HTTP = &http.Client{Transport: transport, Timeout: o.timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	cfg.Limiter = ratelimit.New(o.rate)
+	cfg.Policy = ratelimit.DefaultPolicy()
+	if o.target == "dnl" {
+		return dnl.New(cfg)
+	}
+	return smartflo.New(cfg)
+}
+
+func openLedger(getenv func(string) string, target, base string) (*ledger.Ledger, error) {
+	dir, err := ledger.Dir(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return ledger.Open(dir, target, base)
+}
+
+// forgetful hides the ledger's memory from the planner, so every
+// write-only field in the roster is sent; writes are still recorded.
+type forgetful struct{ *ledger.Ledger }
+
+func (forgetful) Written(string) map[string]any { return nil }
+
+// resumeFrom reads a previous report and returns which rows it finished.
+func resumeFrom(path string) (func(*sync.Row) (string, bool), error) {
+	if path == "" {
+		return nil, nil
+	}
+	prev, err := report.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--resume: %w", err)
+	}
+	finished := map[int]report.Row{}
+	for _, r := range prev {
+		if r.Status == string(sync.Applied) || r.Status == string(sync.Unchanged) {
+			finished[r.Row] = r
+		}
+	}
+	return func(r *sync.Row) (string, bool) {
+		p, ok := finished[r.N]
+		if !ok || p.Key != r.Key {
+			return "", false
+		}
+		return fmt.Sprintf("done in %s (%s)", path, p.Status), true
+	}, nil
+}
+
+var _ = errors.New

@@ -1,0 +1,165 @@
+package ratelimit
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"time"
+)
+
+// Policy says how one request is retried: full-jitter exponential backoff,
+// an attempt cap and an overall deadline.
+type Policy struct {
+	Attempts int           // tries at most, the first included
+	Base     time.Duration // backoff ceiling after the first failure; it doubles each time
+	Max      time.Duration // largest backoff ceiling
+	Deadline time.Duration // for all attempts together; 0 = none
+}
+
+// DefaultPolicy is enough for a run through 15% 503s and 5% dropped
+// connections to end with no failed row: eight failures in a row at 20%
+// happen about three times in a billion.
+func DefaultPolicy() Policy {
+	return Policy{Attempts: 8, Base: 250 * time.Millisecond, Max: 20 * time.Second, Deadline: 5 * time.Minute}
+}
+
+// StatusError is an error that carries an HTTP status.
+type StatusError interface {
+	error
+	HTTPStatus() int
+}
+
+// retryAter is an error that says when the server wants the next try.
+type retryAter interface {
+	RetryAt() time.Time
+}
+
+// again marks an error to retry without backoff.
+type again struct{ error }
+
+func (a again) Unwrap() error { return a.error }
+
+// Again marks err as retryable at once, with no backoff: the caller fixed
+// what was wrong (a renewed token). The attempt cap still holds.
+func Again(err error) error { return again{err} }
+
+// Retryable reports whether a request that failed with err may succeed if
+// sent again: network errors and timeouts, 408, 429 and 5xx. Every other
+// answer is permanent. This is the one place that decides.
+func Retryable(err error) bool {
+	var se StatusError
+	var ag again
+	var cert *x509.CertificateInvalidError
+	var unknownCA x509.UnknownAuthorityError
+	var host x509.HostnameError
+	switch {
+	case err == nil, errors.Is(err, context.Canceled):
+		return false
+	case errors.As(err, &ag):
+		return true
+	case errors.As(err, &se):
+		s := se.HTTPStatus()
+		return s == 408 || s == 429 || s >= 500
+	case errors.As(err, &cert), errors.As(err, &unknownCA), errors.As(err, &host):
+		return false // TLS trouble is configuration, not weather
+	}
+	var ue *url.Error
+	var ne net.Error
+	return errors.As(err, &ue) || errors.As(err, &ne) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, context.DeadlineExceeded)
+}
+
+// Do runs op until it succeeds, fails permanently, or the policy gives up.
+// Every attempt first waits on lim. A 429 tells lim to slow down and pause;
+// a success lets it speed up. Do returns the number of attempts made.
+func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) error) (int, error) {
+	if p.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.Deadline)
+		defer cancel()
+	}
+	var err error
+	for attempt := 1; ; attempt++ {
+		if werr := lim.Wait(ctx); werr != nil {
+			return attempt - 1, giveUp(err, werr)
+		}
+		err = op(ctx)
+		if err == nil {
+			lim.Succeeded()
+			return attempt, nil
+		}
+		if ctx.Err() != nil {
+			return attempt, giveUp(err, context.Cause(ctx))
+		}
+		if !Retryable(err) {
+			return attempt, err
+		}
+		if attempt >= p.Attempts {
+			return attempt, fmt.Errorf("gave up after %d attempts: %w", attempt, err)
+		}
+		retryAt := retryTime(err)
+		var se StatusError
+		if errors.As(err, &se) && se.HTTPStatus() == 429 {
+			lim.Throttled(retryAt) // pauses every worker, not just this one
+		} else if !retryAt.IsZero() {
+			if serr := sleep(ctx, time.Until(retryAt)); serr != nil {
+				return attempt, giveUp(err, serr)
+			}
+		}
+		var ag again
+		if retryAt.IsZero() && !errors.As(err, &ag) {
+			if serr := sleep(ctx, p.backoff(attempt)); serr != nil {
+				return attempt, giveUp(err, serr)
+			}
+		}
+	}
+}
+
+// backoff returns a full-jitter wait after the given failed attempt:
+// uniform in [0, min(Max, Base·2^(attempt-1))].
+func (p Policy) backoff(attempt int) time.Duration {
+	ceil := p.Base << min(attempt-1, 30)
+	if ceil <= 0 || ceil > p.Max {
+		ceil = p.Max
+	}
+	if ceil <= 0 {
+		return 0
+	}
+	return rand.N(ceil + 1)
+}
+
+func retryTime(err error) time.Time {
+	var ra retryAter
+	if errors.As(err, &ra) {
+		return ra.RetryAt()
+	}
+	return time.Time{}
+}
+
+// giveUp reports the last request error along with why waiting stopped.
+func giveUp(last, why error) error {
+	if last == nil {
+		return why
+	}
+	return fmt.Errorf("%w (then stopped: %v)", last, why)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}

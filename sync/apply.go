@@ -1,0 +1,137 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/errgroup"
+)
+
+// Outcome is what happened to one row.
+type Outcome struct {
+	Item   *Item
+	Status Status
+	Result Result
+	Err    error
+}
+
+// Applier sends a plan's changes through a worker pool.
+type Applier struct {
+	Target  Target
+	Ledger  Ledger
+	Workers int           // requests in flight at most
+	Grace   time.Duration // how long in-flight requests may finish after ctx is done
+	Log     zerolog.Logger
+}
+
+// ErrStopped wraps the reason a run stopped early: the ctx's cause, or a
+// run-wide failure such as rejected credentials.
+var ErrStopped = errors.New("run stopped")
+
+// Apply sends every planned change and calls record once per item, from
+// several goroutines, as each finishes. Items not planned are recorded
+// first, as they are. When ctx is done, no new request starts, requests in
+// flight get Grace to finish, and every item not done is recorded as
+// skipped. A failed row never stops the others; Apply returns an error only
+// when the run stopped early.
+func (a Applier) Apply(ctx context.Context, p *Plan, record func(Outcome)) error {
+	for i := range p.Items {
+		if it := &p.Items[i]; it.Status != Planned {
+			record(Outcome{Item: it, Status: it.Status, Err: it.Err})
+		}
+	}
+
+	// Requests outlive ctx by the grace period, so an interrupt does not cut
+	// a PATCH the server may be applying.
+	reqCtx, cancelReqs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelReqs()
+	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(a.Grace, cancelReqs) })
+	defer stopGrace()
+
+	var fatal atomic.Pointer[error]
+	stopped := func() error {
+		if e := fatal.Load(); e != nil {
+			return *e
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+		}
+		return nil
+	}
+	var g errgroup.Group
+	g.SetLimit(max(1, a.Workers))
+	for i := range p.Items {
+		it := &p.Items[i]
+		if it.Status != Planned {
+			continue
+		}
+		if err := stopped(); err != nil {
+			record(Outcome{Item: it, Status: Skipped, Err: fmt.Errorf("not sent: %w", err)})
+			continue
+		}
+		g.Go(func() error {
+			if err := stopped(); err != nil { // stopped while this waited for a worker
+				record(Outcome{Item: it, Status: Skipped, Err: fmt.Errorf("not sent: %w", err)})
+				return nil
+			}
+			out := a.send(reqCtx, it)
+			if errors.Is(out.Err, ErrAuth) {
+				fatal.CompareAndSwap(nil, &out.Err)
+				out.Status, out.Err = Skipped, fmt.Errorf("not applied: %w", out.Err)
+			}
+			a.Log.Debug().Int("row", it.Row).Str("key", it.Key).Str("user_id", it.UserID).
+				Str("status", string(out.Status)).Int("attempts", out.Result.Attempts).Err(out.Err).Msg("row done")
+			record(out)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := stopped(); err != nil {
+		return fmt.Errorf("%w: %w", ErrStopped, err)
+	}
+	return nil
+}
+
+// send applies one item and notes its write-only fields in the ledger.
+func (a Applier) send(ctx context.Context, it *Item) Outcome {
+	res, err := a.Target.Patch(ctx, it.UserID, it.Body)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return Outcome{Item: it, Status: Skipped, Result: res,
+			Err: fmt.Errorf("interrupted in flight, so it may or may not have applied; a new run reconciles it: %w", err)}
+	default:
+		return Outcome{Item: it, Status: Failed, Result: res, Err: fmt.Errorf("row %d: %w", it.Row, err)}
+	}
+	out := Outcome{Item: it, Status: Applied, Result: res}
+	if a.Ledger != nil {
+		if err := a.Ledger.Record(it.UserID, writeOnly(it)); err != nil {
+			out.Err = fmt.Errorf("applied, but the ledger was not updated, so the next run rewrites its write-only fields: %w", err)
+		}
+	}
+	return out
+}
+
+// writeOnly returns the item's write-only changes as the ledger keeps them.
+func writeOnly(it *Item) map[string]any {
+	vals := map[string]any{}
+	for _, c := range it.Changes {
+		f := c.Field
+		switch {
+		case !f.WriteOnly():
+		case f.Secret:
+			pw, _ := c.New.(string)
+			if hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost); err == nil {
+				vals[f.Name] = string(hash)
+			}
+		default:
+			vals[f.Name] = f.Kind.Encode(c.New)
+		}
+	}
+	return vals
+}

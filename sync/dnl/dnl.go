@@ -1,0 +1,225 @@
+// Package dnl is the DNL (Denovo Lab class 4 softswitch) target: its field
+// table, its API client and how its answers are read. The fake server
+// lives in dnltest.
+package dnl
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/rostersync/rostersync/sync"
+	"github.com/rostersync/rostersync/sync/rest"
+)
+
+// Key is the roster column holding a DNL user id.
+const Key = "user_id"
+
+// table is every PATCH field of the vendor's page. The list items and the
+// one-user read are the same USER object, which holds each field under its
+// PATCH name; passwd comes back as a bcrypt hash.
+var table = sync.NewTable(fields()...)
+
+func fields() []sync.Field {
+	f := func(name string, kind sync.Kind) sync.Field {
+		return sync.Field{Name: name, Kind: kind, Read: sync.At(name), List: sync.At(name)}
+	}
+	list := []sync.Field{
+		f("passwd", sync.Text),
+		f("user_type", sync.OneOf("admin", "agent", "client")),
+		f("default_mod", sync.Text),
+		f("reseller_id", sync.Int),
+		f("outbound_report", sync.Bool),
+		f("client_limits", sync.List(sync.Int, "client_id")),
+		f("last_name", sync.Text),
+		f("role_id", sync.Int),
+		f("all_termination", sync.Bool),
+		f("auth_ip", sync.List(sync.Text, "ip")),
+		f("landing_page", sync.Text),
+		f("first_name", sync.Text),
+		f("active", sync.Bool),
+		f("client_id", sync.Int),
+		f("default_mod2", sync.Text),
+		f("avatar_id", sync.Int),
+		f("report_group", sync.Bool),
+		f("card_id", sync.Int),
+		f("show_carrier_trunk_drop_only", sync.Bool),
+		f("name", sync.Text),
+		f("report_fields", sync.Text),
+		f("email", sync.Email),
+		f("client.carrier_name", sync.Text),
+	}
+	list[0].Secret = true
+	list[12].Blocks = false
+	for _, panel := range []string{"ratetable", "invoices", "products", "paymenthistory", "trunks", "balance",
+		"onlinepayment", "cid_blocking", "sippacket", "accountsummary", "summaryreport", "cdrslist"} {
+		list = append(list, f("client.is_panel_"+panel, sync.Bool))
+	}
+	return append(list, f("client.is_panelaccess", sync.Bool))
+}
+
+// Client is a DNL API client. It implements sync.Target.
+type Client struct {
+	api *rest.Client
+}
+
+var _ sync.Target = (*Client)(nil)
+
+// New returns a client for cfg. DNL is self-hosted: BaseURL is required.
+func New(cfg rest.Config) *Client {
+	api := rest.NewClient(cfg)
+	api.AuthHeader = "X-Auth-Token"
+	api.SecretKeys = []string{"passwd", "password"}
+	api.Check = Check
+	c := &Client{api: api}
+	if cfg.Login != "" {
+		api.Login = func(ctx context.Context, _ sync.Secret) (sync.Secret, error) {
+			return c.login(ctx, cfg.Login, cfg.Password)
+		}
+	}
+	return c
+}
+
+// Name implements sync.Target.
+func (c *Client) Name() string { return "dnl" }
+
+// Table implements sync.Target.
+func (c *Client) Table() *sync.Table { return table }
+
+// Key implements sync.Target.
+func (c *Client) Key() string { return Key }
+
+// listPage is the payload of GET /v1/user/list.
+type listPage struct {
+	Total   int              `json:"total"`
+	Page    int              `json:"page"`
+	PerPage int              `json:"per_page"`
+	Items   []map[string]any `json:"items"`
+}
+
+// List implements sync.Target, reading pages until it holds the total the
+// API reports; a short count is an error, never a partial state.
+func (c *Client) List(ctx context.Context, yield func(sync.User) error) error {
+	seen := 0
+	for page := 0; ; page++ {
+		var out struct {
+			Payload listPage `json:"payload"`
+		}
+		path := fmt.Sprintf("/v1/user/list?page=%d&per_page=%d", page, MaxPerPage)
+		if _, err := c.api.Do(ctx, http.MethodGet, path, nil, &out); err != nil {
+			return err
+		}
+		for _, item := range out.Payload.Items {
+			u, err := userOf(item, table.UserFromList)
+			if err != nil {
+				return err
+			}
+			if err := yield(u); err != nil {
+				return err
+			}
+		}
+		seen += len(out.Payload.Items)
+		switch {
+		case seen == out.Payload.Total:
+			return nil
+		case seen > out.Payload.Total, len(out.Payload.Items) == 0:
+			return fmt.Errorf("GET /v1/user/list: read %d users but the API reports a total of %d", seen, out.Payload.Total)
+		}
+	}
+}
+
+func userOf(item map[string]any, build func(string, map[string]any) (sync.User, error)) (sync.User, error) {
+	id, ok := item["user_id"].(json.Number)
+	if !ok {
+		return sync.User{}, fmt.Errorf("a user without a numeric user_id")
+	}
+	return build(id.String(), item)
+}
+
+// Get implements sync.Target.
+func (c *Client) Get(ctx context.Context, id string) (sync.User, error) {
+	var out struct {
+		Payload map[string]any `json:"payload"`
+	}
+	if _, err := c.api.Do(ctx, http.MethodGet, "/v1/user/"+url.PathEscape(id), nil, &out); err != nil {
+		return sync.User{}, err
+	}
+	if out.Payload == nil {
+		return sync.User{}, fmt.Errorf("GET /v1/user/%s: the answer holds no payload", id)
+	}
+	return userOf(out.Payload, table.UserFromRead)
+}
+
+// Patch implements sync.Target.
+func (c *Client) Patch(ctx context.Context, id string, body map[string]any) (sync.Result, error) {
+	return c.api.Do(ctx, http.MethodPatch, "/v1/user/"+url.PathEscape(id), body, nil)
+}
+
+// login sends POST /v1/auth once; DNL has no refresh call.
+func (c *Client) login(ctx context.Context, name string, password sync.Secret) (sync.Secret, error) {
+	in := map[string]string{"email_or_name": name, "password": password.Reveal()}
+	var out struct {
+		Payload struct {
+			Token string `json:"token"`
+		} `json:"payload"`
+	}
+	if _, err := c.api.Call(ctx, http.MethodPost, "/v1/auth", in, &out, rest.NoToken); err != nil {
+		return "", fmt.Errorf("logging in as %s: %w", name, err)
+	}
+	if out.Payload.Token == "" {
+		return "", fmt.Errorf("logging in as %s: the answer holds no token", name)
+	}
+	return sync.Secret(out.Payload.Token), nil
+}
+
+// envelope is the part of a DNL answer that tells failure.
+type envelope struct {
+	Success   *bool                 `json:"success"`
+	ErrorType string                `json:"error_type"`
+	Errors    []map[string][]string `json:"errors"`
+	Error     struct {
+		Message string `json:"message"`
+		Reason  string `json:"reason"`
+	} `json:"error"`
+}
+
+// Check reads a DNL answer, matching on the HTTP status, not the strings.
+// A 401 is an expired or rejected token: the client renews it once when it
+// can log in, else the run stops.
+func Check(status int, h http.Header, body []byte) *rest.Error {
+	var env envelope
+	_ = json.Unmarshal(body, &env) // a body that is not JSON still fails on its status
+	if status < 400 && (env.Success == nil || *env.Success) {
+		return nil
+	}
+	e := &rest.Error{Status: status, Message: message(env, body)}
+	e.Expired = status == http.StatusUnauthorized
+	e.Denied = status == http.StatusUnauthorized || status == ForbiddenStatus
+	e.Missing = status == http.StatusNotFound
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		e.Retry = rest.RetryAfterHeader(h)
+	}
+	return e
+}
+
+func message(env envelope, body []byte) string {
+	fields := map[string][]string{}
+	for _, obj := range env.Errors {
+		for k, v := range obj {
+			fields[k] = append(fields[k], v...)
+		}
+	}
+	parts := []string{}
+	for _, s := range []string{env.ErrorType, env.Error.Message, rest.FieldErrors(fields)} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if len(parts) == 0 && env.Success == nil {
+		return rest.Snippet(body)
+	}
+	return strings.Join(parts, ": ")
+}

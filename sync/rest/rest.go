@@ -1,0 +1,390 @@
+// Package rest is the HTTP plumbing both target clients share: every
+// request waits on the run's limiter and goes through its retry policy,
+// bodies are read through a size limit, the token is renewed once when it
+// expires, and failures become *Error values whose text holds no secret.
+// What the vendor's answers mean stays with the vendor's package.
+package rest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/rostersync/rostersync/ratelimit"
+	"github.com/rostersync/rostersync/sync"
+)
+
+// MaxBody bounds what is read of any response body.
+const MaxBody = 8 << 20
+
+// Error is an API call that failed: an HTTP error status, or a success
+// status whose body says the call failed.
+type Error struct {
+	Method  string
+	Path    string // without the query
+	Status  int
+	Message string    // the vendor's words, secrets removed
+	Retry   time.Time // when the server asked to be called again; zero = not said
+	Expired bool      // the token expired
+	Denied  bool      // the credentials were rejected or lack rights
+	Missing bool      // the object does not exist
+}
+
+func (e *Error) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	return fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.Path, e.Status, msg)
+}
+
+// HTTPStatus returns the status, for the retry policy.
+func (e *Error) HTTPStatus() int { return e.Status }
+
+// RetryAt returns when the server asked to be called again.
+func (e *Error) RetryAt() time.Time { return e.Retry }
+
+// Unwrap lets callers match rejected credentials and unknown users with
+// errors.Is(err, sync.ErrAuth) and sync.ErrNotFound.
+func (e *Error) Unwrap() error {
+	switch {
+	case e.Denied:
+		return sync.ErrAuth
+	case e.Missing:
+		return sync.ErrNotFound
+	}
+	return nil
+}
+
+// CheckFunc reads a vendor's answer: nil for success, else an *Error with
+// Status, Message and the flags filled in (Method and Path are added).
+type CheckFunc func(status int, header http.Header, body []byte) *Error
+
+// LoginFunc obtains a fresh token; stale is the token that expired ("" at
+// the start). It sends its own requests with Client.Call, never Renewing.
+type LoginFunc func(ctx context.Context, stale sync.Secret) (sync.Secret, error)
+
+// Client sends one target's API calls.
+type Client struct {
+	BaseURL    string // without /v1
+	HTTP       *http.Client
+	Limiter    *ratelimit.Limiter
+	Policy     ratelimit.Policy
+	AuthHeader string   // "Authorization" or "X-Auth-Token"
+	AuthPrefix string   // "Bearer " or ""
+	SecretKeys []string // body keys whose values are secrets ("password")
+	Check      CheckFunc
+	Login      LoginFunc // nil with a fixed token
+
+	renewing  gosync.Mutex // one renewal at a time
+	renewedAt time.Time    // guarded by renewing
+
+	mu      gosync.Mutex
+	token   sync.Secret
+	secrets []string // every value to scrub from error text
+}
+
+// SetToken sets the token sent with every call.
+func (c *Client) SetToken(tok sync.Secret) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.token = tok
+	c.secrets = append(c.secrets, tok.Reveal())
+}
+
+// AddSecret adds a value (a login password) to scrub from error text.
+func (c *Client) AddSecret(s sync.Secret) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.secrets = append(c.secrets, s.Reveal())
+}
+
+// Auth says how a call uses the token.
+type Auth int
+
+const (
+	// Renewing sends the token and renews it once when it expires.
+	Renewing Auth = iota
+	// TokenOnly sends the token but never renews it (for refreshing it).
+	TokenOnly
+	// NoToken sends no token (for logging in).
+	NoToken
+)
+
+// Do sends a call with the token, renewing it when it expires, with
+// retries, and decodes a success body into out (when out is not nil).
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) (sync.Result, error) {
+	return c.Call(ctx, method, path, in, out, Renewing)
+}
+
+// Call is Do with a choice of how the token is used.
+func (c *Client) Call(ctx context.Context, method, path string, in, out any, auth Auth) (sync.Result, error) {
+	var payload []byte
+	if in != nil {
+		var err error
+		if payload, err = json.Marshal(in); err != nil {
+			return sync.Result{}, fmt.Errorf("%s %s: encoding the body: %w", method, trimQuery(path), err)
+		}
+	}
+	var res sync.Result
+	scrub := c.scrubber(in)
+	attempts, err := c.Policy.Do(ctx, c.Limiter, func(ctx context.Context) error {
+		var tok sync.Secret
+		if auth != NoToken {
+			tok = c.currentToken()
+		}
+		if auth == Renewing && tok == "" && c.Login != nil {
+			if err := c.renew(ctx, "", nil); err != nil {
+				return err
+			}
+			tok = c.currentToken()
+		}
+		status, err := c.once(ctx, method, path, payload, out, tok)
+		res.HTTPStatus = status
+		var apiErr *Error
+		if errors.As(err, &apiErr) && apiErr.Expired && auth == Renewing {
+			if rerr := c.renew(ctx, tok, apiErr); rerr != nil {
+				return rerr
+			}
+			return ratelimit.Again(err)
+		}
+		return err
+	})
+	res.Attempts = attempts
+	if err != nil {
+		return res, scrub(err)
+	}
+	return res, nil
+}
+
+// once sends a single request.
+func (c *Client) once(ctx context.Context, method, path string, payload []byte, out any, tok sync.Secret) (int, error) {
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, body)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, trimQuery(path), err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok != "" {
+		req.Header.Set(c.AuthHeader, c.AuthPrefix+tok.Reveal())
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, trimQuery(path), stripURL(err))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("%s %s: reading the answer: %w", method, trimQuery(path), err)
+	}
+	if len(data) > MaxBody {
+		return resp.StatusCode, &Error{Method: method, Path: trimQuery(path), Status: resp.StatusCode,
+			Message: fmt.Sprintf("answer larger than %d bytes", MaxBody)}
+	}
+	if apiErr := c.Check(resp.StatusCode, resp.Header, data); apiErr != nil {
+		apiErr.Method, apiErr.Path = method, trimQuery(path)
+		if apiErr.Status == 0 {
+			apiErr.Status = resp.StatusCode
+		}
+		return resp.StatusCode, apiErr
+	}
+	if out != nil {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: the answer is not the JSON expected: %w", method, trimQuery(path), resp.StatusCode, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+func (c *Client) currentToken() sync.Secret {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.token
+}
+
+// renewQuiet is how soon after one renewal another counts as a loop.
+const renewQuiet = time.Minute
+
+// renew logs in again, once per expiry: callers that saw the same stale
+// token wait for one login and share its token. A token that expires again
+// right after a renewal, or a fixed token that expires, stops the run: a
+// loop of logins can lock the vendor account.
+func (c *Client) renew(ctx context.Context, stale sync.Secret, cause error) error {
+	c.renewing.Lock()
+	defer c.renewing.Unlock()
+	if c.currentToken() != stale {
+		return nil // someone renewed it already
+	}
+	if c.Login == nil {
+		return fmt.Errorf("%w: %v (with ROSTERSYNC_LOGIN and ROSTERSYNC_PASSWORD set instead of a fixed token, rostersync logs in again once)", sync.ErrAuth, cause)
+	}
+	if stale != "" && time.Since(c.renewedAt) < renewQuiet {
+		return fmt.Errorf("%w: %v, right after a renewal; not logging in again", sync.ErrAuth, cause)
+	}
+	tok, err := c.Login(ctx, stale)
+	if err != nil {
+		return err
+	}
+	c.renewedAt = time.Now()
+	c.SetToken(tok)
+	return nil
+}
+
+// bcryptHash matches a bcrypt hash, which must never be copied anywhere.
+var bcryptHash = regexp.MustCompile(`\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}`)
+
+// scrubber returns a function that removes every known secret from an
+// error's text: tokens, the login password, secret values in the request
+// body, and anything shaped like a bcrypt hash.
+func (c *Client) scrubber(in any) func(error) error {
+	return func(err error) error {
+		c.mu.Lock()
+		secrets := append([]string(nil), c.secrets...)
+		c.mu.Unlock()
+		if m, ok := in.(map[string]any); ok {
+			for _, k := range c.SecretKeys {
+				if s, ok := m[k].(string); ok {
+					secrets = append(secrets, s)
+				}
+			}
+		}
+		text := err.Error()
+		clean := bcryptHash.ReplaceAllString(text, "[REDACTED]")
+		for _, s := range secrets {
+			if s != "" {
+				clean = strings.ReplaceAll(clean, s, "[REDACTED]")
+			}
+		}
+		if clean == text {
+			return err
+		}
+		return &scrubbed{msg: clean, err: err}
+	}
+}
+
+// scrubbed is an error whose text had secrets removed; errors.Is and As
+// still see the original.
+type scrubbed struct {
+	msg string
+	err error
+}
+
+func (s *scrubbed) Error() string { return s.msg }
+func (s *scrubbed) Unwrap() error { return s.err }
+
+func trimQuery(path string) string {
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		return path[:i]
+	}
+	return path
+}
+
+// stripURL drops the URL from a transport error: the method and path are
+// said already, and a URL may carry credentials.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &transportError{err: err, msg: ue.Err.Error()}
+	}
+	return err
+}
+
+// transportError keeps a *url.Error for errors.As (the retry policy wants
+// it) while printing only its cause.
+type transportError struct {
+	err error
+	msg string
+}
+
+func (t *transportError) Error() string { return t.msg }
+func (t *transportError) Unwrap() error { return t.err }
+
+// Config is what a target client needs to reach its API.
+type Config struct {
+	BaseURL  string // API root without /v1
+	HTTP     *http.Client
+	Limiter  *ratelimit.Limiter
+	Policy   ratelimit.Policy
+	Token    sync.Secret // a fixed token; or
+	Login    string      // a login and
+	Password sync.Secret // its password, to log in once and renew on expiry
+}
+
+// NewClient returns a client with cfg's connection, limiter and
+// credentials; the vendor fills in the header, Check and Login.
+func NewClient(cfg Config) *Client {
+	c := &Client{BaseURL: cfg.BaseURL, HTTP: cfg.HTTP, Limiter: cfg.Limiter, Policy: cfg.Policy}
+	if c.HTTP == nil {
+		c.HTTP = http.DefaultClient
+	}
+	if c.Limiter == nil {
+		c.Limiter = ratelimit.New(0)
+	}
+	if cfg.Token != "" {
+		c.SetToken(cfg.Token)
+	}
+	if cfg.Password != "" {
+		c.AddSecret(cfg.Password)
+	}
+	return c
+}
+
+// RetryAfterHeader reads a Retry-After header, in seconds or as an HTTP
+// date; zero when absent or unreadable.
+func RetryAfterHeader(h http.Header) time.Time {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return time.Time{}
+	}
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Now().Add(time.Duration(secs) * time.Second)
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return t
+	}
+	return time.Time{}
+}
+
+// FieldErrors renders per-field validation messages, sorted by field:
+// "email: not a valid address; name: too long".
+func FieldErrors(fields map[string][]string) string {
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = k + ": " + strings.Join(fields[k], " ")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Snippet gives the start of a body that is not the JSON expected (a
+// proxy's error page), on one line, for an error message.
+func Snippet(body []byte) string {
+	s := strings.Join(strings.Fields(string(body)), " ")
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return s
+}

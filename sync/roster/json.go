@@ -1,0 +1,128 @@
+package roster
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/rostersync/rostersync/sync"
+)
+
+// readJSON reads one JSON array of objects, streaming its elements. A
+// syntax error stops the run: where one element ends and the next begins
+// is no longer known.
+func readJSON(br *bufio.Reader, s Schema) ([]sync.Row, error) {
+	dec := json.NewDecoder(br)
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if errors.Is(err, io.EOF) {
+		return nil, errors.New("the file is empty: a JSON roster is an array of objects")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("not JSON: %w", err)
+	}
+	if tok != json.Delim('[') {
+		return nil, errors.New("a JSON roster is an array of objects; for one object per line, name the file .jsonl")
+	}
+	var rows []sync.Row
+	for n := 1; dec.More(); n++ {
+		var elem any
+		if err := dec.Decode(&elem); err != nil {
+			return nil, fmt.Errorf("element %d: not valid JSON: %w", n, err)
+		}
+		row, err := rowOf(n, elem, s)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, fmt.Errorf("the array does not end: %w", err)
+	}
+	return rows, nil
+}
+
+// readJSONL reads one JSON object per line; blank lines are passed over
+// and do not count as rows. A line that is not valid JSON fails its row.
+func readJSONL(br *bufio.Reader, s Schema) ([]sync.Row, error) {
+	var rows []sync.Row
+	sc := bufio.NewScanner(br)
+	sc.Buffer(nil, 4<<20)
+	for line := 1; sc.Scan(); line++ {
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		n := len(rows) + 1
+		dec := json.NewDecoder(bytes.NewReader(text))
+		dec.UseNumber()
+		var elem any
+		if err := dec.Decode(&elem); err != nil || dec.More() {
+			rows = append(rows, sync.Row{N: n, Err: fmt.Errorf("row %d (line %d): not valid JSON", n, line)})
+			continue
+		}
+		row, err := rowOf(n, elem, s)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		rows = append(rows, row)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// rowOf builds the row of one JSON element: the PATCH body shape plus the
+// key. Nested objects name dotted fields. An unknown key stops the run,
+// as an unknown CSV column does.
+func rowOf(n int, elem any, s Schema) (sync.Row, error) {
+	obj, ok := elem.(map[string]any)
+	if !ok {
+		return sync.Row{N: n, Err: fmt.Errorf("row %d: not a JSON object", n)}, nil
+	}
+	b := newBuilder(n)
+	flat := map[string]any{}
+	flatten("", obj, flat)
+	for _, name := range slices.Sorted(maps.Keys(flat)) {
+		v := flat[name]
+		f, isKey, err := s.column(name)
+		if err != nil {
+			return sync.Row{}, fmt.Errorf("element %d: %w", n, err)
+		}
+		if isKey {
+			switch k := v.(type) {
+			case string:
+				b.key(k)
+			case json.Number:
+				b.key(k.String())
+			default:
+				b.fail(fmt.Sprintf("%s is not a string or number", s.Key))
+			}
+			continue
+		}
+		b.decoded(f, v)
+	}
+	return b.done(s.Key), nil
+}
+
+// flatten turns nested objects into dotted names; lists stay values.
+func flatten(prefix string, obj map[string]any, out map[string]any) {
+	for k, v := range obj {
+		name := k
+		if prefix != "" {
+			name = prefix + "." + k
+		}
+		if sub, ok := v.(map[string]any); ok {
+			flatten(name, sub, out)
+			continue
+		}
+		out[strings.TrimSpace(name)] = v
+	}
+}

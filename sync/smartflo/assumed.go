@@ -1,0 +1,14 @@
+package smartflo
+
+// What api.md marks assumed about Smartflo, kept here and listed in the
+// README. Change a value here if the vendor proves it otherwise.
+const (
+	// MaxPageSize is the largest limit GET /v1/users accepts.
+	MaxPageSize = 100
+	// NotFoundStatus is the status PATCH and GET /v1/user/{id} answer for
+	// an unknown id.
+	NotFoundStatus = 404
+	// The only sign of the request budget is a 429 (Retry-After and the
+	// body's retry_after); no header tells the remaining budget, so the
+	// limiter adapts to 429s alone.
+)

@@ -1,0 +1,223 @@
+// Package smartflo is the Smartflo (Tata Tele Business Services) target:
+// its field table, its API client and how its answers are read. The fake
+// server lives in smartflotest.
+package smartflo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/rostersync/rostersync/sync"
+	"github.com/rostersync/rostersync/sync/rest"
+)
+
+// DefaultBaseURL is the vendor's API host; white labels use their own.
+const DefaultBaseURL = "https://api-smartflo.tatateleservices.com"
+
+// Key is the roster column holding a Smartflo user id.
+const Key = "id"
+
+var at = sync.At
+
+// table is every PATCH field, where the one-user read (under "data") and
+// the list items hold it.
+var table = sync.NewTable(
+	sync.Field{Name: "name", Kind: sync.Text, Read: at("name"), List: at("name")},
+	sync.Field{Name: "number", Kind: sync.Text, Read: at("number")},
+	sync.Field{Name: "email", Kind: sync.Email, Read: at("team_member.email")},
+	sync.Field{Name: "designation", Kind: sync.Text, Read: at("team_member.designation")},
+	sync.Field{Name: "login_id", Kind: sync.Text, Read: at("team_member.login_id"), List: at("login_id")},
+	sync.Field{Name: "user_role", Kind: sync.Text, Read: at("team_member.role.id"), List: at("user_role.id")},
+	sync.Field{Name: "block_agent", Kind: sync.Bool, Read: at("team_member.status").Is(0), List: at("agent.status").Is(1), Blocks: true},
+	sync.Field{Name: "block_web_login", Kind: sync.Bool, Read: at("team_member.is_web_login_block")},
+	sync.Field{Name: "login_based_calling", Kind: sync.Bool, Read: at("team_member.is_login_based_calling"), List: at("is_login_based_calling_enabled")},
+	sync.Field{Name: "international_outbound", Kind: sync.Bool, Read: at("agent.is_international_outbound_enabled"), List: at("is_international_outbound_enabled")},
+	sync.Field{Name: "user_for_cdr.type", Kind: sync.OneOf("all", "agent"), Read: at("team_member.users_for_cdr.type"), Group: "user_for_cdr"},
+	sync.Field{Name: "user_for_cdr.value", Kind: sync.List(sync.Text, ""), Read: at("team_member.users_for_cdr.value"), Group: "user_for_cdr"},
+	sync.Field{Name: "caller_id", Kind: sync.List(sync.Text, "")},
+	sync.Field{Name: "agent_group", Kind: sync.List(sync.Text, "")},
+	sync.Field{Name: "password", Kind: sync.Text, Secret: true},
+)
+
+// Client is a Smartflo API client. It implements sync.Target.
+type Client struct {
+	api *rest.Client
+}
+
+var _ sync.Target = (*Client)(nil)
+
+// New returns a client for cfg; an empty BaseURL means DefaultBaseURL.
+func New(cfg rest.Config) *Client {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	api := rest.NewClient(cfg)
+	api.AuthHeader, api.AuthPrefix = "Authorization", "Bearer "
+	api.SecretKeys = []string{"password"}
+	api.Check = Check
+	c := &Client{api: api}
+	if cfg.Login != "" {
+		api.Login = func(ctx context.Context, stale sync.Secret) (sync.Secret, error) {
+			return c.login(ctx, cfg.Login, cfg.Password, stale)
+		}
+	}
+	return c
+}
+
+// Name implements sync.Target.
+func (c *Client) Name() string { return "smartflo" }
+
+// Table implements sync.Target.
+func (c *Client) Table() *sync.Table { return table }
+
+// Key implements sync.Target.
+func (c *Client) Key() string { return Key }
+
+// listPage is one answer of GET /v1/users.
+type listPage struct {
+	HasMore    bool             `json:"has_more"`
+	Count      int              `json:"count"`
+	LastSeenID json.Number      `json:"last_seen_id"`
+	Data       []map[string]any `json:"data"`
+}
+
+// List implements sync.Target, walking the cursor pages.
+func (c *Client) List(ctx context.Context, yield func(sync.User) error) error {
+	var last json.Number
+	for {
+		path := fmt.Sprintf("/v1/users?limit=%d", MaxPageSize)
+		if last != "" {
+			path += "&last_seen_id=" + url.QueryEscape(last.String())
+		}
+		var page listPage
+		if _, err := c.api.Do(ctx, http.MethodGet, path, nil, &page); err != nil {
+			return err
+		}
+		if page.Count != len(page.Data) {
+			return fmt.Errorf("GET /v1/users: the page says count %d but holds %d users", page.Count, len(page.Data))
+		}
+		for _, item := range page.Data {
+			id, ok := item["id"].(json.Number)
+			if !ok {
+				return fmt.Errorf("GET /v1/users: a user without a numeric id")
+			}
+			u, err := table.UserFromList(id.String(), item)
+			if err != nil {
+				return err
+			}
+			if err := yield(u); err != nil {
+				return err
+			}
+		}
+		if !page.HasMore {
+			return nil
+		}
+		if page.LastSeenID == "" || page.LastSeenID == last {
+			return fmt.Errorf("GET /v1/users: has_more is true but last_seen_id did not advance past %q", last)
+		}
+		last = page.LastSeenID
+	}
+}
+
+// Get implements sync.Target.
+func (c *Client) Get(ctx context.Context, id string) (sync.User, error) {
+	var out struct {
+		Data map[string]any `json:"data"`
+	}
+	if _, err := c.api.Do(ctx, http.MethodGet, "/v1/user/"+url.PathEscape(id), nil, &out); err != nil {
+		return sync.User{}, err
+	}
+	if out.Data == nil {
+		return sync.User{}, fmt.Errorf("GET /v1/user/%s: the answer holds no data", id)
+	}
+	return table.UserFromRead(id, out.Data)
+}
+
+// Patch implements sync.Target.
+func (c *Client) Patch(ctx context.Context, id string, body map[string]any) (sync.Result, error) {
+	return c.api.Do(ctx, http.MethodPatch, "/v1/user/"+url.PathEscape(id), body, nil)
+}
+
+// login obtains a token: a refresh of the stale one when there is one,
+// else (or when the refresh is refused) a login. Each is sent once, never
+// in a loop: repeated failed logins lock the account.
+func (c *Client) login(ctx context.Context, email string, password, stale sync.Secret) (sync.Secret, error) {
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if stale != "" {
+		if _, err := c.api.Call(ctx, http.MethodPost, "/v1/auth/refresh", nil, &out, rest.TokenOnly); err == nil && out.AccessToken != "" {
+			return sync.Secret(out.AccessToken), nil
+		}
+	}
+	in := map[string]string{"email": email, "password": password.Reveal()}
+	if _, err := c.api.Call(ctx, http.MethodPost, "/v1/auth/login", in, &out, rest.NoToken); err != nil {
+		return "", fmt.Errorf("logging in as %s: %w", email, err)
+	}
+	if out.AccessToken == "" {
+		return "", fmt.Errorf("logging in as %s: the answer holds no access_token", email)
+	}
+	return sync.Secret(out.AccessToken), nil
+}
+
+// envelope is the part of every Smartflo answer that tells failure.
+type envelope struct {
+	Success    *bool                      `json:"success"`
+	Message    string                     `json:"message"`
+	Error      map[string]json.RawMessage `json:"error"`
+	RetryAfter string                     `json:"retry_after"`
+}
+
+// india is the zone of the body's retry_after.
+var india = time.FixedZone("IST", 5*3600+1800)
+
+// Check reads a Smartflo answer: an HTTP error, or a 200 whose body says
+// "success": false, is a failure.
+func Check(status int, h http.Header, body []byte) *rest.Error {
+	var env envelope
+	_ = json.Unmarshal(body, &env) // a body that is not JSON still fails on its status
+	if status < 400 && (env.Success == nil || *env.Success) {
+		return nil
+	}
+	e := &rest.Error{Status: status, Message: message(env, body)}
+	expired := strings.Contains(strings.ToLower(env.Message), "expired")
+	e.Expired = expired
+	e.Denied = !expired && (status == http.StatusUnauthorized || status == http.StatusForbidden)
+	e.Missing = status == NotFoundStatus
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		e.Retry = rest.RetryAfterHeader(h)
+		if t, err := time.ParseInLocation(time.DateTime, env.RetryAfter, india); err == nil && t.After(e.Retry) {
+			e.Retry = t
+		}
+	}
+	return e
+}
+
+// message renders the vendor's words: the message and per-field errors.
+func message(env envelope, body []byte) string {
+	msg := env.Message
+	fields := map[string][]string{}
+	for k, raw := range env.Error {
+		var list []string
+		if json.Unmarshal(raw, &list) != nil {
+			var one string
+			if json.Unmarshal(raw, &one) != nil {
+				continue
+			}
+			list = []string{one}
+		}
+		fields[k] = list
+	}
+	if detail := rest.FieldErrors(fields); detail != "" {
+		msg = strings.TrimSuffix(msg, ".") + ": " + detail
+	}
+	if msg == "" && env.Success == nil {
+		msg = rest.Snippet(body)
+	}
+	return msg
+}
