@@ -115,9 +115,10 @@ func (a *App) logger(level string) (zerolog.Logger, error) {
 	if err != nil || level == "" {
 		return zerolog.Logger{}, usageError("--log-level must be debug, info, warn or error")
 	}
-	var w = a.Stderr
+	// Workers log at once: the writer must take whole lines one at a time.
+	w := zerolog.SyncWriter(a.Stderr)
 	if isTerminal(a.Stderr) {
-		w = zerolog.ConsoleWriter{Out: a.Stderr, TimeFormat: time.TimeOnly, NoColor: a.Getenv("NO_COLOR") != ""}
+		w = zerolog.SyncWriter(zerolog.ConsoleWriter{Out: a.Stderr, TimeFormat: time.TimeOnly, NoColor: a.Getenv("NO_COLOR") != ""})
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 }

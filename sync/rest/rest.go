@@ -46,7 +46,11 @@ func (e *Error) Error() string {
 	if msg == "" {
 		msg = http.StatusText(e.Status)
 	}
-	return fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.Path, e.Status, msg)
+	text := fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.Path, e.Status, msg)
+	if e.Denied {
+		text = sync.ErrAuth.Error() + ": " + text
+	}
+	return text
 }
 
 // HTTPStatus returns the status, for the retry policy.

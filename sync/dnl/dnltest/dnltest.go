@@ -21,7 +21,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rostersync/rostersync/sync/internal/fakehttp"
+	"github.com/rostersync/rostersync/sync/fakehttp"
 )
 
 // Config configures a Fake.

@@ -16,7 +16,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/rostersync/rostersync/sync/internal/fakehttp"
+	"github.com/rostersync/rostersync/sync/fakehttp"
 	"golang.org/x/crypto/bcrypt"
 )
 

@@ -26,7 +26,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/rostersync/rostersync/sync/internal/fakehttp"
+	"github.com/rostersync/rostersync/sync/fakehttp"
 )
 
 // User is one user as the fake stores it; a seed file is a JSON array of these.

@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/rostersync/rostersync/sync/internal/fakehttp"
+	"github.com/rostersync/rostersync/sync/fakehttp"
 )
 
 const (

@@ -1,0 +1,459 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"maps"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rostersync/rostersync/report"
+	"github.com/rostersync/rostersync/sync/dnl/dnltest"
+	"github.com/rostersync/rostersync/sync/fakehttp"
+	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
+)
+
+// testToken is the fixed token the test fakes accept.
+const testToken = "e2e-token-5f1c"
+
+// harness runs the real command line against a shipped fake over HTTP.
+type harness struct {
+	t      *testing.T
+	target string
+	srv    *httptest.Server
+	fake   fakeServer
+	env    map[string]string
+	dir    string
+	sf     *smartflotest.Fake // set for smartflo
+	dnl    *dnltest.Fake      // set for dnl
+}
+
+func newHarness(t *testing.T, target string) *harness {
+	t.Helper()
+	h := &harness{t: t, target: target, dir: t.TempDir()}
+	switch target {
+	case "smartflo":
+		users, err := smartflotest.LoadUsers("../../testdata/demo/smartflo/users.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.sf = smartflotest.New(smartflotest.Config{Token: testToken, Email: "admin@example.com", Password: "s3cret-pw", BcryptCost: 4}, users)
+		h.fake = h.sf
+	case "dnl":
+		users, err := dnltest.LoadUsers("../../testdata/demo/dnl/users.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.dnl = dnltest.New(dnltest.Config{Token: testToken, Admin: "admin", Password: "s3cret-pw", BcryptCost: 4}, users)
+		h.fake = h.dnl
+	}
+	h.srv = httptest.NewServer(h.fake)
+	t.Cleanup(h.srv.Close)
+	h.env = map[string]string{"ROSTERSYNC_TOKEN": testToken, "XDG_STATE_HOME": filepath.Join(h.dir, "state")}
+	return h
+}
+
+// file writes a file into the harness's folder and returns its path.
+func (h *harness) file(name, content string) string {
+	h.t.Helper()
+	p := filepath.Join(h.dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+// result is what one run of the command line did.
+type result struct {
+	code           int
+	stdout, stderr string
+	writes         int // writes the fake received during the run
+}
+
+// run runs rostersync with args, adding --target and --base-url.
+func (h *harness) run(cmd string, args ...string) result {
+	h.t.Helper()
+	var out, errOut bytes.Buffer
+	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return h.env[k] }}
+	full := append([]string{cmd, "--target", h.target, "--base-url", h.srv.URL, "--rate", "0", "--log-level", "debug"}, args...)
+	before := h.fake.Writes()
+	err := app.Run(context.Background(), full)
+	return result{code: exitCode(err), stdout: out.String(), stderr: errOut.String() + errText(err), writes: h.fake.Writes() - before}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return "\nerror: " + err.Error()
+}
+
+// readReport reads a report and checks it holds exactly one row per roster
+// row, numbered 1..n.
+func readReport(t *testing.T, path string, n int) map[int]report.Row {
+	t.Helper()
+	rows, err := report.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRow := map[int]report.Row{}
+	for _, r := range rows {
+		if _, dup := byRow[r.Row]; dup {
+			t.Errorf("report row %d appears twice", r.Row)
+		}
+		byRow[r.Row] = r
+	}
+	if len(rows) != n || len(byRow) != n {
+		t.Fatalf("report has %d rows (%d distinct), want one per roster row: %d", len(rows), len(byRow), n)
+	}
+	for i := 1; i <= n; i++ {
+		if _, ok := byRow[i]; !ok {
+			t.Errorf("report lacks roster row %d", i)
+		}
+	}
+	return byRow
+}
+
+// requests returns what the fake received, oldest first.
+func (h *harness) requests() []fakehttp.Request {
+	if h.sf != nil {
+		return h.sf.Requests()
+	}
+	return h.dnl.Requests()
+}
+
+// patchBodies returns the sorted top-level keys of every PATCH body, by
+// user id.
+func (h *harness) patchBodies() map[string][]string {
+	h.t.Helper()
+	out := map[string][]string{}
+	for _, r := range h.requests() {
+		if r.Method != "PATCH" {
+			continue
+		}
+		var body map[string]any
+		if err := json.Unmarshal(r.Body, &body); err != nil {
+			h.t.Fatalf("PATCH %s: %v", r.Path, err)
+		}
+		id := r.Path[strings.LastIndexByte(r.Path, '/')+1:]
+		out[id] = slices.Sorted(maps.Keys(body))
+	}
+	return out
+}
+
+// e2eCase is a roster that changes some users of a target's demo seed.
+type e2eCase struct {
+	roster string
+	rows   int
+	// bodies are the top-level keys each changed user's PATCH must hold.
+	bodies map[string][]string
+	// fields are the changed fields each changed user's report row lists.
+	fields map[string]string
+	// check asserts the fake's final state equals the roster.
+	check func(t *testing.T, h *harness)
+}
+
+var e2eCases = map[string]e2eCase{
+	"smartflo": {
+		roster: "id,name,email,designation,block_agent,caller_id\n" +
+			"314678,Asha Rao,asha@example.com,Team lead,no,\n" +
+			"314702,Rohit Sharma,Rohit.New@example.com,Customer Support Executive,no,\n" +
+			"314735,Priya Nair,priya.nair@example.com,QA Lead,yes,101|104\n",
+		rows: 3,
+		bodies: map[string][]string{
+			"314702": {"email"},
+			"314735": {"block_agent", "caller_id", "designation"},
+		},
+		fields: map[string]string{"314702": "email", "314735": "block_agent|caller_id|designation"},
+		check: func(t *testing.T, h *harness) {
+			u, _ := h.sf.User(314702)
+			if u.Email != "Rohit.New@example.com" {
+				t.Errorf("314702 email = %q", u.Email)
+			}
+			u, _ = h.sf.User(314735)
+			if u.Designation != "QA Lead" || !u.Blocked || !slices.Equal(u.CallerID, []string{"101", "104"}) {
+				t.Errorf("314735 = %+v", u)
+			}
+			if u, _ := h.sf.User(314678); u.Designation != "Team lead" || u.Blocked {
+				t.Errorf("314678 changed: %+v", u)
+			}
+		},
+	},
+	"dnl": {
+		roster: "user_id,first_name,email,active,client.is_panel_trunks,auth_ip\n" +
+			"2,Julia,julia.morales@meridian-vx.example,true,,\n" +
+			"3,Olly,oliver.keller@meridian-vx.example,true,,\n" +
+			"16,Jan,noc@eurolink.example,false,no,203.0.113.60\n",
+		rows: 3,
+		bodies: map[string][]string{
+			"3":  {"first_name"},
+			"16": {"active", "auth_ip", "client"},
+		},
+		fields: map[string]string{"3": "first_name", "16": "active|auth_ip|client.is_panel_trunks"},
+		check: func(t *testing.T, h *harness) {
+			u, _ := h.dnl.User(3)
+			if u.FirstName != "Olly" {
+				t.Errorf("user 3 first_name = %q", u.FirstName)
+			}
+			u, _ = h.dnl.User(16)
+			if u.Active || u.Client == nil || u.Client.IsPanelTrunks || len(u.AuthIP) != 1 || u.AuthIP[0].IP != "203.0.113.60" {
+				t.Errorf("user 16 = active %v client %+v auth_ip %+v", u.Active, u.Client, u.AuthIP)
+			}
+			if u.Client != nil && !u.Client.IsPanelInvoices {
+				t.Errorf("user 16: a client flag the roster did not name changed: %+v", u.Client)
+			}
+		},
+	},
+}
+
+func forEachTarget(t *testing.T, test func(t *testing.T, h *harness, c e2eCase)) {
+	for _, target := range []string{"smartflo", "dnl"} {
+		t.Run(target, func(t *testing.T) {
+			t.Parallel()
+			test(t, newHarness(t, target), e2eCases[target])
+		})
+	}
+}
+
+// TestApplyChangesExactlyTheDifferingFields applies a roster, checks the
+// fake's final state and that each PATCH held only the differing fields,
+// then applies it again and checks that nothing at all is sent.
+func TestApplyChangesExactlyTheDifferingFields(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, h *harness, c e2eCase) {
+		roster := h.file("roster.csv", c.roster)
+		res := h.run("apply", "--roster", roster, "--report", filepath.Join(h.dir, "first.csv"))
+		if res.code != exitOK {
+			t.Fatalf("first apply: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+		}
+		if got := h.patchBodies(); !maps.EqualFunc(got, c.bodies, slices.Equal) {
+			t.Errorf("PATCH bodies = %v, want %v", got, c.bodies)
+		}
+		c.check(t, h)
+		rows := readReport(t, filepath.Join(h.dir, "first.csv"), c.rows)
+		applied := 0
+		for _, r := range rows {
+			switch r.Status {
+			case "applied":
+				applied++
+				if r.Fields != c.fields[r.UserID] || r.HTTPStatus != 200 || r.Attempts != 1 {
+					t.Errorf("applied row %+v: want fields %q, HTTP 200, 1 attempt", r, c.fields[r.UserID])
+				}
+			case "unchanged":
+			default:
+				t.Errorf("row %d: status %s (%s)", r.Row, r.Status, r.Error)
+			}
+		}
+		if applied != len(c.bodies) {
+			t.Errorf("%d rows applied, want %d", applied, len(c.bodies))
+		}
+
+		again := h.run("apply", "--roster", roster, "--report", filepath.Join(h.dir, "second.csv"))
+		if again.code != exitOK || again.writes != 0 {
+			t.Fatalf("second apply: exit %d, %d writes, want 0 and 0\n%s", again.code, again.writes, again.stdout)
+		}
+		for _, r := range readReport(t, filepath.Join(h.dir, "second.csv"), c.rows) {
+			if r.Status != "unchanged" {
+				t.Errorf("second apply row %d: %s, want unchanged", r.Row, r.Status)
+			}
+		}
+	})
+}
+
+func TestPlanSendsNoWrite(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, h *harness, c e2eCase) {
+		out := filepath.Join(h.dir, "plan.jsonl")
+		res := h.run("plan", "--roster", h.file("roster.csv", c.roster), "--report", out)
+		if res.code != exitOK || res.writes != 0 {
+			t.Fatalf("plan: exit %d, %d writes; want 0, 0\n%s", res.code, res.writes, res.stderr)
+		}
+		planned := 0
+		for _, r := range readReport(t, out, c.rows) {
+			if r.Status == "planned" {
+				planned++
+				if r.Fields != c.fields[r.UserID] {
+					t.Errorf("row %d fields %q, want %q", r.Row, r.Fields, c.fields[r.UserID])
+				}
+			}
+		}
+		if planned != len(c.bodies) {
+			t.Errorf("%d rows planned, want %d", planned, len(c.bodies))
+		}
+		if !strings.Contains(res.stdout, "Guard:") || !strings.Contains(res.stdout, "apply would proceed") {
+			t.Errorf("plan output lacks the guard's standing:\n%s", res.stdout)
+		}
+	})
+}
+
+func TestUnknownColumnStopsBeforeAnyRequest(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, h *harness, c e2eCase) {
+		key := strings.SplitN(c.roster, ",", 2)[0]
+		roster := h.file("roster.csv", key+",emial\n2,a@example.com\n")
+		res := h.run("apply", "--roster", roster, "--report", filepath.Join(h.dir, "r.csv"))
+		if res.code != exitNotStarted {
+			t.Fatalf("exit %d, want 2", res.code)
+		}
+		if len(h.requests()) != 0 {
+			t.Errorf("%d requests sent, want none", len(h.requests()))
+		}
+		if !strings.Contains(res.stderr, `unknown column "emial": did you mean "email"?`) {
+			t.Errorf("error does not name the column and its fix:\n%s", res.stderr)
+		}
+	})
+}
+
+// TestBadRowsFailAlone puts a bad boolean, a duplicate key and an unknown
+// id beside one good change: each bad row fails with its reason, the good
+// one is applied, and the exit code is 1.
+func TestBadRowsFailAlone(t *testing.T) {
+	rosters := map[string]string{
+		"smartflo": "id,designation,block_agent\n" +
+			"314702,Lead,maybe\n" + // bad boolean
+			"314735,A,no\n314735,B,no\n" + // duplicate
+			"999999,C,no\n" + // unknown id
+			"314790,Quality Lead,no\n", // good
+		"dnl": "user_id,first_name,active\n" +
+			"2,Julia,maybe\n" +
+			"3,A,true\n3,B,true\n" +
+			"999999,C,true\n" +
+			"4,Anju,true\n",
+	}
+	wantErr := map[int]string{1: "field ", 2: "duplicate", 3: "duplicate", 4: "no user with"}
+	forEachTarget(t, func(t *testing.T, h *harness, c e2eCase) {
+		out := filepath.Join(h.dir, "r.csv")
+		res := h.run("apply", "--roster", h.file("roster.csv", rosters[h.target]), "--report", out)
+		if res.code != exitRowsFailed {
+			t.Fatalf("exit %d, want 1\n%s", res.code, res.stderr)
+		}
+		if res.writes != 1 {
+			t.Errorf("%d writes, want 1 (the good row)", res.writes)
+		}
+		rows := readReport(t, out, 5)
+		for n, want := range wantErr {
+			if r := rows[n]; r.Status != "failed" || !strings.Contains(r.Error, want) || !strings.Contains(r.Error, "row ") {
+				t.Errorf("row %d: %s %q, want failed naming the row and %q", n, r.Status, r.Error, want)
+			}
+		}
+		if !strings.Contains(rows[1].Error, "maybe") || !strings.Contains(rows[1].Error, "active") && !strings.Contains(rows[1].Error, "block_agent") {
+			t.Errorf("bad boolean error does not name the field and value: %q", rows[1].Error)
+		}
+		if rows[5].Status != "applied" {
+			t.Errorf("good row: %s %s", rows[5].Status, rows[5].Error)
+		}
+	})
+}
+
+func TestRejectedCredentialsStopBeforeAnyWrite(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, h *harness, c e2eCase) {
+		roster := h.file("roster.csv", c.roster)
+		t.Run("token", func(t *testing.T) {
+			h.env = map[string]string{"ROSTERSYNC_TOKEN": "wrong-token", "XDG_STATE_HOME": h.env["XDG_STATE_HOME"]}
+			out := filepath.Join(h.dir, "token.csv")
+			res := h.run("apply", "--roster", roster, "--report", out)
+			if res.code != exitNotStarted || res.writes != 0 {
+				t.Fatalf("exit %d, %d writes; want 2, 0\n%s", res.code, res.writes, res.stderr)
+			}
+			if !strings.Contains(res.stderr, "credentials rejected") || strings.Contains(res.stderr, "wrong-token") {
+				t.Errorf("error should say the credentials were rejected, without the token:\n%s", res.stderr)
+			}
+			for _, r := range readReport(t, out, c.rows) {
+				if r.Status != "skipped" {
+					t.Errorf("row %d: %s, want skipped", r.Row, r.Status)
+				}
+			}
+		})
+		t.Run("login", func(t *testing.T) {
+			h.env = map[string]string{"ROSTERSYNC_LOGIN": "admin", "ROSTERSYNC_PASSWORD": "not-the-password", "XDG_STATE_HOME": h.env["XDG_STATE_HOME"]}
+			if h.target == "smartflo" {
+				h.env["ROSTERSYNC_LOGIN"] = "admin@example.com"
+			}
+			res := h.run("apply", "--roster", roster, "--report", filepath.Join(h.dir, "login.csv"))
+			if res.code != exitNotStarted || res.writes != 0 {
+				t.Fatalf("exit %d, %d writes; want 2, 0\n%s", res.code, res.writes, res.stderr)
+			}
+			logins := 0
+			if h.sf != nil {
+				logins = h.sf.Logins()
+			} else {
+				logins = h.dnl.Logins()
+			}
+			if logins != 1 {
+				t.Errorf("%d login attempts, want exactly 1: failed logins can lock the account", logins)
+			}
+			if strings.Contains(res.stderr+res.stdout, "not-the-password") {
+				t.Errorf("the password reached the output")
+			}
+		})
+	})
+}
+
+func TestMaxChangesRefusesApply(t *testing.T) {
+	forEachTarget(t, func(t *testing.T, h *harness, c e2eCase) {
+		roster := h.file("roster.csv", c.roster)
+		out := filepath.Join(h.dir, "r.csv")
+		res := h.run("apply", "--roster", roster, "--report", out, "--max-changes", "1")
+		if res.code != exitRefused || res.writes != 0 {
+			t.Fatalf("exit %d, %d writes; want 3, 0\n%s", res.code, res.writes, res.stderr)
+		}
+		if !strings.Contains(res.stderr, "--max-changes") {
+			t.Errorf("refusal does not name the flag to raise:\n%s", res.stderr)
+		}
+		for _, r := range readReport(t, out, c.rows) {
+			if r.Status == "applied" {
+				t.Errorf("row %d applied despite the refusal", r.Row)
+			}
+		}
+		plan := h.run("plan", "--roster", roster, "--report", filepath.Join(h.dir, "p.csv"), "--max-changes", "1")
+		if plan.code != exitOK || !strings.Contains(plan.stdout, "apply would REFUSE") {
+			t.Errorf("plan must not refuse but say apply would: exit %d\n%s", plan.code, plan.stdout)
+		}
+	})
+}
+
+// TestRateHoldsAtTheServer runs a roster that reads and changes every demo
+// user at --rate 20 and checks, from the fake's arrival times, that no
+// one-second window held more than 22 requests.
+func TestRateHoldsAtTheServer(t *testing.T) {
+	const rate = 20
+	forEachTarget(t, func(t *testing.T, h *harness, c e2eCase) {
+		var b strings.Builder
+		if h.sf != nil {
+			b.WriteString("id,designation\n")
+			for _, u := range h.sf.Users() {
+				b.WriteString(jsonNumber(u.ID) + ",Rate test\n")
+			}
+		} else {
+			b.WriteString("user_id,last_name\n")
+			for _, u := range h.dnl.Users() {
+				b.WriteString(jsonNumber(u.UserID) + ",Rate test\n")
+			}
+		}
+		start := time.Now()
+		res := h.run("apply", "--roster", h.file("roster.csv", b.String()), "--report", filepath.Join(h.dir, "r.csv"),
+			"--rate", "20", "--workers", "8")
+		if res.code != exitOK {
+			t.Fatalf("exit %d\n%s", res.code, res.stderr)
+		}
+		n := len(h.requests())
+		if worst := h.fake.(interface{ MaxInWindow(time.Duration) int }).MaxInWindow(time.Second); worst > rate+2 {
+			t.Errorf("a one-second window held %d requests at --rate %d", worst, rate)
+		}
+		if min := time.Duration(float64(n-1) / rate * float64(time.Second)); time.Since(start) < min*9/10 {
+			t.Errorf("%d requests in %v: faster than the rate allows", n, time.Since(start))
+		}
+	})
+}
+
+func jsonNumber(n int64) string { return strings.TrimSpace(string(must(json.Marshal(n)))) }
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
