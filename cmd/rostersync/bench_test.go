@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rostersync/rostersync/sync/dnl/dnltest"
+	"github.com/rostersync/rostersync/sync/fakehttp"
+	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
+)
+
+// BenchmarkApply measures whole apply runs through the CLI against a fake
+// holding 2,000 users, every one of which the roster changes, with no rate
+// limit: the engine's own overhead over loopback HTTP. It reports rows/s.
+func BenchmarkApply(b *testing.B) {
+	const users = 2000
+	for _, target := range []string{"smartflo", "dnl"} {
+		b.Run(target, func(b *testing.B) {
+			dir := b.TempDir()
+			var roster strings.Builder
+			if target == "smartflo" {
+				roster.WriteString("id,name\n")
+			} else {
+				roster.WriteString("user_id,last_name\n")
+			}
+			for i := 1; i <= users; i++ {
+				fmt.Fprintf(&roster, "%d,Changed %d\n", i, i)
+			}
+			rosterPath := filepath.Join(dir, "roster.csv")
+			if err := os.WriteFile(rosterPath, []byte(roster.String()), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			var took time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				srv := httptest.NewServer(bigFake(target, users, fakehttp.Faults{}))
+				b.StartTimer()
+				start := time.Now()
+				app := &App{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string {
+					return map[string]string{"ROSTERSYNC_TOKEN": testToken, "XDG_STATE_HOME": dir}[k]
+				}}
+				err := app.Run(context.Background(), []string{"apply", "--target", target, "--base-url", srv.URL,
+					"--roster", rosterPath, "--report", filepath.Join(dir, "report.csv"), "--rate", "0", "--workers", "16", "--max-changes", "100000"})
+				took += time.Since(start)
+				b.StopTimer()
+				srv.Close()
+				b.StartTimer()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(users*b.N)/took.Seconds(), "rows/s")
+		})
+	}
+}
+
+// bigFake returns a fake of target holding n generated users, ids 1..n.
+func bigFake(target string, n int, faults fakehttp.Faults) fakeServer {
+	if target == "smartflo" {
+		users := make([]smartflotest.User, n)
+		for i := range users {
+			users[i] = smartflotest.User{ID: int64(i + 1), Name: fmt.Sprint("User ", i+1), Email: fmt.Sprintf("u%d@example.com", i+1),
+				Number: "+919800000001", LoginID: fmt.Sprint("u", i+1), RoleID: 54631, RoleName: "Agent", UsersForCDR: smartflotest.CDR{Type: "all"}}
+		}
+		return smartflotest.New(smartflotest.Config{Token: testToken, Faults: faults}, users)
+	}
+	users := make([]dnltest.User, n)
+	for i := range users {
+		users[i] = dnltest.User{UserID: int64(i + 1), Name: fmt.Sprint("user", i+1), UserType: "agent", Active: true, Email: fmt.Sprintf("u%d@example.com", i+1)}
+	}
+	return dnltest.New(dnltest.Config{Token: testToken, Faults: faults}, users)
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rostersync/rostersync/report"
+	"github.com/rostersync/rostersync/sync/dnl/dnltest"
+	"github.com/rostersync/rostersync/sync/fakehttp"
+	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
+)
+
+var (
+	buildOnce gosync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds rostersync once per test run, for tests that send it real
+// signals.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "rostersync-test-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "rostersync")
+		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// process is rostersync running as a child process.
+type process struct {
+	cmd    *exec.Cmd
+	stderr strings.Builder
+}
+
+func start(t *testing.T, stateDir string, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(binary(t), args...)}
+	p.cmd.Env = append(os.Environ(), "ROSTERSYNC_TOKEN="+testToken, "XDG_STATE_HOME="+stateDir,
+		"ROSTERSYNC_LOGIN=", "ROSTERSYNC_PASSWORD=")
+	p.cmd.Stderr = &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.cmd.Process.Kill() })
+	return p
+}
+
+// wait waits for the process and returns its exit code.
+func (p *process) wait(t *testing.T) int {
+	t.Helper()
+	err := p.cmd.Wait()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+// waitForRows polls a report file until it holds at least n rows.
+func waitForRows(t *testing.T, path string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if rows, err := report.ReadFile(path); err == nil && len(rows) >= n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("the report never reached %d rows", n)
+}
+
+// TestInterrupt sends SIGINT mid-run: requests in flight finish, the rest
+// are skipped, the report holds one row per roster row, the exit code is
+// 130, and the fake's state agrees with every applied row.
+func TestInterrupt(t *testing.T) {
+	t.Parallel()
+	const n = 200
+	fake := bigFake("dnl", n, fakehttp.Faults{Latency: 20 * time.Millisecond}).(*dnltest.Fake)
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	var roster strings.Builder
+	roster.WriteString("user_id,last_name\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&roster, "%d,Interrupted %d\n", i, i)
+	}
+	rosterPath := filepath.Join(dir, "roster.csv")
+	must(0, os.WriteFile(rosterPath, []byte(roster.String()), 0o600))
+	out := filepath.Join(dir, "report.csv")
+
+	p := start(t, dir, "apply", "--target", "dnl", "--base-url", srv.URL, "--roster", rosterPath, "--report", out,
+		"--rate", "0", "--workers", "4", "--max-changes", "1000")
+	waitForRows(t, out, 20)
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t); code != exitInterrupted {
+		t.Fatalf("exit %d, want 130\n%s", code, p.stderr.String())
+	}
+	rows := readReport(t, out, n)
+	counts := map[string]int{}
+	for _, r := range rows {
+		counts[r.Status]++
+		u, _ := fake.User(int64(r.Row))
+		changed := u.LastName != nil && *u.LastName == fmt.Sprintf("Interrupted %d", r.Row)
+		switch r.Status {
+		case "applied":
+			if !changed {
+				t.Errorf("row %d reported applied, but the fake does not hold the change", r.Row)
+			}
+		case "skipped":
+			if changed {
+				t.Errorf("row %d reported skipped, but the fake holds the change", r.Row)
+			}
+			if !strings.Contains(r.Error, "interrupted") {
+				t.Errorf("row %d skipped without saying why: %q", r.Row, r.Error)
+			}
+		default:
+			t.Errorf("row %d: %s %s", r.Row, r.Status, r.Error)
+		}
+	}
+	if counts["applied"] < 20 || counts["skipped"] == 0 {
+		t.Errorf("counts %v: want some applied before the signal and the rest skipped", counts)
+	}
+}
+
+// TestKillThenResume kills a run with SIGKILL mid-way, then resumes from
+// its report: the final state is exact, and a further apply sends nothing
+// (the ledger of write-only fields survived the kill too).
+func TestKillThenResume(t *testing.T) {
+	t.Parallel()
+	const n = 200
+	fake := bigFake("smartflo", n, fakehttp.Faults{Latency: 20 * time.Millisecond}).(*smartflotest.Fake)
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	var roster strings.Builder
+	roster.WriteString("id,name,caller_id\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&roster, "%d,Resumed %d,%d|%d\n", i, i, 100+i%7, 200+i%5)
+	}
+	rosterPath := filepath.Join(dir, "roster.csv")
+	must(0, os.WriteFile(rosterPath, []byte(roster.String()), 0o600))
+	args := func(report string, more ...string) []string {
+		return append([]string{"apply", "--target", "smartflo", "--base-url", srv.URL, "--roster", rosterPath,
+			"--report", filepath.Join(dir, report), "--rate", "0", "--workers", "4", "--max-changes", "1000"}, more...)
+	}
+
+	p := start(t, dir, args("first.csv")...)
+	waitForRows(t, filepath.Join(dir, "first.csv"), 30)
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t)
+	first, err := report.ReadFile(filepath.Join(dir, "first.csv"))
+	if err != nil || len(first) == 0 || len(first) >= n {
+		t.Fatalf("after kill -9 the report should be valid and partial: %d rows, %v", len(first), err)
+	}
+
+	resumed := start(t, dir, args("second.csv", "--resume", filepath.Join(dir, "first.csv"))...)
+	if code := resumed.wait(t); code != exitOK {
+		t.Fatalf("resume: exit %d\n%s", code, resumed.stderr.String())
+	}
+	rows := readReport(t, filepath.Join(dir, "second.csv"), n)
+	done := map[int]bool{}
+	for _, r := range first {
+		done[r.Row] = r.Status == "applied"
+	}
+	for _, r := range rows {
+		if done[r.Row] != (r.Status == "skipped") {
+			t.Errorf("row %d: %s after resume; the killed run said applied=%v", r.Row, r.Status, done[r.Row])
+		}
+	}
+	for i := 1; i <= n; i++ {
+		u, _ := fake.User(int64(i))
+		want := []string{strconv.Itoa(100 + i%7), strconv.Itoa(200 + i%5)}
+		if u.Name != fmt.Sprintf("Resumed %d", i) || !slices.Equal(u.CallerID, want) {
+			t.Errorf("user %d = %q %v, want the roster's values", i, u.Name, u.CallerID)
+		}
+	}
+
+	before := fake.Writes()
+	again := start(t, dir, args("third.csv")...)
+	if code := again.wait(t); code != exitOK || fake.Writes() != before {
+		t.Errorf("apply after resume: exit %d, %d writes; want 0 and none\n%s", code, fake.Writes()-before, again.stderr.String())
+	}
+}
