@@ -175,9 +175,14 @@ func cell(s string) string {
 
 // Escape defuses a CSV cell that a spreadsheet would run as a formula (it
 // starts with =, +, -, @, a tab or a CR) by prefixing a quote; plain
-// numbers such as -5 or +919800000001 stay as they are.
+// numbers such as -5 or +919800000001 stay as they are. A cell that
+// already looks escaped (a quote, then one of those or another quote) gets
+// a quote too, so that reading the report back gives the cell unchanged.
 func Escape(cell string) string {
-	if cell == "" || !strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+	if escaped(cell) {
+		return "'" + cell
+	}
+	if cell == "" || !strings.ContainsRune(formulaStart, rune(cell[0])) {
 		return cell
 	}
 	if _, err := strconv.ParseFloat(cell, 64); err == nil {
@@ -186,9 +191,17 @@ func Escape(cell string) string {
 	return "'" + cell
 }
 
+// formulaStart holds the first characters of a cell a spreadsheet runs.
+const formulaStart = "=+-@\t\r"
+
+// escaped reports whether cell starts with the quote Escape adds.
+func escaped(cell string) bool {
+	return len(cell) > 1 && cell[0] == '\'' && strings.ContainsRune(formulaStart+"'", rune(cell[1]))
+}
+
 // unescape reverses Escape for reading a report back.
 func unescape(cell string) string {
-	if len(cell) > 1 && cell[0] == '\'' && strings.ContainsRune("=+-@\t\r", rune(cell[1])) {
+	if escaped(cell) {
 		return cell[1:]
 	}
 	return cell

@@ -61,6 +61,7 @@ type Ledger struct {
 	users   map[string]map[string]any
 	file    *os.File // open for appending once something is recorded
 	written bool
+	whole   int64 // when the file ends in a torn line, the length before it; else -1
 }
 
 // Open loads the ledger of a target at a base URL from dir, or starts an
@@ -71,6 +72,7 @@ func Open(dir, target, baseURL string) (*Ledger, error) {
 		path:  filepath.Join(dir, fmt.Sprintf("%s-%s.jsonl", target, hex.EncodeToString(sum[:6]))),
 		head:  header{Target: target, BaseURL: baseURL},
 		users: map[string]map[string]any{},
+		whole: -1,
 	}
 	data, err := os.ReadFile(l.path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -91,6 +93,7 @@ func (l *Ledger) Path() string { return l.path }
 func (l *Ledger) load(data []byte) error {
 	if i := bytes.LastIndexByte(data, '\n'); i < len(data)-1 {
 		data = data[:i+1] // a torn last line from a crash
+		l.whole = int64(i + 1)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 1<<20)
@@ -167,6 +170,15 @@ func (l *Ledger) openAppend() (*os.File, error) {
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if l.whole >= 0 {
+		// Appending after a torn line would glue the next entry to it,
+		// leaving a bad line that is no longer the last.
+		if err := f.Truncate(l.whole); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("ledger %s: %w", l.path, err)
+		}
+		l.whole = -1
 	}
 	if st, err := f.Stat(); err == nil && st.Size() == 0 {
 		h, _ := json.Marshal(l.head)

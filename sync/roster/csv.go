@@ -48,6 +48,9 @@ func readCSV(br *bufio.Reader, s Schema) ([]sync.Row, error) {
 	cr.FieldsPerRecord = -1 // a short or long row fails alone, below
 	cr.ReuseRecord = true
 	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, errEmpty // only blank lines
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the header: %w", err)
 	}
@@ -137,20 +140,25 @@ func (s *recordSource) Read() ([]string, error) {
 		return append(append([]string(nil), s.header...), colLine, colError), nil
 	}
 	rec, err := s.r.Read()
-	line, _ := s.r.FieldPos(0)
+	line := 0
 	reason := ""
 	var pe *csv.ParseError
 	switch {
 	case errors.Is(err, io.EOF):
 		return nil, io.EOF
 	case errors.As(err, &pe):
+		// FieldPos panics here when the first field is the bad one.
+		line = pe.StartLine
 		reason = fmt.Sprintf("line %d: not valid CSV: %v", pe.StartLine, pe.Err)
 		rec = nil
 	case err != nil:
 		s.err = err
 		return nil, io.EOF
-	case len(rec) != len(s.header):
-		reason = fmt.Sprintf("line %d has %d cells, the header has %d", line, len(rec), len(s.header))
+	default:
+		line, _ = s.r.FieldPos(0)
+		if len(rec) != len(s.header) {
+			reason = fmt.Sprintf("line %d has %d cells, the header has %d", line, len(rec), len(s.header))
+		}
 	}
 	s.out = s.out[:0]
 	for i := range s.header {

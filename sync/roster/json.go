@@ -3,11 +3,11 @@ package roster
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"slices"
 	"strings"
 
@@ -45,6 +45,9 @@ func readJSON(br *bufio.Reader, s Schema) ([]sync.Row, error) {
 	if _, err := dec.Token(); err != nil {
 		return nil, fmt.Errorf("the array does not end: %w", err)
 	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("there is more after the array: a JSON roster is one array of objects")
+	}
 	return rows, nil
 }
 
@@ -63,7 +66,7 @@ func readJSONL(br *bufio.Reader, s Schema) ([]sync.Row, error) {
 		dec := json.NewDecoder(bytes.NewReader(text))
 		dec.UseNumber()
 		var elem any
-		if err := dec.Decode(&elem); err != nil || dec.More() {
+		if err := dec.Decode(&elem); err != nil || dec.InputOffset() != int64(len(text)) {
 			rows = append(rows, sync.Row{N: n, Err: fmt.Errorf("row %d (line %d): not valid JSON", n, line)})
 			continue
 		}
@@ -88,14 +91,31 @@ func rowOf(n int, elem any, s Schema) (sync.Row, error) {
 		return sync.Row{N: n, Err: fmt.Errorf("row %d: not a JSON object", n)}, nil
 	}
 	b := newBuilder(n)
-	flat := map[string]any{}
-	flatten("", obj, flat)
-	for _, name := range slices.Sorted(maps.Keys(flat)) {
-		v := flat[name]
+	var flat []named
+	flatten("", obj, &flat)
+	slices.SortFunc(flat, func(a, b named) int { return cmp.Compare(a.name, b.name) })
+	seen := map[string]string{} // column id -> the name it was given under
+	for _, p := range flat {
+		name, v := p.name, p.v
 		f, isKey, err := s.column(name)
 		if err != nil {
 			return sync.Row{}, fmt.Errorf("element %d: %w", n, err)
 		}
+		id := colKey
+		if !isKey {
+			id = f.Name
+		}
+		if prev, dup := seen[id]; dup {
+			// "Email" and "email", or "client": {"x": ..} and "client.x":
+			// which one wins would be up to map order.
+			if prev == name {
+				b.fail(fmt.Sprintf("%q is given twice", name))
+			} else {
+				b.fail(fmt.Sprintf("%q and %q are the same field", prev, name))
+			}
+			continue
+		}
+		seen[id] = name
 		if isKey {
 			switch k := v.(type) {
 			case string:
@@ -112,8 +132,14 @@ func rowOf(n int, elem any, s Schema) (sync.Row, error) {
 	return b.done(s.Key), nil
 }
 
+// named is one value of a flattened JSON object.
+type named struct {
+	name string
+	v    any
+}
+
 // flatten turns nested objects into dotted names; lists stay values.
-func flatten(prefix string, obj map[string]any, out map[string]any) {
+func flatten(prefix string, obj map[string]any, out *[]named) {
 	for k, v := range obj {
 		name := k
 		if prefix != "" {
@@ -123,6 +149,6 @@ func flatten(prefix string, obj map[string]any, out map[string]any) {
 			flatten(name, sub, out)
 			continue
 		}
-		out[strings.TrimSpace(name)] = v
+		*out = append(*out, named{strings.TrimSpace(name), v})
 	}
 }
