@@ -43,13 +43,35 @@ func New(perSecond float64) *Limiter {
 }
 
 // Wait blocks until a request may start: after any pause, then a token.
+// A pause set while it waited for its token holds too: it waits again.
 func (l *Limiter) Wait(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	for {
+		if err := l.waitPause(ctx); err != nil {
+			return err
+		}
+		if l.bucket == nil {
+			return nil
+		}
+		if err := l.bucket.Wait(ctx); err != nil {
+			return err
+		}
+		if !l.paused() {
+			return nil
+		}
+	}
+}
+
+// waitPause blocks until no pause holds.
+func (l *Limiter) waitPause(ctx context.Context) error {
 	for {
 		l.mu.Lock()
 		wait := time.Until(l.notBefore)
 		l.mu.Unlock()
 		if wait <= 0 {
-			break
+			return nil
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -59,10 +81,13 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-	if l.bucket == nil {
-		return nil
-	}
-	return l.bucket.Wait(ctx)
+}
+
+// paused reports whether a pause holds now.
+func (l *Limiter) paused() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return time.Now().Before(l.notBefore)
 }
 
 // Rate returns the current rate in requests a second; 0 = unlimited.

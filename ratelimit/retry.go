@@ -54,7 +54,9 @@ func Again(err error) error { return again{err} }
 func Retryable(err error) bool {
 	var se StatusError
 	var ag again
-	var cert *x509.CertificateInvalidError
+	// crypto/x509 returns these as values; a pointer is matched too.
+	var cert x509.CertificateInvalidError
+	var certPtr *x509.CertificateInvalidError
 	var unknownCA x509.UnknownAuthorityError
 	var host x509.HostnameError
 	switch {
@@ -65,7 +67,7 @@ func Retryable(err error) bool {
 	case errors.As(err, &se):
 		s := se.HTTPStatus()
 		return s == 408 || s == 429 || s >= 500
-	case errors.As(err, &cert), errors.As(err, &unknownCA), errors.As(err, &host):
+	case errors.As(err, &cert), errors.As(err, &certPtr), errors.As(err, &unknownCA), errors.As(err, &host):
 		return false // TLS trouble is configuration, not weather
 	}
 	var ue *url.Error
@@ -142,12 +144,13 @@ func retryTime(err error) time.Time {
 	return time.Time{}
 }
 
-// giveUp reports the last request error along with why waiting stopped.
+// giveUp reports the last request error along with why waiting stopped;
+// errors.Is matches both.
 func giveUp(last, why error) error {
 	if last == nil {
 		return why
 	}
-	return fmt.Errorf("%w (then stopped: %v)", last, why)
+	return fmt.Errorf("%w (then stopped: %w)", last, why)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

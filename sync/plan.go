@@ -227,13 +227,17 @@ func (pl Planner) read(ctx context.Context, rows []Row, items []Item) (map[strin
 			return nil, nil, fmt.Errorf("reading the users: %w", err)
 		}
 	}
+	// Choose the reads before any starts: the readers write to users.
+	var toRead []string
+	for _, key := range full {
+		if !haveList || users[key] != nil { // else the list shows no such user
+			toRead = append(toRead, key)
+		}
+	}
 	var mu gosync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, pl.Workers))
-	for _, key := range full {
-		if haveList && users[key] == nil {
-			continue // the list shows no such user
-		}
+	for _, key := range toRead {
 		if gctx.Err() != nil {
 			break
 		}

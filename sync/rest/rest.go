@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -157,11 +158,18 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any, aut
 		status, err := c.once(ctx, method, path, payload, out, tok)
 		res.HTTPStatus = status
 		var apiErr *Error
-		if errors.As(err, &apiErr) && apiErr.Expired && auth == Renewing {
-			if rerr := c.renew(ctx, tok, apiErr); rerr != nil {
-				return rerr
+		if errors.As(err, &apiErr) && auth == Renewing {
+			switch {
+			case apiErr.Expired:
+				if rerr := c.renew(ctx, tok, apiErr); rerr != nil {
+					return rerr
+				}
+				return ratelimit.Again(err)
+			case apiErr.Denied && tok != "" && c.renewedSince(tok):
+				// Another worker renewed the token while this request was
+				// in flight, and the server no longer takes the old one.
+				return ratelimit.Again(err)
 			}
-			return ratelimit.Again(err)
 		}
 		return err
 	})
@@ -223,6 +231,14 @@ func (c *Client) currentToken() sync.Secret {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.token
+}
+
+// renewedSince reports whether the token is no longer tok, once any
+// renewal in progress has ended.
+func (c *Client) renewedSince(tok sync.Secret) bool {
+	c.renewing.Lock()
+	defer c.renewing.Unlock()
+	return c.currentToken() != tok
 }
 
 // renewQuiet is how soon after one renewal another counts as a loop.
@@ -359,8 +375,9 @@ func RetryAfterHeader(h http.Header) time.Time {
 	if v == "" {
 		return time.Time{}
 	}
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-		return time.Now().Add(time.Duration(secs) * time.Second)
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
+		// Bounded so that the product cannot overflow into the past.
+		return time.Now().Add(time.Duration(min(secs, int64(math.MaxInt64/time.Second))) * time.Second)
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return t
