@@ -7,43 +7,55 @@ package ratelimit
 import (
 	"context"
 	"math"
-	"sync"
+	gosync "sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
 // Limiter is the one token bucket all requests of a run wait on, reads and
-// writes alike. A server's throttling lowers its rate multiplicatively and
-// successes raise it back additively (AIMD), never above the configured rate;
-// a Retry-After pauses every waiter until that instant.
+// writes alike, with a pause every waiter honours (a server's Retry-After)
+// and AIMD adaptation to a server's hidden budget: a 429 lowers the rate to
+// just under what the server was seen to accept in the second before it,
+// and successes raise it back additively, never above the configured rate.
 type Limiter struct {
-	bucket  *rate.Limiter // nil when the rate is unlimited
-	ceiling float64       // the configured rate; 0 = unlimited
+	ceiling rate.Limit // the configured rate; rate.Inf = none
 
-	mu           sync.Mutex
-	notBefore    time.Time // no request starts before this instant
-	lastDecrease time.Time
+	mu           gosync.Mutex
+	bucket       *rate.Limiter // rate.Inf when unlimited; replaced on each decrease
+	notBefore    time.Time     // no request starts before this instant
+	lastDecrease time.Time     // one decrease per burst of 429s
+	step         float64       // additive increase, in requests a second per second
+	accepted     []time.Time   // when recent successful requests were sent, oldest first
 }
 
-// minRate is the floor AIMD never goes below, in requests a second.
-const minRate = 0.2
+const (
+	// minRate is the floor the rate never goes below, in requests a second.
+	minRate = 0.2
+	// below is the share of the server's observed budget a throttled rate
+	// drops to: under it, jitter in arrival times stays clear of the limit.
+	below = 0.9
+	// growth is the additive increase after a decrease, as a share of the
+	// decreased rate per second: slow, because every probe past the limit
+	// costs a Retry-After pause of every worker.
+	growth = 0.01
+)
 
-// decrease is the factor a throttled rate is multiplied by.
-const decrease = 0.7
-
-// New returns a limiter for perSecond requests a second; 0 means no limit.
-// Its burst is one, so no one-second window holds more than perSecond+1.
+// New returns a limiter for perSecond requests a second; 0 means no limit
+// (until a server throttles). Its burst is one, so no one-second window
+// holds more than perSecond+1 starts.
 func New(perSecond float64) *Limiter {
-	l := &Limiter{ceiling: perSecond}
+	ceiling := rate.Inf
 	if perSecond > 0 {
-		l.bucket = rate.NewLimiter(rate.Limit(perSecond), 1)
+		ceiling = rate.Limit(perSecond)
 	}
-	return l
+	return &Limiter{bucket: rate.NewLimiter(ceiling, 1), ceiling: ceiling}
 }
 
 // Wait blocks until a request may start: after any pause, then a token.
-// A pause set while it waited for its token holds too: it waits again.
+// A token is good only if no pause holds and the rate was not lowered
+// while it waited (its time was booked at the old rate): else it waits
+// again.
 func (l *Limiter) Wait(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
@@ -52,16 +64,23 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		if err := l.waitPause(ctx); err != nil {
 			return err
 		}
-		if l.bucket == nil {
-			return nil
-		}
-		if err := l.bucket.Wait(ctx); err != nil {
+		bucket := l.currentBucket()
+		if err := bucket.Wait(ctx); err != nil {
 			return err
 		}
-		if !l.paused() {
+		l.mu.Lock()
+		good := bucket == l.bucket && !time.Now().Before(l.notBefore)
+		l.mu.Unlock()
+		if good {
 			return nil
 		}
 	}
+}
+
+func (l *Limiter) currentBucket() *rate.Limiter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.bucket
 }
 
 // waitPause blocks until no pause holds.
@@ -83,19 +102,13 @@ func (l *Limiter) waitPause(ctx context.Context) error {
 	}
 }
 
-// paused reports whether a pause holds now.
-func (l *Limiter) paused() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return time.Now().Before(l.notBefore)
-}
-
 // Rate returns the current rate in requests a second; 0 = unlimited.
 func (l *Limiter) Rate() float64 {
-	if l.bucket == nil {
+	r := l.currentBucket().Limit()
+	if r == rate.Inf {
 		return 0
 	}
-	return float64(l.bucket.Limit())
+	return float64(r)
 }
 
 // PauseUntil stops every request from starting before t.
@@ -107,37 +120,60 @@ func (l *Limiter) PauseUntil(t time.Time) {
 	}
 }
 
-// Throttled tells the limiter a server answered 429: the rate falls
-// multiplicatively, at most once a second so that one burst of 429s counts
-// once, and every request pauses until retryAt when the server gave it.
-func (l *Limiter) Throttled(retryAt time.Time) {
+// Throttled tells the limiter that a request sent at sent was answered
+// 429. Every request pauses until retryAt when the server gave one. The
+// rate drops to just under the number of requests the server accepted in
+// the second before, the best estimate of its budget (or halves, with no
+// such evidence); one burst of 429s counts once.
+func (l *Limiter) Throttled(retryAt, sent time.Time) {
 	if !retryAt.IsZero() {
 		l.PauseUntil(retryAt)
-	}
-	if l.bucket == nil {
-		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
-	if now.Sub(l.lastDecrease) < time.Second {
+	if !l.lastDecrease.IsZero() && now.Sub(l.lastDecrease) < time.Second {
 		return
 	}
 	l.lastDecrease = now
-	l.bucket.SetLimit(rate.Limit(math.Max(minRate, float64(l.bucket.Limit())*decrease)))
+	seen := 0
+	for _, t := range l.accepted {
+		if t.After(sent.Add(-time.Second)) && !t.After(sent) {
+			seen++
+		}
+	}
+	cur := float64(l.bucket.Limit())
+	var target float64
+	switch {
+	case seen > 0:
+		target = below * math.Min(float64(seen), cur)
+	case l.bucket.Limit() != rate.Inf:
+		target = cur / 2
+	default:
+		target = 1 // throttled before anything got through: start slow, then grow
+	}
+	target = math.Max(minRate, target)
+	// A new bucket, not SetLimit: waiters booked times at the old rate, and
+	// those must not start (Wait sees the bucket changed and waits again).
+	l.bucket = rate.NewLimiter(rate.Limit(target), 1)
+	l.step = growth * target
 }
 
-// Succeeded tells the limiter a request went through: the rate creeps back
-// toward the configured one by about one request a second, every second.
-func (l *Limiter) Succeeded() {
-	if l.bucket == nil {
-		return
-	}
+// Succeeded tells the limiter that a request sent at sent went through.
+// Below the configured rate, each success adds step/rate, so the rate
+// grows by step every second it keeps succeeding.
+func (l *Limiter) Succeeded(sent time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	r := float64(l.bucket.Limit())
+	l.accepted = append(l.accepted, sent)
+	cut := 0
+	for cut < len(l.accepted) && sent.Sub(l.accepted[cut]) > 2*time.Second {
+		cut++
+	}
+	l.accepted = l.accepted[cut:]
+	r := l.bucket.Limit()
 	if r >= l.ceiling {
 		return
 	}
-	l.bucket.SetLimit(rate.Limit(math.Min(l.ceiling, r+1/r)))
+	l.bucket.SetLimit(min(l.ceiling, r+rate.Limit(l.step/float64(r))))
 }

@@ -94,10 +94,11 @@ func TestLimiterUnlimited(t *testing.T) {
 		if d := time.Since(begin); d != 0 {
 			t.Errorf("1000 waits took %v with no limit", d)
 		}
-		l.Throttled(time.Time{}) // no rate to lower
-		l.Succeeded()
-		if l.Rate() != 0 {
-			t.Errorf("Rate() = %v after Throttled, want 0", l.Rate())
+		// A 429 before anything got through gives the run a rate to adapt:
+		// one a second, growing from there.
+		l.Throttled(time.Time{}, time.Now())
+		if l.Rate() != 1 {
+			t.Errorf("Rate() = %v after a 429 with no limit set, want 1", l.Rate())
 		}
 	})
 }
@@ -207,26 +208,32 @@ func TestWaitCancelledDuringPause(t *testing.T) {
 func TestThrottled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := ratelimit.New(10)
-		l.Throttled(time.Time{})
-		if got := l.Rate(); !near(got, 7) {
-			t.Fatalf("after one 429 the rate is %v, want 7", got)
+		// The server took 4 requests in the second before the 429: its budget.
+		for range 4 {
+			l.Succeeded(time.Now())
+			time.Sleep(200 * time.Millisecond)
+		}
+		l.Throttled(time.Time{}, time.Now())
+		if got := l.Rate(); !near(got, 3.6) {
+			t.Fatalf("after a 429 with 4 accepted in the second before, the rate is %v, want 0.9×4", got)
 		}
 		// A burst of 429s within a second counts once.
-		l.Throttled(time.Time{})
+		l.Throttled(time.Time{}, time.Now())
 		time.Sleep(999 * time.Millisecond)
-		l.Throttled(time.Time{})
-		if got := l.Rate(); !near(got, 7) {
-			t.Fatalf("after a burst of 429s within a second the rate is %v, want 7", got)
+		l.Throttled(time.Time{}, time.Now())
+		if got := l.Rate(); !near(got, 3.6) {
+			t.Fatalf("after a burst of 429s within a second the rate is %v, want 3.6", got)
 		}
+		// With no success in the second before, there is no estimate: halve.
 		time.Sleep(time.Millisecond)
-		l.Throttled(time.Time{})
-		if got := l.Rate(); !near(got, 4.9) {
-			t.Fatalf("after a 429 one second later the rate is %v, want 4.9", got)
+		l.Throttled(time.Time{}, time.Now())
+		if got := l.Rate(); !near(got, 1.8) {
+			t.Fatalf("after a 429 with nothing accepted, the rate is %v, want 1.8", got)
 		}
 		// It never falls below a floor, so a run always ends.
 		for range 30 {
 			time.Sleep(time.Second)
-			l.Throttled(time.Time{})
+			l.Throttled(time.Time{}, time.Now())
 		}
 		if got := l.Rate(); !near(got, 0.2) {
 			t.Fatalf("after many 429s the rate is %v, want the floor 0.2", got)
@@ -238,7 +245,7 @@ func TestThrottledPauses(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := ratelimit.New(100)
 		retryAt := time.Now().Add(7 * time.Second)
-		l.Throttled(retryAt)
+		l.Throttled(retryAt, time.Now())
 		if err := l.Wait(t.Context()); err != nil {
 			t.Fatal(err)
 		}
@@ -251,21 +258,22 @@ func TestThrottledPauses(t *testing.T) {
 func TestSucceededRaisesUpToCeiling(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := ratelimit.New(10)
-		l.Succeeded()
+		l.Succeeded(time.Now())
 		if got := l.Rate(); got != 10 {
 			t.Fatalf("a success at the configured rate moved it to %v", got)
 		}
-		l.Throttled(time.Time{}) // 7
-		// About one second of successes at 7/s raises the rate by about 1.
-		for range 7 {
-			l.Succeeded()
+		time.Sleep(2 * time.Second)
+		l.Throttled(time.Time{}, time.Now()) // no evidence: 5, growing by 1% of 5 a second
+		// One second of successes at 5/s raises the rate by about 0.05.
+		for range 5 {
+			l.Succeeded(time.Now())
 		}
-		if got := l.Rate(); got < 7.9 || got > 8 {
-			t.Errorf("after 7 successes at 7/s the rate is %v, want about 8", got)
+		if got := l.Rate(); got < 5.049 || got > 5.051 {
+			t.Errorf("after 5 successes at 5/s the rate is %v, want about 5.05", got)
 		}
 		prev := l.Rate()
-		for range 1000 {
-			l.Succeeded()
+		for range 2000 {
+			l.Succeeded(time.Now())
 			got := l.Rate()
 			if got > 10 {
 				t.Fatalf("rate %v passed the configured 10", got)
@@ -296,18 +304,18 @@ func TestAIMDUnderLimit(t *testing.T) {
 			window = slices.DeleteFunc(window, func(s time.Time) bool { return now.Sub(s) >= time.Second })
 			if len(window) >= 4 {
 				throttled++
-				l.Throttled(window[0].Add(time.Second))
+				l.Throttled(window[0].Add(time.Second), now)
 				continue
 			}
 			window = append(window, now)
 			ok++
-			l.Succeeded()
+			l.Succeeded(now)
 		}
 		if l.Rate() >= 10 {
 			t.Errorf("rate %v did not adapt to 429s", l.Rate())
 		}
-		if ok < 60*3 {
-			t.Errorf("only %d requests went through in 60s against a 4/s server", ok)
+		if ok < 60*4*8/10 {
+			t.Errorf("only %d requests went through in 60s against a 4/s server, under 80%% of its budget", ok)
 		}
 		if throttled > ok/2 {
 			t.Errorf("%d requests throttled for %d through: the limiter did not slow down", throttled, ok)
@@ -316,3 +324,36 @@ func TestAIMDUnderLimit(t *testing.T) {
 }
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+// TestDecreaseRebooksWaiters checks that waiters who booked a start time at
+// the old rate do not keep it after a 429 lowers the rate: every start
+// after the decrease is spaced at the new rate.
+func TestDecreaseRebooksWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := ratelimit.New(10)
+		if err := l.Wait(t.Context()); err != nil { // spend the burst
+			t.Fatal(err)
+		}
+		var mu gosync.Mutex
+		var starts []time.Time
+		var wg gosync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				if err := l.Wait(t.Context()); err == nil {
+					mu.Lock()
+					starts = append(starts, time.Now())
+					mu.Unlock()
+				}
+			})
+		}
+		synctest.Wait()                      // all six have booked times 100ms apart
+		l.Throttled(time.Time{}, time.Now()) // no evidence: 5/s
+		wg.Wait()
+		slices.SortFunc(starts, func(a, b time.Time) int { return a.Compare(b) })
+		for i := 1; i < len(starts); i++ {
+			if gap := starts[i].Sub(starts[i-1]); gap < 200*time.Millisecond {
+				t.Errorf("starts %d and %d were %v apart, want at least 200ms at the lowered rate", i-1, i, gap)
+			}
+		}
+	})
+}

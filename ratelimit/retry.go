@@ -91,9 +91,10 @@ func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) e
 		if werr := lim.Wait(ctx); werr != nil {
 			return attempt - 1, giveUp(err, werr)
 		}
+		sent := time.Now()
 		err = op(ctx)
 		if err == nil {
-			lim.Succeeded()
+			lim.Succeeded(sent)
 			return attempt, nil
 		}
 		if ctx.Err() != nil {
@@ -108,7 +109,7 @@ func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) e
 		retryAt := retryTime(err)
 		var se StatusError
 		if errors.As(err, &se) && se.HTTPStatus() == 429 {
-			lim.Throttled(retryAt) // pauses every worker, not just this one
+			lim.Throttled(retryAt, sent) // pauses every worker, not just this one
 		} else if !retryAt.IsZero() {
 			if serr := sleep(ctx, time.Until(retryAt)); serr != nil {
 				return attempt, giveUp(err, serr)

@@ -209,7 +209,7 @@ func TestDoHonoursRetryAt(t *testing.T) {
 					}
 					// The pause holds for every worker, not just this one.
 					before := time.Now()
-					lim.Throttled(before.Add(2 * time.Second))
+					lim.Throttled(before.Add(2*time.Second), before)
 					if err := lim.Wait(t.Context()); err != nil || time.Since(before) != 2*time.Second {
 						t.Errorf("another worker waited %v (%v), want 2s", time.Since(before), err)
 					}

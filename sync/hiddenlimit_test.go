@@ -1,0 +1,69 @@
+package sync_test
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rostersync/rostersync/ratelimit"
+	"github.com/rostersync/rostersync/sync"
+	"github.com/rostersync/rostersync/sync/fakehttp"
+	"github.com/rostersync/rostersync/sync/rest"
+	"github.com/rostersync/rostersync/sync/rest/resttest"
+	"github.com/rostersync/rostersync/sync/smartflo"
+	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
+)
+
+// TestHiddenLimit runs plan and apply at --rate 10×L against a server whose
+// hidden limit is L: no row may fail, and the run must take at most 1.25×
+// the time the server's budget needs for the requests it accepted.
+func TestHiddenLimit(t *testing.T) {
+	for _, limit := range []float64{2, 5, 20} {
+		t.Run(fmt.Sprintf("L=%v", limit), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := int(limit * 40)
+				fake := smartflotest.New(smartflotest.Config{Token: token, Faults: fakehttp.Faults{Limit: limit}}, manyUsers(n))
+				srv := resttest.NewServer(fake)
+				defer srv.Close()
+				c := smartflo.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: token,
+					Limiter: ratelimit.New(10 * limit), Policy: ratelimit.DefaultPolicy()})
+				rows := make([]sync.Row, n)
+				for i := range rows {
+					rows[i] = row(t, c, i+1, strconv.Itoa(i+1), "name", fmt.Sprint("Renamed ", i+1))
+				}
+				begin := time.Now()
+				p, err := sync.Planner{Target: c, Workers: 8}.Plan(t.Context(), rows)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rec := newRecorder(t)
+				if err := (sync.Applier{Target: c, Workers: 8}).Apply(t.Context(), p, rec.record); err != nil {
+					t.Fatal(err)
+				}
+				took := time.Since(begin)
+				for _, o := range rec.check(p) {
+					if o.Status != sync.Applied {
+						t.Errorf("row %d: %s %v", o.Item.Row, o.Status, o.Err)
+					}
+				}
+				accepted, throttled := 0, 0
+				for _, r := range fake.Requests() {
+					if r.Status == http.StatusTooManyRequests {
+						throttled++
+					} else {
+						accepted++
+					}
+				}
+				ideal := time.Duration(float64(accepted) / limit * float64(time.Second))
+				ratio := took.Seconds() / ideal.Seconds()
+				t.Logf("L=%v: %d requests (+%d answered 429) in %v; budget needs %v; ratio %.3f", limit, accepted, throttled, took, ideal, ratio)
+				if ratio > 1.25 {
+					t.Errorf("took %.2f× the time the server's budget needs, want at most 1.25×", ratio)
+				}
+			})
+		})
+	}
+}
