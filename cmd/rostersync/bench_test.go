@@ -77,3 +77,55 @@ func bigFake(target string, n int, faults fakehttp.Faults) fakeServer {
 	}
 	return dnltest.New(dnltest.Config{Token: testToken, Faults: faults}, users)
 }
+
+// BenchmarkHiddenLimit runs apply through the CLI at --rate 10×L against a
+// fake whose hidden limit is L, in real time over loopback, and reports the
+// rate the server accepted and the wall time as a multiple of the time its
+// budget needs (requests/L). Each run lasts about 20 seconds:
+//
+//	go test -run '^$' -bench HiddenLimit -benchtime 1x ./cmd/rostersync
+func BenchmarkHiddenLimit(b *testing.B) {
+	for _, limit := range []int{5, 20} {
+		b.Run(fmt.Sprintf("L=%d", limit), func(b *testing.B) {
+			n := 20 * limit
+			dir := b.TempDir()
+			var roster strings.Builder
+			roster.WriteString("id,name\n")
+			for i := 1; i <= n; i++ {
+				fmt.Fprintf(&roster, "%d,Limited %d\n", i, i)
+			}
+			rosterPath := filepath.Join(dir, "roster.csv")
+			if err := os.WriteFile(rosterPath, []byte(roster.String()), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			var took time.Duration
+			accepted, throttled := 0, 0
+			for b.Loop() {
+				fake := bigFake("smartflo", n, fakehttp.Faults{Limit: float64(limit)}).(*smartflotest.Fake)
+				srv := httptest.NewServer(fake)
+				app := &App{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string {
+					return map[string]string{"ROSTERSYNC_TOKEN": testToken, "XDG_STATE_HOME": dir}[k]
+				}}
+				start := time.Now()
+				err := app.Run(context.Background(), []string{"apply", "--target", "smartflo", "--base-url", srv.URL,
+					"--roster", rosterPath, "--report", filepath.Join(dir, "report.csv"), "--rate", fmt.Sprint(10 * limit), "--workers", "8"})
+				took += time.Since(start)
+				srv.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, r := range fake.Requests() {
+					if r.Status == 429 {
+						throttled++
+					} else {
+						accepted++
+					}
+				}
+			}
+			ideal := float64(accepted) / float64(limit)
+			b.ReportMetric(float64(accepted)/took.Seconds(), "req/s")
+			b.ReportMetric(took.Seconds()/ideal, "x-budget-time")
+			b.ReportMetric(float64(throttled)/float64(b.N), "429s/run")
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http/httptest"
 	"os"
@@ -456,4 +457,110 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestFlakyServer runs against fakes answering 15% of requests 503 and
+// dropping 5% of connections (half before handling, half after applying a
+// write): every row ends applied, none failed, one report row per roster
+// row, and the final state equals the roster.
+func TestFlakyServer(t *testing.T) {
+	const n = 300
+	faults := fakehttp.Faults{ServerErrors: 0.15, ResetBefore: 0.025, ResetAfter: 0.025, Seed: 7}
+	for _, target := range []string{"smartflo", "dnl"} {
+		t.Run(target, func(t *testing.T) {
+			t.Parallel()
+			h := &harness{t: t, target: target, dir: t.TempDir()}
+			h.fake = bigFake(target, n, faults)
+			h.sf, _ = h.fake.(*smartflotest.Fake)
+			h.dnl, _ = h.fake.(*dnltest.Fake)
+			h.srv = httptest.NewServer(h.fake)
+			t.Cleanup(h.srv.Close)
+			h.env = map[string]string{"ROSTERSYNC_TOKEN": testToken, "XDG_STATE_HOME": filepath.Join(h.dir, "state")}
+			var roster strings.Builder
+			roster.WriteString(map[string]string{"smartflo": "id,name\n", "dnl": "user_id,last_name\n"}[target])
+			for i := 1; i <= n; i++ {
+				fmt.Fprintf(&roster, "%d,Flaky %d\n", i, i)
+			}
+			out := filepath.Join(h.dir, "r.csv")
+			res := h.run("apply", "--roster", h.file("roster.csv", roster.String()), "--report", out, "--workers", "8", "--max-changes", "1000")
+			if res.code != exitOK {
+				t.Fatalf("exit %d\n%s", res.code, res.stderr)
+			}
+			retried := 0
+			for _, r := range readReport(t, out, n) {
+				if r.Status != "applied" {
+					t.Errorf("row %d: %s %s", r.Row, r.Status, r.Error)
+				}
+				if r.Attempts > 1 {
+					retried++
+				}
+			}
+			if retried < n/10 {
+				t.Errorf("only %d rows needed a retry: the faults were not injected", retried)
+			}
+			for i := 1; i <= n; i++ {
+				want := fmt.Sprintf("Flaky %d", i)
+				if h.sf != nil {
+					if u, _ := h.sf.User(int64(i)); u.Name != want {
+						t.Errorf("user %d name %q", i, u.Name)
+					}
+				} else if u, _ := h.dnl.User(int64(i)); u.LastName == nil || *u.LastName != want {
+					t.Errorf("user %d last_name %v", i, u.LastName)
+				}
+			}
+		})
+	}
+}
+
+// TestFixedTokenExpiresMidRun gives a token that expires during the run
+// and no login: the run stops with exit 2, rows not done are skipped, and
+// the report still holds one row per roster row.
+func TestFixedTokenExpiresMidRun(t *testing.T) {
+	const n = 100
+	users := make([]dnltest.User, n)
+	for i := range users {
+		users[i] = dnltest.User{UserID: int64(i + 1), Name: fmt.Sprint("user", i+1), UserType: "agent", Active: true}
+	}
+	fake := dnltest.New(dnltest.Config{Admin: "admin", Password: "pw", TokenTTL: 400 * time.Millisecond,
+		Faults: fakehttp.Faults{Latency: 20 * time.Millisecond}}, users)
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	resp, err := srv.Client().Post(srv.URL+"/v1/auth", "application/json", strings.NewReader(`{"email_or_name":"admin","password":"pw"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var login struct {
+		Payload struct{ Token string } `json:"payload"`
+	}
+	must(0, json.NewDecoder(resp.Body).Decode(&login))
+	resp.Body.Close()
+
+	h := &harness{t: t, target: "dnl", dir: t.TempDir(), srv: srv, fake: fake, dnl: fake}
+	h.env = map[string]string{"ROSTERSYNC_TOKEN": login.Payload.Token, "XDG_STATE_HOME": filepath.Join(h.dir, "state")}
+	var roster strings.Builder
+	roster.WriteString("user_id,last_name\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&roster, "%d,Expiring %d\n", i, i)
+	}
+	out := filepath.Join(h.dir, "r.csv")
+	res := h.run("apply", "--roster", h.file("roster.csv", roster.String()), "--report", out, "--workers", "2")
+	if res.code != exitNotStarted {
+		t.Fatalf("exit %d, want 2\n%s", res.code, res.stderr)
+	}
+	if strings.Contains(res.stderr, login.Payload.Token) {
+		t.Error("the token reached the output")
+	}
+	counts := map[string]int{}
+	for _, r := range readReport(t, out, n) {
+		counts[r.Status]++
+		if r.Status == "skipped" && !strings.Contains(r.Error, "credentials rejected") {
+			t.Errorf("row %d skipped without the reason: %q", r.Row, r.Error)
+		}
+	}
+	if counts["applied"] == 0 || counts["skipped"] == 0 || counts["failed"] != 0 {
+		t.Errorf("statuses %v: want some applied before the expiry, the rest skipped, none failed", counts)
+	}
+	if fake.Logins() != 1 {
+		t.Errorf("%d logins: with a fixed token rostersync must never log in", fake.Logins()-1)
+	}
 }

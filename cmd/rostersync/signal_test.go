@@ -218,3 +218,44 @@ func TestKillThenResume(t *testing.T) {
 		t.Errorf("apply after resume: exit %d, %d writes; want 0 and none\n%s", code, fake.Writes()-before, again.stderr.String())
 	}
 }
+
+// TestSecondInterruptQuitsAtOnce sends SIGINT twice: the second ends the
+// process without waiting for slow requests in flight, and the report is
+// still valid up to its last finished row.
+func TestSecondInterruptQuitsAtOnce(t *testing.T) {
+	t.Parallel()
+	const n = 100
+	const latency = time.Second
+	fake := bigFake("dnl", n, fakehttp.Faults{Latency: latency})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	var roster strings.Builder
+	roster.WriteString("user_id,last_name\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&roster, "%d,Twice %d\n", i, i)
+	}
+	rosterPath := filepath.Join(dir, "roster.csv")
+	must(0, os.WriteFile(rosterPath, []byte(roster.String()), 0o600))
+	out := filepath.Join(dir, "report.csv")
+	p := start(t, dir, "apply", "--target", "dnl", "--base-url", srv.URL, "--roster", rosterPath, "--report", out,
+		"--rate", "0", "--workers", "4")
+	waitForRows(t, out, 4)
+	must(0, p.cmd.Process.Signal(os.Interrupt))
+	time.Sleep(20 * time.Millisecond)
+	second := time.Now()
+	must(0, p.cmd.Process.Signal(os.Interrupt))
+	if code := p.wait(t); code != exitInterrupted {
+		t.Fatalf("exit %d, want 130\n%s", code, p.stderr.String())
+	}
+	if took := time.Since(second); took > latency/2 {
+		t.Errorf("the second interrupt took %v to end the run; it must not wait for requests in flight (%v)", took, latency)
+	}
+	rows, err := report.ReadFile(out)
+	if err != nil || len(rows) < 4 {
+		t.Fatalf("report after a second interrupt: %d rows, %v", len(rows), err)
+	}
+	if !strings.Contains(p.stderr.String(), "quitting now") {
+		t.Errorf("stderr does not say it quit at once:\n%s", p.stderr.String())
+	}
+}
