@@ -61,6 +61,7 @@ Usage:
   rostersync plan  [flags]   read the roster and the users' state, report what would change; sends no write
   rostersync apply [flags]   the same, then PATCH every changed user
   rostersync demo  [flags]   the whole run against a built-in emulated target: no account, no network
+  rostersync fake  [flags]   serve an emulated target to rehearse plan and apply against
   rostersync version         print the version
 
 Run "rostersync plan -h" for the flags of plan and apply.
@@ -84,6 +85,8 @@ func (a *App) Run(ctx context.Context, args []string) error {
 		return a.runSync(ctx, cmd, rest)
 	case "demo":
 		return a.runDemo(ctx, rest)
+	case "fake":
+		return a.runFake(ctx, rest)
 	case "version", "--version":
 		fmt.Fprintln(a.Stdout, "rostersync", version())
 		return nil

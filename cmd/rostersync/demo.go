@@ -5,42 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-
-	"github.com/rostersync/rostersync/sync/dnl/dnltest"
-	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
 )
 
 // demoToken is the fixed token of the demo's in-process fake.
 const demoToken = "demo-token"
-
-// fakeServer is what the demo needs of a shipped fake.
-type fakeServer interface {
-	http.Handler
-	Writes() int
-}
-
-// newFake builds a target's shipped fake, seeded from a users.json file.
-func newFake(target, seed, token string) (fakeServer, error) {
-	switch target {
-	case "smartflo":
-		users, err := smartflotest.LoadUsers(seed)
-		if err != nil {
-			return nil, err
-		}
-		return smartflotest.New(smartflotest.Config{Token: token}, users), nil
-	case "dnl":
-		users, err := dnltest.LoadUsers(seed)
-		if err != nil {
-			return nil, err
-		}
-		return dnltest.New(dnltest.Config{Token: token}, users), nil
-	}
-	return nil, usageError("--target must be smartflo or dnl")
-}
 
 // runDemo runs plan, apply and apply again of the demo roster against an
 // in-process fake seeded with the demo users.
@@ -65,7 +36,7 @@ Flags:
 	}
 	seed := filepath.Join(*data, *target, "users.json")
 	rosterPath := filepath.Join(*data, *target, "roster.csv")
-	fake, err := newFake(*target, seed, demoToken)
+	fake, err := newFake(fakeOptions{target: *target, seed: seed, token: demoToken})
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("demo data not found (%w); run the demo from the repository's root or pass --data", err)
 	}
