@@ -92,11 +92,15 @@ type Client struct {
 	Check      CheckFunc
 	Login      LoginFunc // nil with a fixed token
 
-	renewing  gosync.Mutex // one renewal at a time
-	renewedAt time.Time    // guarded by renewing
+	// renewing holds one token while a renewal runs: one at a time, and
+	// waiting for it respects the caller's ctx (a channel, not a mutex,
+	// since the renewal itself waits on the network and the limiter).
+	renewing     chan struct{}
+	renewingOnce gosync.Once
 
 	mu      gosync.Mutex
 	token   sync.Secret
+	fresh   bool     // the token came from a login and no request has succeeded with it yet
 	secrets []string // every value to scrub from error text
 }
 
@@ -157,6 +161,9 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any, aut
 		}
 		status, err := c.once(ctx, method, path, payload, out, tok)
 		res.HTTPStatus = status
+		if err == nil && tok != "" {
+			c.tokenWorked(tok)
+		}
 		var apiErr *Error
 		if errors.As(err, &apiErr) && auth == Renewing {
 			switch {
@@ -165,7 +172,7 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any, aut
 					return rerr
 				}
 				return ratelimit.Again(err)
-			case apiErr.Denied && tok != "" && c.renewedSince(tok):
+			case apiErr.Denied && tok != "" && c.renewedSince(ctx, tok):
 				// Another worker renewed the token while this request was
 				// in flight, and the server no longer takes the old one.
 				return ratelimit.Again(err)
@@ -235,37 +242,66 @@ func (c *Client) currentToken() sync.Secret {
 
 // renewedSince reports whether the token is no longer tok, once any
 // renewal in progress has ended.
-func (c *Client) renewedSince(tok sync.Secret) bool {
-	c.renewing.Lock()
-	defer c.renewing.Unlock()
+func (c *Client) renewedSince(ctx context.Context, tok sync.Secret) bool {
+	if c.lockRenewal(ctx) != nil {
+		return false
+	}
+	defer c.unlockRenewal()
 	return c.currentToken() != tok
 }
 
-// renewQuiet is how soon after one renewal another counts as a loop.
-const renewQuiet = time.Minute
+// lockRenewal waits until no renewal runs, or ctx is done.
+func (c *Client) lockRenewal(ctx context.Context) error {
+	c.renewingOnce.Do(func() { c.renewing = make(chan struct{}, 1) })
+	select {
+	case c.renewing <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func (c *Client) unlockRenewal() { <-c.renewing }
+
+// tokenWorked notes that a request succeeded with tok.
+func (c *Client) tokenWorked(tok sync.Secret) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token == tok {
+		c.fresh = false
+	}
+}
 
 // renew logs in again, once per expiry: callers that saw the same stale
-// token wait for one login and share its token. A token that expires again
-// right after a renewal, or a fixed token that expires, stops the run: a
+// token wait for one login and share its token. A fixed token that
+// expires, or a token from a login that expires before any request
+// succeeded with it, stops the run: logging in again would loop, and a
 // loop of logins can lock the vendor account.
 func (c *Client) renew(ctx context.Context, stale sync.Secret, cause error) error {
-	c.renewing.Lock()
-	defer c.renewing.Unlock()
+	if err := c.lockRenewal(ctx); err != nil {
+		return err
+	}
+	defer c.unlockRenewal()
 	if c.currentToken() != stale {
 		return nil // someone renewed it already
 	}
 	if c.Login == nil {
 		return fmt.Errorf("%w: %v (with ROSTERSYNC_LOGIN and ROSTERSYNC_PASSWORD set instead of a fixed token, rostersync logs in again once)", sync.ErrAuth, cause)
 	}
-	if stale != "" && time.Since(c.renewedAt) < renewQuiet {
-		return fmt.Errorf("%w: %v, right after a renewal; not logging in again", sync.ErrAuth, cause)
+	c.mu.Lock()
+	loop := stale != "" && c.fresh
+	c.mu.Unlock()
+	if loop {
+		return fmt.Errorf("%w: %v, though no request has succeeded since the last login; not logging in again", sync.ErrAuth, cause)
 	}
 	tok, err := c.Login(ctx, stale)
 	if err != nil {
 		return err
 	}
-	c.renewedAt = time.Now()
 	c.SetToken(tok)
+	c.mu.Lock()
+	c.fresh = true
+	c.mu.Unlock()
 	return nil
 }
 

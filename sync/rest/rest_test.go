@@ -242,6 +242,7 @@ type authServer struct {
 	issued  int
 	barrier *gosync.WaitGroup // when set, requests with an old token wait here
 	log     []string          // the token of every request, "" for none
+	dead    bool              // tokens from a login are expired at once
 }
 
 func (s *authServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -256,6 +257,9 @@ func (s *authServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.valid = fmt.Sprintf("token-%d", s.issued)
 		ans := map[string]any{"access_token": s.valid}
+		if s.dead {
+			s.old[s.valid], s.valid = true, ""
+		}
 		s.mu.Unlock()
 		writeJSON(w, 200, ans)
 		return
@@ -434,41 +438,42 @@ func TestInitialLoginSingleFlight(t *testing.T) {
 	})
 }
 
-// TestRenewLoopGuard checks that a token that expires again within a
-// minute of a renewal stops the run instead of logging in again, and that
-// one that lasts longer is renewed.
+// TestRenewLoopGuard checks that a token from a login that expires before
+// any request succeeded with it stops the run instead of logging in again,
+// and that one that worked is renewed when it expires, however soon.
 func TestRenewLoopGuard(t *testing.T) {
 	tests := []struct {
 		name       string
-		lasts      time.Duration // how long the renewed token works
+		dead       bool          // logins give tokens that are expired at once
+		lasts      time.Duration // how long a renewed token works
 		wantLogins int
 		wantAuth   bool
 	}{
-		{"expires again after 30s", 30 * time.Second, 1, true},
-		{"expires again at 59s", 59 * time.Second, 1, true},
-		{"expires again after 61s", 61 * time.Second, 2, false},
-		{"expires again after an hour", time.Hour, 2, false},
+		{"renewed token never works", true, 0, 1, true},
+		{"renewed token expires after 2s", false, 2 * time.Second, 3, false},
+		{"renewed token expires after an hour", false, time.Hour, 3, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				s := &authServer{valid: "token-0", old: map[string]bool{}}
+				s := &authServer{valid: "token-0", old: map[string]bool{}, dead: tt.dead}
 				srv := resttest.NewServer(s)
 				defer srv.Close()
 				c := newClient(srv.URL, srv.Client(), rest.Config{Token: "token-0", Policy: ratelimit.Policy{Attempts: 5}})
 				withLogin(c)
-				s.expire()
-				if _, err := c.Do(t.Context(), http.MethodGet, "/v1/me", nil, nil); err != nil {
-					t.Fatalf("first renewal: %v", err)
-				}
-				time.Sleep(tt.lasts)
-				s.expire()
-				res, err := c.Do(t.Context(), http.MethodGet, "/v1/me", nil, nil)
-				if got := errors.Is(err, sync.ErrAuth); got != tt.wantAuth {
-					t.Errorf("Do = %v; ErrAuth %v, want %v", err, got, tt.wantAuth)
-				}
-				if tt.wantAuth && res.Attempts != 1 {
-					t.Errorf("the loop guard let %d attempts through", res.Attempts)
+				for range 3 {
+					s.expire()
+					res, err := c.Do(t.Context(), http.MethodGet, "/v1/me", nil, nil)
+					if got := errors.Is(err, sync.ErrAuth); got != tt.wantAuth {
+						t.Fatalf("Do = %v; ErrAuth %v, want %v", err, got, tt.wantAuth)
+					}
+					if tt.wantAuth {
+						if res.Attempts != 2 {
+							t.Errorf("the loop guard let %d attempts through, want 2 (the expiry, then one try with the new token)", res.Attempts)
+						}
+						break
+					}
+					time.Sleep(tt.lasts)
 				}
 				if logins, _ := s.counts(); logins != tt.wantLogins {
 					t.Errorf("%d logins, want %d", logins, tt.wantLogins)

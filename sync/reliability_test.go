@@ -67,3 +67,35 @@ func TestHiddenLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenRenewedOncePerExpiry runs a Smartflo apply, logged in with a
+// login, across several token lifetimes with eight workers: one login,
+// and one refresh per expiry, however many workers saw it expire.
+func TestTokenRenewedOncePerExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n, ttl = 300, 5 * time.Second
+		fake := smartflotest.New(smartflotest.Config{Email: "ops@example.com", Password: "pw", TokenTTL: ttl}, manyUsers(n))
+		srv := resttest.NewServer(fake)
+		defer srv.Close()
+		c := smartflo.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Login: "ops@example.com", Password: "pw",
+			Limiter: ratelimit.New(10), Policy: ratelimit.DefaultPolicy()})
+		begin := time.Now()
+		p := renameAll(t, c, n)
+		rec := newRecorder(t)
+		if err := (sync.Applier{Target: c, Workers: 8}).Apply(t.Context(), p, rec.record); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range rec.check(p) {
+			if o.Status != sync.Applied {
+				t.Errorf("row %d: %s %v", o.Item.Row, o.Status, o.Err)
+			}
+		}
+		// Each token lives ttl from its renewal, which comes a little after
+		// the previous one expired: floor(took/ttl) expiries, or one fewer.
+		expiries := int(time.Since(begin) / ttl)
+		if fake.Logins() != 1 || fake.Refreshes() < expiries-1 || fake.Refreshes() > expiries {
+			t.Errorf("%d logins and %d refreshes in %v with %v tokens and 8 workers; want 1 login and one refresh per expiry (%d)",
+				fake.Logins(), fake.Refreshes(), time.Since(begin), ttl, expiries)
+		}
+	})
+}
