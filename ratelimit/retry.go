@@ -107,6 +107,9 @@ func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) e
 			return attempt, fmt.Errorf("gave up after %d attempts: %w", attempt, err)
 		}
 		retryAt := retryTime(err)
+		if !retryAt.After(time.Now()) {
+			retryAt = time.Time{} // passed already (clock skew): back off as if none was given
+		}
 		var se StatusError
 		if errors.As(err, &se) && se.HTTPStatus() == 429 {
 			lim.Throttled(retryAt, sent) // pauses every worker, not just this one

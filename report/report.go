@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	gosync "sync"
+	"unicode/utf8"
 )
 
 // Row is one report row.
@@ -113,6 +114,7 @@ func (w *Writer) Write(r Row) error {
 	if w.err != nil {
 		return w.err
 	}
+	r.Error = shorten(r.Error)
 	w.counts[r.Status]++
 	if w.format == CSV {
 		w.csv.Write(csvRecord(r))
@@ -129,6 +131,22 @@ func (w *Writer) Write(r Row) error {
 		w.err = fmt.Errorf("writing the report: %w", w.err)
 	}
 	return w.err
+}
+
+// maxError bounds an error cell, so that a server's huge error page cannot
+// make a report line too long to read back.
+const maxError = 2000
+
+// shorten cuts s to maxError bytes at a character boundary.
+func shorten(s string) string {
+	if len(s) <= maxError {
+		return s
+	}
+	cut := maxError
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // Counts returns how many rows were written with each status.

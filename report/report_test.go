@@ -636,3 +636,31 @@ func oneLine(s string) string {
 	}
 	return s
 }
+
+// TestLongErrorIsShortened writes a row whose error is a huge server page:
+// the cell is cut, so the report reads back.
+func TestLongErrorIsShortened(t *testing.T) {
+	for _, format := range []report.Format{report.CSV, report.JSONL} {
+		t.Run(string(format), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "r."+string(format))
+			w, err := report.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			huge := strings.Repeat("é", 1<<20)
+			if err := w.Write(report.Row{Row: 1, Key: "k", Status: "failed", Error: huge}); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := report.ReadFile(path)
+			if err != nil || len(rows) != 1 {
+				t.Fatalf("ReadFile = %d rows, %v", len(rows), err)
+			}
+			if e := rows[0].Error; len(e) > 2100 || !utf8.ValidString(e) || !strings.HasPrefix(huge, strings.TrimSuffix(e, "…")) {
+				t.Errorf("error cell of %d bytes, valid UTF-8 %v: want a prefix of at most about 2000 bytes", len(e), utf8.ValidString(e))
+			}
+		})
+	}
+}

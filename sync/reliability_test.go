@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -96,6 +97,30 @@ func TestTokenRenewedOncePerExpiry(t *testing.T) {
 		if fake.Logins() != 1 || fake.Refreshes() < expiries-1 || fake.Refreshes() > expiries {
 			t.Errorf("%d logins and %d refreshes in %v with %v tokens and 8 workers; want 1 login and one refresh per expiry (%d)",
 				fake.Logins(), fake.Refreshes(), time.Since(begin), ttl, expiries)
+		}
+	})
+}
+
+// TestListThatKeepsFailingStopsThePlan has every list page fail: after the
+// retries the plan stops with an error, before any write, rather than diff
+// against part of the state.
+func TestListThatKeepsFailingStopsThePlan(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := smartflotest.New(smartflotest.Config{Token: token, Faults: fakehttp.Faults{ServerErrors: 1}}, manyUsers(10))
+		srv := resttest.NewServer(fake)
+		defer srv.Close()
+		c := smartflo.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: token,
+			Limiter: ratelimit.New(0), Policy: ratelimit.DefaultPolicy()})
+		rows := []sync.Row{row(t, c, 1, "1", "name", "New")}
+		p, err := sync.Planner{Target: c, Workers: 4}.Plan(t.Context(), rows)
+		if err == nil || p != nil {
+			t.Fatalf("Plan = %v, %v; want no plan and an error", p, err)
+		}
+		if !strings.Contains(err.Error(), "gave up after 8 attempts") || !strings.Contains(err.Error(), "503") {
+			t.Errorf("error %q should say the read gave up after the retries", err)
+		}
+		if fake.Writes() != 0 || len(fake.Requests()) != 8 {
+			t.Errorf("%d writes and %d requests; want none and the 8 attempts of the first page", fake.Writes(), len(fake.Requests()))
 		}
 	})
 }

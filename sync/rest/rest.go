@@ -147,7 +147,6 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any, aut
 		}
 	}
 	var res sync.Result
-	scrub := c.scrubber(in)
 	attempts, err := c.Policy.Do(ctx, c.Limiter, func(ctx context.Context) error {
 		var tok sync.Secret
 		if auth != NoToken {
@@ -159,7 +158,7 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any, aut
 			}
 			tok = c.currentToken()
 		}
-		status, err := c.once(ctx, method, path, payload, out, tok)
+		status, err := c.once(ctx, method, path, payload, out, tok, in)
 		res.HTTPStatus = status
 		if err == nil && tok != "" {
 			c.tokenWorked(tok)
@@ -182,13 +181,13 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any, aut
 	})
 	res.Attempts = attempts
 	if err != nil {
-		return res, scrub(err)
+		return res, c.scrub(err, in)
 	}
 	return res, nil
 }
 
-// once sends a single request.
-func (c *Client) once(ctx context.Context, method, path string, payload []byte, out any, tok sync.Secret) (int, error) {
+// once sends a single request; in is its body before encoding.
+func (c *Client) once(ctx context.Context, method, path string, payload []byte, out any, tok sync.Secret, in any) (int, error) {
 	var body io.Reader
 	if payload != nil {
 		body = bytes.NewReader(payload)
@@ -218,6 +217,11 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 			Message: fmt.Sprintf("answer larger than %d bytes", MaxBody)}
 	}
 	if apiErr := c.Check(resp.StatusCode, resp.Header, data); apiErr != nil {
+		// Read the failure again from a body with its secrets removed, so
+		// that no shortening of the vendor's words can cut one in half.
+		if clean := c.Check(resp.StatusCode, resp.Header, []byte(redact(string(data), c.secretsFor(in)))); clean != nil {
+			apiErr = clean
+		}
 		apiErr.Method, apiErr.Path = method, trimQuery(path)
 		if apiErr.Status == 0 {
 			apiErr.Status = resp.StatusCode
@@ -308,33 +312,45 @@ func (c *Client) renew(ctx context.Context, stale sync.Secret, cause error) erro
 // bcryptHash matches a bcrypt hash, which must never be copied anywhere.
 var bcryptHash = regexp.MustCompile(`\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}`)
 
-// scrubber returns a function that removes every known secret from an
-// error's text: tokens, the login password, secret values in the request
-// body, and anything shaped like a bcrypt hash.
-func (c *Client) scrubber(in any) func(error) error {
-	return func(err error) error {
-		c.mu.Lock()
-		secrets := append([]string(nil), c.secrets...)
-		c.mu.Unlock()
-		if m, ok := in.(map[string]any); ok {
-			for _, k := range c.SecretKeys {
-				if s, ok := m[k].(string); ok {
-					secrets = append(secrets, s)
-				}
+// secretsFor returns every value to keep out of error text for a call
+// with body in: tokens, the login password, and the body's secret values.
+func (c *Client) secretsFor(in any) []string {
+	c.mu.Lock()
+	secrets := append([]string(nil), c.secrets...)
+	c.mu.Unlock()
+	if m, ok := in.(map[string]any); ok {
+		for _, k := range c.SecretKeys {
+			if s, ok := m[k].(string); ok && s != "" {
+				secrets = append(secrets, s)
 			}
 		}
-		text := err.Error()
-		clean := bcryptHash.ReplaceAllString(text, "[REDACTED]")
-		for _, s := range secrets {
-			if s != "" {
-				clean = strings.ReplaceAll(clean, s, "[REDACTED]")
-			}
+	}
+	return secrets
+}
+
+// redact removes from text every secret, as it is and as JSON escapes it,
+// and anything shaped like a bcrypt hash.
+func redact(text string, secrets []string) string {
+	text = bcryptHash.ReplaceAllString(text, "[REDACTED]")
+	for _, s := range secrets {
+		if s == "" {
+			continue
 		}
-		if clean == text {
-			return err
+		text = strings.ReplaceAll(text, s, "[REDACTED]")
+		if quoted, err := json.Marshal(s); err == nil {
+			text = strings.ReplaceAll(text, string(quoted[1:len(quoted)-1]), "[REDACTED]")
 		}
+	}
+	return text
+}
+
+// scrub returns err with every secret removed from its text.
+func (c *Client) scrub(err error, in any) error {
+	text := err.Error()
+	if clean := redact(text, c.secretsFor(in)); clean != text {
 		return &scrubbed{msg: clean, err: err}
 	}
+	return err
 }
 
 // scrubbed is an error whose text had secrets removed; errors.Is and As

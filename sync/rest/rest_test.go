@@ -732,3 +732,29 @@ func TestSnippet(t *testing.T) {
 		t.Errorf("Snippet of 500 bytes = %d bytes", len(long))
 	}
 }
+
+// TestSnippetNeverCutsASecret has a proxy answer a plain-text error page
+// that echoes the token where the snippet's cut falls: no part of it may
+// reach the error text.
+func TestSnippetNeverCutsASecret(t *testing.T) {
+	const tok = "tok-0123456789abcdefghijklmnopqrstuvwxyz"
+	for cut := 140; cut <= 160; cut += 5 {
+		t.Run(fmt.Sprint(cut), func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprint(w, strings.Repeat("x", cut)+" "+strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")+" end")
+			}))
+			defer srv.Close()
+			c := newClient(srv.URL, srv.Client(), rest.Config{Token: tok, Policy: ratelimit.Policy{Attempts: 1}})
+			_, err := c.Do(t.Context(), http.MethodGet, "/v1/x", nil, nil)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for n := 6; n <= len(tok); n++ {
+				if strings.Contains(err.Error(), tok[:n]) {
+					t.Fatalf("error text holds %d characters of the token: %q", n, err.Error())
+				}
+			}
+		})
+	}
+}
