@@ -54,6 +54,7 @@ func Again(err error) error { return again{err} }
 func Retryable(err error) bool {
 	var se StatusError
 	var ag again
+	var dns *net.DNSError
 	// crypto/x509 returns these as values; a pointer is matched too.
 	var cert x509.CertificateInvalidError
 	var certPtr *x509.CertificateInvalidError
@@ -69,6 +70,8 @@ func Retryable(err error) bool {
 		return s == 408 || s == 429 || s >= 500
 	case errors.As(err, &cert), errors.As(err, &certPtr), errors.As(err, &unknownCA), errors.As(err, &host):
 		return false // TLS trouble is configuration, not weather
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return false // no such host: a wrong base URL, not weather
 	}
 	var ue *url.Error
 	var ne net.Error

@@ -56,6 +56,8 @@ func TestRetryable(t *testing.T) {
 		{"unexpected EOF", fmt.Errorf("reading the answer: %w", io.ErrUnexpectedEOF), true},
 		{"EOF", urlErr(io.EOF), true},
 		{"client timeout", urlErr(context.DeadlineExceeded), true},
+		{"no such host", urlErr(&net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "dnl.invalid", IsNotFound: true}}), false},
+		{"DNS timeout", urlErr(&net.OpError{Op: "dial", Err: &net.DNSError{Err: "timeout", Name: "dnl.example", IsTimeout: true}}), true},
 		{"canceled", context.Canceled, false},
 		{"canceled in url.Error", urlErr(context.Canceled), false},
 		{"x509 unknown authority", urlErr(&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), false},

@@ -9,37 +9,70 @@ import (
 // a guard threshold.
 var ErrRefused = errors.New("refused by the guard")
 
-// Guard holds the thresholds past which apply refuses to send any write.
+// Guard holds the thresholds past which apply refuses to send any write,
+// against accidents such as a roster that blocks a whole call centre
+// (Entra Connect stops at 500 deletes, Okta at 20% of users).
 type Guard struct {
-	MaxChanges int // users that would change
+	MaxChanges    int     // users that would change
+	MaxBlockShare float64 // users that would be blocked, in percent of the users the target holds
 }
 
 // Standing is where a plan stands against a guard.
 type Standing struct {
-	Changes    int
-	MaxChanges int
+	Guard
+	Changes int // users that would change
+	Blocks  int // users that would be blocked
+	Users   int // users the target holds; -1 when not counted (no blocks planned)
 }
 
 // Check measures the plan against the guard.
 func (g Guard) Check(p *Plan) Standing {
-	return Standing{Changes: p.Count(Planned), MaxChanges: g.MaxChanges}
+	return Standing{Guard: g, Changes: p.Count(Planned), Blocks: p.Blocks(), Users: p.Users}
+}
+
+// BlockShare returns the blocks in percent of the users held.
+func (s Standing) BlockShare() float64 {
+	if s.Users <= 0 {
+		return 0
+	}
+	return 100 * float64(s.Blocks) / float64(s.Users)
+}
+
+func (s Standing) tooManyChanges() bool { return s.Changes > s.MaxChanges }
+
+func (s Standing) tooManyBlocks() bool {
+	return s.Blocks > 0 && (s.Users <= 0 || s.BlockShare() > s.MaxBlockShare)
 }
 
 // Err returns nil when apply may go on, else an error wrapping ErrRefused
 // that says which threshold was passed and how to go past it on purpose.
 func (s Standing) Err() error {
-	if s.Changes > s.MaxChanges {
+	switch {
+	case s.tooManyChanges():
 		return fmt.Errorf("%w: %d users would change, more than --max-changes %d; check the plan, then raise --max-changes if this is intended",
 			ErrRefused, s.Changes, s.MaxChanges)
+	case s.tooManyBlocks():
+		return fmt.Errorf("%w: %d users would be blocked, %.1f%% of the %d the target holds, more than --max-block-share %g%%; check the plan, then raise --max-block-share if this is intended",
+			ErrRefused, s.Blocks, s.BlockShare(), s.Users, s.MaxBlockShare)
 	}
 	return nil
 }
 
-// String says where the plan stands, for plan output and logs.
-func (s Standing) String() string {
-	verdict := "apply would proceed"
-	if s.Err() != nil {
-		verdict = "apply would REFUSE"
+// Lines says where the plan stands against each threshold, for plan
+// output and logs.
+func (s Standing) Lines() []string {
+	verdict := func(over bool) string {
+		if over {
+			return "apply would REFUSE"
+		}
+		return "ok"
 	}
-	return fmt.Sprintf("%d of at most %d changes (--max-changes): %s", s.Changes, s.MaxChanges, verdict)
+	blocks := fmt.Sprintf("%d users would be blocked", s.Blocks)
+	if s.Users > 0 {
+		blocks = fmt.Sprintf("%d of %d users would be blocked (%.1f%%)", s.Blocks, s.Users, s.BlockShare())
+	}
+	return []string{
+		fmt.Sprintf("%d users would change; at most %d (--max-changes): %s", s.Changes, s.MaxChanges, verdict(s.tooManyChanges())),
+		fmt.Sprintf("%s; at most %g%% (--max-block-share): %s", blocks, s.MaxBlockShare, verdict(s.tooManyBlocks())),
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -83,7 +84,9 @@ func (it *Item) Blocks() bool {
 // anything is sent.
 type Plan struct {
 	Target string
+	Match  string // the field rows were matched on
 	Items  []Item
+	Users  int // users the target holds; -1 when not counted
 }
 
 // Count returns how many items have the status.
@@ -91,6 +94,17 @@ func (p *Plan) Count(s Status) int {
 	n := 0
 	for i := range p.Items {
 		if p.Items[i].Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Blocks returns how many planned changes block their user.
+func (p *Plan) Blocks() int {
+	n := 0
+	for i := range p.Items {
+		if p.Items[i].Status == Planned && p.Items[i].Blocks() {
 			n++
 		}
 	}
@@ -111,6 +125,9 @@ type Planner struct {
 	Target  Target
 	Ledger  Ledger
 	Workers int // reads in flight at most
+	// Match names the field whose value in Row.Key names each row's user:
+	// "" or the target's Key for its id, else one of Target.MatchFields.
+	Match string
 	// Done reports rows an earlier run finished (for --resume), with the
 	// reason they are skipped.
 	Done func(r *Row) (reason string, done bool)
@@ -120,7 +137,14 @@ type Planner struct {
 // cannot go on: credentials rejected, or the state could not be read in
 // full. A row that cannot be planned becomes a failed item.
 func (pl Planner) Plan(ctx context.Context, rows []Row) (*Plan, error) {
-	p := &Plan{Target: pl.Target.Name(), Items: make([]Item, len(rows))}
+	match, err := pl.matchField()
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Target: pl.Target.Name(), Match: pl.Target.Key(), Items: make([]Item, len(rows)), Users: -1}
+	if match != nil {
+		p.Match = match.Name
+	}
 	for i := range rows {
 		r := &rows[i]
 		p.Items[i] = Item{Row: r.N, Key: r.Key, Status: Planned, Err: r.Err}
@@ -128,7 +152,7 @@ func (pl Planner) Plan(ctx context.Context, rows []Row) (*Plan, error) {
 			p.Items[i].Status = Failed
 		}
 	}
-	pl.markDuplicates(rows, p.Items)
+	pl.markDuplicates(rows, p.Items, match)
 	if pl.Done != nil {
 		for i := range rows {
 			if reason, done := pl.Done(&rows[i]); done && p.Items[i].Status == Planned {
@@ -136,10 +160,11 @@ func (pl Planner) Plan(ctx context.Context, rows []Row) (*Plan, error) {
 			}
 		}
 	}
-	users, readErrs, err := pl.read(ctx, rows, p.Items)
+	st, err := pl.read(ctx, rows, p.Items, match)
 	if err != nil {
 		return nil, err
 	}
+	p.Users = st.total
 	g := new(errgroup.Group)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	const chunk = 256
@@ -147,38 +172,61 @@ func (pl Planner) Plan(ctx context.Context, rows []Row) (*Plan, error) {
 		hi := min(lo+chunk, len(rows))
 		g.Go(func() error {
 			for i := lo; i < hi; i++ {
-				it := &p.Items[i]
-				if it.Status != Planned {
-					continue
-				}
-				u, ok := users[rows[i].Key]
-				switch {
-				case readErrs[rows[i].Key] != nil:
-					it.Status, it.Err = Failed, readErrs[rows[i].Key]
-				case !ok:
-					it.Status = Failed
-					it.Err = fmt.Errorf("row %d: no user with %s %q", rows[i].N, pl.Target.Key(), rows[i].Key)
-				default:
-					pl.diff(&rows[i], u, it)
+				if it := &p.Items[i]; it.Status == Planned {
+					pl.diff(&rows[i], st.users[it.UserID], it)
 				}
 			}
 			return nil
 		})
 	}
 	_ = g.Wait()
+	if p.Users < 0 && p.Blocks() > 0 {
+		// The block-share guard measures blocks against every user held.
+		if p.Users, err = countUsers(ctx, pl.Target); err != nil {
+			return nil, fmt.Errorf("counting the users: %w", err)
+		}
+	}
 	return p, nil
+}
+
+// matchField returns the field rows are matched on; nil means the id.
+func (pl Planner) matchField() (*Field, error) {
+	if pl.Match == "" || pl.Match == pl.Target.Key() {
+		return nil, nil
+	}
+	f := pl.Target.Table().Field(pl.Match)
+	if f == nil || !slices.Contains(pl.Target.MatchFields(), pl.Match) {
+		return nil, fmt.Errorf("%s users can be matched on %s or %s, not %q",
+			pl.Target.Name(), pl.Target.Key(), strings.Join(pl.Target.MatchFields(), " or "), pl.Match)
+	}
+	return f, nil
+}
+
+// matchKey puts a match value in the form rows and users are compared in:
+// trimmed, and for email without regard to case.
+func matchKey(f *Field, v string) string {
+	v = strings.TrimSpace(v)
+	if f != nil && f.Kind == Email {
+		v = strings.ToLower(v)
+	}
+	return v
 }
 
 // markDuplicates fails every row whose key another row repeats: neither
 // wins silently.
-func (pl Planner) markDuplicates(rows []Row, items []Item) {
+func (pl Planner) markDuplicates(rows []Row, items []Item, match *Field) {
 	seen := make(map[string][]int, len(rows))
 	for i := range rows {
 		if rows[i].Err == nil {
-			seen[rows[i].Key] = append(seen[rows[i].Key], i)
+			k := matchKey(match, rows[i].Key)
+			seen[k] = append(seen[k], i)
 		}
 	}
-	for key, idx := range seen {
+	name := pl.Target.Key()
+	if match != nil {
+		name = match.Name
+	}
+	for _, idx := range seen {
 		if len(idx) < 2 {
 			continue
 		}
@@ -188,83 +236,150 @@ func (pl Planner) markDuplicates(rows []Row, items []Item) {
 		}
 		for _, i := range idx {
 			items[i].Status = Failed
-			items[i].Err = fmt.Errorf("row %d: duplicate %s %q (rows %s)", rows[i].N, pl.Target.Key(), key, strings.Join(ns, ", "))
+			items[i].Err = fmt.Errorf("row %d: duplicate %s %q (rows %s)", rows[i].N, name, rows[i].Key, strings.Join(ns, ", "))
 		}
 	}
 }
 
-// read gathers the current state of the users the planned rows name. It
-// lists every user when the list carries the fields of at least one row,
-// and reads one user at a time for rows that need fields the list lacks.
-// Per-user read failures are returned by key; the error is run-wide.
-func (pl Planner) read(ctx context.Context, rows []Row, items []Item) (map[string]*User, map[string]error, error) {
-	var listed, full []string // keys
+// state is what a plan read of the target.
+type state struct {
+	users map[string]*User // by id: the users planned rows resolved to
+	total int              // users the target holds; -1 when not listed
+}
+
+// read gathers the current state of the users the planned rows name and
+// resolves each planned item to its user (or fails it). It lists every
+// user when rows are matched on a field, or when the list carries the
+// fields of at least one row; it reads users one at a time for rows that
+// need fields the list lacks, and reads every user in full when the match
+// field is not in the list (Smartflo email). Errors are run-wide.
+func (pl Planner) read(ctx context.Context, rows []Row, items []Item, match *Field) (*state, error) {
+	st := &state{users: map[string]*User{}, total: -1}
+	listed := match != nil
 	for i := range rows {
-		if items[i].Status != Planned {
-			continue
-		}
-		if needsFullRead(&rows[i]) {
-			full = append(full, rows[i].Key)
-		} else {
-			listed = append(listed, rows[i].Key)
-		}
+		listed = listed || (items[i].Status == Planned && !needsFullRead(&rows[i]))
 	}
-	users := make(map[string]*User, len(rows))
-	readErrs := make(map[string]error)
-	haveList := len(listed) > 0
-	if haveList {
-		named := make(map[string]bool, len(rows))
+	if listed {
+		named := map[string]bool{}
 		for i := range rows {
 			named[rows[i].Key] = true
 		}
+		st.total = 0
 		err := pl.Target.List(ctx, func(u User) error {
-			if named[u.ID] {
-				users[u.ID] = &u
+			st.total++
+			if match != nil || named[u.ID] { // a match needs everyone's value
+				st.users[u.ID] = &u
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, nil, fmt.Errorf("reading the users: %w", err)
+			return nil, fmt.Errorf("reading the users: %w", err)
 		}
 	}
-	// Choose the reads before any starts: the readers write to users.
-	var toRead []string
-	for _, key := range full {
-		if !haveList || users[key] != nil { // else the list shows no such user
-			toRead = append(toRead, key)
+	if match != nil && match.List.Zero() {
+		if err := pl.getAll(ctx, st, slices.Collect(maps.Keys(st.users)), nil); err != nil {
+			return nil, err
 		}
 	}
+	index := map[string][]string{}
+	if match != nil {
+		for id, u := range st.users {
+			if v, ok := u.Values[match.Name].(string); ok && v != "" {
+				k := matchKey(match, v)
+				index[k] = append(index[k], id)
+			}
+		}
+	}
+	var toGet []string
+	want := map[string][]*Item{}
+	for i := range rows {
+		it := &items[i]
+		if it.Status != Planned {
+			continue
+		}
+		id, err := pl.resolve(&rows[i], match, index, st, listed)
+		if err != nil {
+			it.Status, it.Err = Failed, err
+			continue
+		}
+		it.UserID = id
+		if u := st.users[id]; u == nil || (needsFullRead(&rows[i]) && !u.Full) {
+			if len(want[id]) == 0 {
+				toGet = append(toGet, id)
+			}
+			want[id] = append(want[id], it)
+		}
+	}
+	if err := pl.getAll(ctx, st, toGet, want); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// resolve finds the user a row names.
+func (pl Planner) resolve(r *Row, match *Field, index map[string][]string, st *state, listed bool) (string, error) {
+	if match == nil {
+		if listed && st.users[r.Key] == nil {
+			return "", fmt.Errorf("row %d: no user with %s %q", r.N, pl.Target.Key(), r.Key)
+		}
+		return r.Key, nil
+	}
+	ids := index[matchKey(match, r.Key)]
+	switch len(ids) {
+	case 0:
+		return "", fmt.Errorf("row %d: no user with %s %q", r.N, match.Name, r.Key)
+	case 1:
+		return ids[0], nil
+	}
+	slices.Sort(ids)
+	return "", fmt.Errorf("row %d: %s %q matches %d users (ids %s); name one of them by %s instead",
+		r.N, match.Name, r.Key, len(ids), strings.Join(ids, ", "), pl.Target.Key())
+}
+
+// getAll reads users in full, Workers at a time. A user the target does
+// not hold, or whose read fails, fails the items waiting for it (when want
+// is nil, the read is for the match index: then any failure is run-wide).
+func (pl Planner) getAll(ctx context.Context, st *state, ids []string, want map[string][]*Item) error {
 	var mu gosync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, pl.Workers))
-	for _, key := range toRead {
+	for _, id := range ids {
 		if gctx.Err() != nil {
 			break
 		}
 		g.Go(func() error {
-			u, err := pl.Target.Get(gctx, key)
+			u, err := pl.Target.Get(gctx, id)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case err == nil:
-				users[key] = &u
-			case errors.Is(err, ErrNotFound):
-				delete(users, key)
-			case errors.Is(err, ErrAuth), gctx.Err() != nil:
+				st.users[id] = &u
+				return nil
+			case errors.Is(err, ErrAuth), gctx.Err() != nil, want == nil:
 				return err
-			default:
-				readErrs[key] = fmt.Errorf("reading user %s: %w", key, err)
+			}
+			for _, it := range want[id] {
+				it.Status = Failed
+				if errors.Is(err, ErrNotFound) {
+					it.Err = fmt.Errorf("row %d: no user with %s %q", it.Row, pl.Target.Key(), id)
+				} else {
+					it.Err = fmt.Errorf("row %d: reading user %s: %w", it.Row, id, err)
+				}
 			}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, nil, fmt.Errorf("reading the users: %w", err)
+		return fmt.Errorf("reading the users: %w", err)
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, nil, err
-	}
-	return users, readErrs, nil
+	return context.Cause(ctx)
+}
+
+// countUsers lists the target only to count its users.
+func countUsers(ctx context.Context, t Target) (int, error) {
+	n := 0
+	err := t.List(ctx, func(User) error { n++; return nil })
+	return n, err
 }
 
 // needsFullRead reports whether a row sets a readable field the list lacks.

@@ -614,36 +614,52 @@ func TestPlanResume(t *testing.T) {
 }
 
 func TestGuard(t *testing.T) {
+	block := &sync.Field{Name: "block_agent", Kind: sync.Bool, Blocks: true}
 	tests := []struct {
-		planned, max int
-		refuse       bool
+		planned, blocks, users int
+		maxChanges             int
+		maxShare               float64
+		refusal                string // "" = none
 	}{
-		{0, 0, false},
-		{3, 3, false},
-		{4, 3, true},
-		{1, 0, true},
-		{500, 1000, false},
+		{0, 0, -1, 0, 10, ""},
+		{3, 0, -1, 3, 10, ""},
+		{4, 0, -1, 3, 10, "4 users would change, more than --max-changes 3"},
+		{1, 0, -1, 0, 10, "1 users would change, more than --max-changes 0"},
+		{500, 0, -1, 1000, 10, ""},
+		{20, 10, 100, 500, 10, ""}, // exactly 10%
+		{20, 11, 100, 500, 10, "11 users would be blocked, 11.0% of the 100 the target holds, more than --max-block-share 10%"},
+		{20, 11, 100, 500, 20, ""},                           // raised on purpose
+		{600, 600, 1000, 500, 100, "600 users would change"}, // both: the change count is said first
+		{1, 1, 0, 500, 10, "1 users would be blocked"},       // an empty target: any block is too many
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%d of %d", tt.planned, tt.max), func(t *testing.T) {
-			p := &sync.Plan{}
-			for range tt.planned {
-				p.Items = append(p.Items, sync.Item{Status: sync.Planned})
+		t.Run(fmt.Sprintf("%d changes %d blocks of %d", tt.planned, tt.blocks, tt.users), func(t *testing.T) {
+			p := &sync.Plan{Users: tt.users}
+			for i := range tt.planned {
+				it := sync.Item{Status: sync.Planned}
+				if i < tt.blocks {
+					it.Changes = []sync.Change{{Field: block, Known: true, Old: false, New: true}}
+				}
+				p.Items = append(p.Items, it)
 			}
 			p.Items = append(p.Items, sync.Item{Status: sync.Unchanged}, sync.Item{Status: sync.Failed})
-			s := sync.Guard{MaxChanges: tt.max}.Check(p)
-			if s.Changes != tt.planned || s.MaxChanges != tt.max {
+			s := sync.Guard{MaxChanges: tt.maxChanges, MaxBlockShare: tt.maxShare}.Check(p)
+			if s.Changes != tt.planned || s.Blocks != tt.blocks || s.Users != tt.users {
 				t.Errorf("Standing = %+v", s)
 			}
 			err := s.Err()
-			if (err != nil) != tt.refuse || (err != nil && !errors.Is(err, sync.ErrRefused)) {
-				t.Errorf("Err() = %v, want refusal %v", err, tt.refuse)
+			if (err != nil) != (tt.refusal != "") || (err != nil && !errors.Is(err, sync.ErrRefused)) {
+				t.Fatalf("Err() = %v, want refusal %q", err, tt.refusal)
 			}
-			if tt.refuse && !strings.Contains(err.Error(), fmt.Sprintf("%d users would change, more than --max-changes %d", tt.planned, tt.max)) {
-				t.Errorf("Err() = %q", err)
+			if err != nil && !strings.Contains(err.Error(), tt.refusal) {
+				t.Errorf("Err() = %q, want it to say %q", err, tt.refusal)
 			}
-			if got := strings.Contains(s.String(), "REFUSE"); got != tt.refuse {
-				t.Errorf("String() = %q", s)
+			lines := strings.Join(s.Lines(), "\n")
+			if got := strings.Contains(lines, "REFUSE"); got != (tt.refusal != "") {
+				t.Errorf("Lines() = %q", lines)
+			}
+			if !strings.Contains(lines, "--max-changes") || !strings.Contains(lines, "--max-block-share") {
+				t.Errorf("Lines() does not show both thresholds: %q", lines)
 			}
 		})
 	}

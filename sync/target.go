@@ -17,6 +17,9 @@ type Target interface {
 	Table() *Table
 	// Key names the field that holds a user's id in rosters ("id").
 	Key() string
+	// MatchFields names the fields besides Key a roster may name users by
+	// (--match): each a field whose value tells one user from the others.
+	MatchFields() []string
 	// List reads every user through the paged list call, calling yield for
 	// each. An error means the state could not be read in full.
 	List(ctx context.Context, yield func(User) error) error

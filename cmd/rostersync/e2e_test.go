@@ -285,7 +285,7 @@ func TestPlanSendsNoWrite(t *testing.T) {
 		if planned != len(c.bodies) {
 			t.Errorf("%d rows planned, want %d", planned, len(c.bodies))
 		}
-		if !strings.Contains(res.stdout, "Guard:") || !strings.Contains(res.stdout, "apply would proceed") {
+		if !strings.Contains(res.stdout, "Guard:") || !strings.Contains(res.stdout, "(--max-changes): ok") {
 			t.Errorf("plan output lacks the guard's standing:\n%s", res.stdout)
 		}
 	})
@@ -562,5 +562,127 @@ func TestFixedTokenExpiresMidRun(t *testing.T) {
 	}
 	if fake.Logins() != 1 {
 		t.Errorf("%d logins: with a fixed token rostersync must never log in", fake.Logins()-1)
+	}
+}
+
+// TestMatchKeys resolves rows by email (case and spaces aside), Smartflo
+// login_id and DNL name: a unique match is applied, no match and an
+// ambiguous match each fail their row naming the value (and both ids).
+func TestMatchKeys(t *testing.T) {
+	sfUsers := []smartflotest.User{
+		{ID: 1, Name: "Asha", Email: "asha@example.com", LoginID: "asha", Number: "+919800000001", UsersForCDR: smartflotest.CDR{Type: "all"}},
+		{ID: 2, Name: "Asha Two", Email: "ASHA@example.com", LoginID: "asha2", Number: "+919800000002", UsersForCDR: smartflotest.CDR{Type: "all"}},
+		{ID: 3, Name: "Ravi", Email: "ravi@example.com", LoginID: "ravi", Number: "+919800000003", UsersForCDR: smartflotest.CDR{Type: "all"}},
+	}
+	dnlUsers := []dnltest.User{
+		{UserID: 11, Name: "asha", Email: "asha@example.com", UserType: "agent", Active: true},
+		{UserID: 12, Name: "asha2", Email: "Asha@Example.com", UserType: "agent", Active: true},
+		{UserID: 13, Name: "ravi", Email: "ravi@example.com", UserType: "agent", Active: true},
+	}
+	tests := []struct {
+		target, match, roster string
+		applied               string // the user id the good row changes
+		reads                 bool   // one-user reads expected (Smartflo email is not in the list)
+	}{
+		{"smartflo", "email", "email,designation\n asha@example.com ,X\nRAVI@example.com,X\nnobody@example.com,X\n", "3", true},
+		{"smartflo", "login_id", "login_id,designation\nravi,X\nasha,Y\nnobody,X\n", "3", true},
+		{"dnl", "email", "email,last_name\nasha@example.com,X\n Ravi@Example.com ,X\nnobody@example.com,X\n", "13", false},
+		{"dnl", "name", "name,last_name\nravi,X\nasha,X\nnobody,X\n", "13", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.target+"/"+tt.match, func(t *testing.T) {
+			h := &harness{t: t, target: tt.target, dir: t.TempDir()}
+			if tt.target == "smartflo" {
+				h.sf = smartflotest.New(smartflotest.Config{Token: testToken}, sfUsers)
+				h.fake = h.sf
+			} else {
+				h.dnl = dnltest.New(dnltest.Config{Token: testToken}, dnlUsers)
+				h.fake = h.dnl
+			}
+			h.srv = httptest.NewServer(h.fake)
+			defer h.srv.Close()
+			h.env = map[string]string{"ROSTERSYNC_TOKEN": testToken, "XDG_STATE_HOME": h.dir}
+			out := filepath.Join(h.dir, "r.csv")
+			res := h.run("apply", "--match", tt.match, "--roster", h.file("roster.csv", tt.roster), "--report", out)
+			if res.code != exitRowsFailed {
+				t.Fatalf("exit %d, want 1\n%s", res.code, res.stderr)
+			}
+			rows := readReport(t, out, 3)
+			if good := rows[1]; tt.match == "login_id" || tt.match == "name" {
+				if good.Status != "applied" || good.UserID != tt.applied {
+					t.Errorf("row 1: %+v, want applied to user %s", good, tt.applied)
+				}
+			}
+			if r := rows[3]; r.Status != "failed" || !strings.Contains(r.Error, "no user with "+tt.match+` "nobody`) {
+				t.Errorf("row 3: %s %q, want failed saying no user with that %s", r.Status, r.Error, tt.match)
+			}
+			if tt.match == "email" {
+				if r := rows[2]; r.Status != "applied" || r.UserID != tt.applied {
+					t.Errorf("row 2 (email in other case, padded): %+v, want applied to %s", r, tt.applied)
+				}
+				if r := rows[1]; r.Status != "failed" || !strings.Contains(r.Error, "matches 2 users") {
+					t.Errorf("row 1: %s %q, want failed naming both users", r.Status, r.Error)
+				} else if ids := map[string]string{"smartflo": "ids 1, 2", "dnl": "ids 11, 12"}[tt.target]; !strings.Contains(r.Error, ids) {
+					t.Errorf("row 1 error %q does not name %s", r.Error, ids)
+				}
+			}
+			if res.writes != map[string]int{"email": 1, "login_id": 2, "name": 2}[tt.match] {
+				t.Errorf("%d writes", res.writes)
+			}
+			gets := 0
+			for _, r := range h.requests() {
+				if r.Method == "GET" && strings.Contains(r.Path, "/v1/user/") && !strings.HasSuffix(r.Path, "/list") {
+					gets++
+				}
+			}
+			if (gets > 0) != tt.reads {
+				t.Errorf("%d one-user reads; want some: %v", gets, tt.reads)
+			}
+		})
+	}
+}
+
+// TestBlockShareGuard blocks 4 of the 30 demo users (13%): apply refuses
+// at the default --max-block-share of 10% and sends nothing; plan shows
+// where the run stands; raising the flag on purpose applies the blocks.
+func TestBlockShareGuard(t *testing.T) {
+	rosters := map[string]string{
+		"smartflo": "id,block_agent\n314678,yes\n314702,yes\n314735,yes\n314790,yes\n315011,no\n",
+		"dnl":      "user_id,active\n2,false\n3,false\n4,false\n5,false\n6,true\n",
+	}
+	forEachTarget(t, func(t *testing.T, h *harness, c e2eCase) {
+		roster := h.file("roster.csv", rosters[h.target])
+		plan := h.run("plan", "--roster", roster, "--report", filepath.Join(h.dir, "p.csv"))
+		if plan.code != exitOK || !strings.Contains(plan.stdout, "4 of 30 users would be blocked (13.3%); at most 10% (--max-block-share): apply would REFUSE") {
+			t.Errorf("plan: exit %d, want 0 and the block share standing:\n%s", plan.code, plan.stdout)
+		}
+		refused := h.run("apply", "--roster", roster, "--report", filepath.Join(h.dir, "a.csv"))
+		if refused.code != exitRefused || refused.writes != 0 || !strings.Contains(refused.stderr, "--max-block-share") {
+			t.Fatalf("apply: exit %d, %d writes; want 3, 0, naming --max-block-share\n%s", refused.code, refused.writes, refused.stderr)
+		}
+		ok := h.run("apply", "--roster", roster, "--report", filepath.Join(h.dir, "b.csv"), "--max-block-share", "15")
+		if ok.code != exitOK || ok.writes != 4 {
+			t.Errorf("apply --max-block-share 15: exit %d, %d writes; want 0, 4\n%s", ok.code, ok.writes, ok.stderr)
+		}
+	})
+}
+
+func TestPlainHTTPToAnotherHostIsRefused(t *testing.T) {
+	h := newHarness(t, "dnl")
+	roster := h.file("roster.csv", e2eCases["dnl"].roster)
+	var out, errOut bytes.Buffer
+	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return h.env[k] }}
+	// A name that does not resolve: refusing must not need a lookup.
+	err := app.Run(t.Context(), []string{"plan", "--target", "dnl", "--base-url", "http://dnl.invalid:8000", "--roster", roster})
+	if exitCode(err) != exitNotStarted || !strings.Contains(err.Error(), "--insecure-http") {
+		t.Fatalf("plain http to another host: %v, want exit 2 naming --insecure-http", err)
+	}
+	if len(h.requests()) != 0 {
+		t.Errorf("%d requests sent", len(h.requests()))
+	}
+	err = app.Run(t.Context(), []string{"plan", "--target", "dnl", "--base-url", "http://dnl.invalid:8000", "--insecure-http", "--roster", roster,
+		"--report", filepath.Join(h.dir, "r.csv"), "--timeout", "2s"})
+	if err == nil || strings.Contains(err.Error(), "--insecure-http") {
+		t.Errorf("with --insecure-http the run should go on (and fail to reach the host): %v", err)
 	}
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +35,12 @@ type options struct {
 	rate            float64
 	workers         int
 	maxChanges      int
+	maxBlockShare   float64
+	match           string
+	mapFile         string
+	sets            []string
+	encoding        string
+	insecureHTTP    bool
 	timeout         time.Duration
 	logLevel        string
 	resendWriteOnly bool
@@ -47,6 +55,15 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Float64Var(&o.rate, "rate", 5, "requests a second for all calls together, reads included (0 = no limit)")
 	fs.IntVar(&o.workers, "workers", 4, "requests in flight at most")
 	fs.IntVar(&o.maxChanges, "max-changes", 500, "apply refuses (exit 3, sends nothing) when more users than this would change")
+	fs.Float64Var(&o.maxBlockShare, "max-block-share", 10, "apply refuses (exit 3, sends nothing) when it would block more than this percent of the target's users")
+	fs.StringVar(&o.match, "match", "", "the roster column that names each user: smartflo id|email|login_id, dnl user_id|email|name (default: the id)")
+	fs.StringVar(&o.mapFile, "map", "", "CSV file with header column,field mapping roster columns to field names (empty field: ignore the column)")
+	fs.Func("set", "field=value set on every row, e.g. block_agent=true (repeatable)", func(v string) error {
+		o.sets = append(o.sets, v)
+		return nil
+	})
+	fs.StringVar(&o.encoding, "encoding", "", "roster character set: utf-8, windows-1252, latin1, utf-16 (default: UTF-8, else Windows-1252 with a warning)")
+	fs.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow a plain http:// base URL to a host that is not this machine")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of one request")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.resendWriteOnly, "resend-write-only", false, "send write-only fields (Smartflo caller_id, agent_group, password) even when the ledger says they are current")
@@ -66,6 +83,8 @@ func (o *options) check() error {
 		return usageError("--workers must be 1 or more")
 	case o.maxChanges < 0:
 		return usageError("--max-changes must be 0 or more")
+	case o.maxBlockShare < 0 || o.maxBlockShare > 100:
+		return usageError("--max-block-share must be a percentage, 0 to 100")
 	case o.timeout <= 0:
 		return usageError("--timeout must be positive")
 	}
@@ -154,7 +173,14 @@ func (j *job) run(ctx context.Context) error {
 		return err
 	}
 	j.target = newTarget(j.opts, base, creds)
-	rows, err := roster.ReadFile(j.opts.roster, j.app.Stdin, roster.Schema{Table: j.target.Table(), Key: j.target.Key()})
+	key := j.target.Key()
+	if m := j.opts.match; m != "" && m != key {
+		if !slices.Contains(j.target.MatchFields(), m) {
+			return usageError("--match for %s must be %s or %s", j.target.Name(), key, strings.Join(j.target.MatchFields(), " or "))
+		}
+		key = m
+	}
+	rows, err := roster.ReadFile(j.opts.roster, j.app.Stdin, roster.Schema{Table: j.target.Table(), Key: key})
 	if err != nil {
 		return err
 	}
@@ -181,7 +207,7 @@ func (j *job) run(ctx context.Context) error {
 	if j.opts.resendWriteOnly {
 		ledgerView = forgetful{j.ledger}
 	}
-	planner := sync.Planner{Target: j.target, Ledger: ledgerView, Workers: j.opts.workers, Done: done}
+	planner := sync.Planner{Target: j.target, Ledger: ledgerView, Workers: j.opts.workers, Match: key, Done: done}
 	start := time.Now()
 	plan, err := planner.Plan(ctx, rows)
 	if err != nil {
@@ -191,7 +217,7 @@ func (j *job) run(ctx context.Context) error {
 		}
 		return err
 	}
-	standing := sync.Guard{MaxChanges: j.opts.maxChanges}.Check(plan)
+	standing := sync.Guard{MaxChanges: j.opts.maxChanges, MaxBlockShare: j.opts.maxBlockShare}.Check(plan)
 	writePlan(j.app.Stdout, plan, standing)
 
 	record := func(o sync.Outcome) {
@@ -298,8 +324,21 @@ func baseURL(o options) (string, error) {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return "", usageError("--base-url must not hold credentials, a query or a fragment; credentials come from the environment")
 	}
+	if u.Scheme == "http" && !o.insecureHTTP && !isLoopback(u.Hostname()) {
+		return "", usageError("--base-url %s is plain http to another machine: the token and personal data would cross the network unencrypted; use https, or pass --insecure-http if the network is trusted", u.Redacted())
+	}
 	u.Path = strings.TrimSuffix(strings.TrimRight(u.Path, "/"), "/v1")
 	return u.String(), nil
+}
+
+// isLoopback reports whether host is this machine, by its literal form
+// alone: the decision comes before any request or name lookup.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func newTarget(o options, base string, cfg rest.Config) sync.Target {

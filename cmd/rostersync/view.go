@@ -30,7 +30,10 @@ func writePlan(w io.Writer, p *sync.Plan, s sync.Standing) {
 	}
 	fmt.Fprintf(w, "\nPlan: %d to change, %d unchanged, %d failed, %d skipped.\n",
 		p.Count(sync.Planned), p.Count(sync.Unchanged), p.Count(sync.Failed), p.Count(sync.Skipped))
-	fmt.Fprintf(w, "Guard: %s\n", s)
+	fmt.Fprintln(w, "Guard:")
+	for _, line := range s.Lines() {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
 }
 
 // show renders one side of a change; secrets never show.

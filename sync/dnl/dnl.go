@@ -92,6 +92,9 @@ func (c *Client) Table() *sync.Table { return table }
 // Key implements sync.Target.
 func (c *Client) Key() string { return Key }
 
+// MatchFields implements sync.Target.
+func (c *Client) MatchFields() []string { return []string{"email", "name"} }
+
 // listPage is the payload of GET /v1/user/list.
 type listPage struct {
 	Total   int              `json:"total"`

@@ -78,6 +78,9 @@ func (c *Client) Table() *sync.Table { return table }
 // Key implements sync.Target.
 func (c *Client) Key() string { return Key }
 
+// MatchFields implements sync.Target.
+func (c *Client) MatchFields() []string { return []string{"email", "login_id"} }
+
 // listPage is one answer of GET /v1/users.
 type listPage struct {
 	HasMore    bool             `json:"has_more"`

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rostersync/rostersync/sync/dnl/dnltest"
+	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
+)
+
+// echoing wraps a fake so that every third PATCH is answered 400 with a
+// body echoing the request's headers and body: a server that repeats
+// secrets back, as some proxies and debug endpoints do.
+func echoing(next http.Handler) http.Handler {
+	n := 0
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPatch {
+			n++
+			if n%3 == 0 {
+				body, _ := io.ReadAll(r.Body)
+				w.WriteHeader(http.StatusBadRequest)
+				io.WriteString(w, "bad request from "+r.Header.Get("Authorization")+r.Header.Get("X-Auth-Token")+": "+string(body))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// TestSecretsStayOut runs plan and apply with debug logging, a distinctive
+// token, login password and roster passwords, against fakes that also echo
+// secrets in error pages, and looks for every secret (and every bcrypt hash
+// the DNL fake holds) in stdout, stderr, the reports and the ledger.
+func TestSecretsStayOut(t *testing.T) {
+	const (
+		token      = "TOKEN-zq8x-Secret-4471"
+		loginPw    = "LOGINPW-vv91-Secret-0032"
+		rosterPwA  = "ROSTERPW-aa17-Secret-5520"
+		rosterPwB  = "ROSTERPW-bb29-Secret-7781"
+		smartLogin = "ops@example.com"
+	)
+	for _, target := range []string{"smartflo", "dnl"} {
+		t.Run(target, func(t *testing.T) {
+			dir := t.TempDir()
+			var fake fakeServer
+			var roster string
+			switch target {
+			case "smartflo":
+				users := must(smartflotest.LoadUsers("../../testdata/demo/smartflo/users.json"))
+				fake = smartflotest.New(smartflotest.Config{Token: token, Email: smartLogin, Password: loginPw, BcryptCost: 4}, users)
+				roster = "id,password,designation\n314678," + rosterPwA + ",Lead\n314702," + rosterPwB + ",Lead\n314735," + rosterPwA + ",Lead\n"
+			case "dnl":
+				users := must(dnltest.LoadUsers("../../testdata/demo/dnl/users.json"))
+				fake = dnltest.New(dnltest.Config{Token: token, Admin: "admin", Password: loginPw, BcryptCost: 4}, users)
+				roster = "user_id,passwd,last_name\n2," + rosterPwA + ",X\n3," + rosterPwB + ",Y\n4," + rosterPwA + ",Z\n"
+			}
+			srv := httptest.NewServer(echoing(fake))
+			defer srv.Close()
+			rosterPath := filepath.Join(dir, "roster.csv")
+			must(0, os.WriteFile(rosterPath, []byte(roster), 0o600))
+
+			var stdout, stderr bytes.Buffer
+			envs := []map[string]string{
+				{"ROSTERSYNC_TOKEN": token},
+				{"ROSTERSYNC_LOGIN": map[string]string{"smartflo": smartLogin, "dnl": "admin"}[target], "ROSTERSYNC_PASSWORD": loginPw},
+			}
+			for i, env := range envs {
+				env["XDG_STATE_HOME"] = filepath.Join(dir, "state")
+				app := &App{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }}
+				for _, cmd := range []string{"plan", "apply", "apply"} {
+					_ = app.Run(t.Context(), []string{cmd, "--target", target, "--base-url", srv.URL, "--roster", rosterPath,
+						"--report", filepath.Join(dir, cmd+string(rune('a'+i))+".jsonl"), "--log-level", "debug", "--rate", "0"})
+				}
+			}
+
+			secrets := []string{token, loginPw, rosterPwA, rosterPwB}
+			if d, ok := fake.(*dnltest.Fake); ok {
+				for _, u := range d.Users() {
+					secrets = append(secrets, u.Passwd, u.Passwd[7:]) // the hash, and its salt and digest alone
+				}
+			}
+			outputs := map[string]string{"stdout": stdout.String(), "stderr": stderr.String()}
+			_ = filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+				if err == nil && !info.IsDir() && path != rosterPath {
+					outputs[path] = string(must(os.ReadFile(path)))
+				}
+				return nil
+			})
+			if !strings.Contains(stderr.String(), `"level":"debug"`) || len(outputs) < 5 {
+				t.Fatalf("the runs did not produce debug logs and files to search (%d outputs)", len(outputs))
+			}
+			if !strings.Contains(stdout.String(), "(sensitive)") {
+				t.Errorf("the plan should show the password change as (sensitive):\n%s", stdout.String())
+			}
+			for name, text := range outputs {
+				for _, s := range secrets {
+					if strings.Contains(text, s) {
+						t.Errorf("%s holds a secret (%.12s…)", name, s)
+					}
+				}
+			}
+		})
+	}
+}
