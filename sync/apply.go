@@ -27,6 +27,8 @@ type Applier struct {
 	Workers int           // requests in flight at most
 	Grace   time.Duration // how long in-flight requests may finish after ctx is done
 	Log     zerolog.Logger
+	// Progress, when set, hears of each planned row done.
+	Progress Progress
 }
 
 // ErrStopped wraps the reason a run stopped early: the ctx's cause, or a
@@ -53,6 +55,8 @@ func (a Applier) Apply(ctx context.Context, p *Plan, record func(Outcome)) error
 	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(a.Grace, cancelReqs) })
 	defer stopGrace()
 
+	prog := orNoProgress(a.Progress)
+	prog.Phase("applying", p.Count(Planned))
 	var fatal atomic.Pointer[error]
 	stopped := func() error {
 		if e := fatal.Load(); e != nil {
@@ -72,11 +76,13 @@ func (a Applier) Apply(ctx context.Context, p *Plan, record func(Outcome)) error
 		}
 		if err := stopped(); err != nil {
 			record(Outcome{Item: it, Status: Skipped, Err: fmt.Errorf("not sent: %w", err)})
+			prog.Step(1, false)
 			continue
 		}
 		g.Go(func() error {
 			if err := stopped(); err != nil { // stopped while this waited for a worker
 				record(Outcome{Item: it, Status: Skipped, Err: fmt.Errorf("not sent: %w", err)})
+				prog.Step(1, false)
 				return nil
 			}
 			out := a.send(reqCtx, it)
@@ -87,6 +93,7 @@ func (a Applier) Apply(ctx context.Context, p *Plan, record func(Outcome)) error
 			a.Log.Debug().Int("row", it.Row).Str("key", it.Key).Str("user_id", it.UserID).
 				Str("status", string(out.Status)).Int("attempts", out.Result.Attempts).Err(out.Err).Msg("row done")
 			record(out)
+			prog.Step(1, out.Status == Failed)
 			return nil
 		})
 	}

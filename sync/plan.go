@@ -131,6 +131,8 @@ type Planner struct {
 	// Done reports rows an earlier run finished (for --resume), with the
 	// reason they are skipped.
 	Done func(r *Row) (reason string, done bool)
+	// Progress, when set, hears of the reads.
+	Progress Progress
 }
 
 // Plan builds the plan for rows. It returns an error only when the run
@@ -265,8 +267,11 @@ func (pl Planner) read(ctx context.Context, rows []Row, items []Item, match *Fie
 			named[rows[i].Key] = true
 		}
 		st.total = 0
+		prog := orNoProgress(pl.Progress)
+		prog.Phase("listing users", 0)
 		err := pl.Target.List(ctx, func(u User) error {
 			st.total++
+			prog.Step(1, false)
 			if match != nil || named[u.ID] { // a match needs everyone's value
 				st.users[u.ID] = &u
 			}
@@ -340,6 +345,11 @@ func (pl Planner) resolve(r *Row, match *Field, index map[string][]string, st *s
 // not hold, or whose read fails, fails the items waiting for it (when want
 // is nil, the read is for the match index: then any failure is run-wide).
 func (pl Planner) getAll(ctx context.Context, st *state, ids []string, want map[string][]*Item) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	prog := orNoProgress(pl.Progress)
+	prog.Phase("reading users", len(ids))
 	var mu gosync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, pl.Workers))
@@ -349,6 +359,7 @@ func (pl Planner) getAll(ctx context.Context, st *state, ids []string, want map[
 		}
 		g.Go(func() error {
 			u, err := pl.Target.Get(gctx, id)
+			prog.Step(1, err != nil)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -56,3 +56,25 @@ func (s Secret) GoString() string { return `"[REDACTED]"` }
 
 // MarshalText keeps encoders from writing the secret.
 func (s Secret) MarshalText() ([]byte, error) { return []byte("[REDACTED]"), nil }
+
+// Progress hears how a run advances: a phase (listing users, reading
+// users, applying changes) and each step of it.
+type Progress interface {
+	// Phase starts a phase of total steps (0: not known in advance).
+	Phase(name string, total int)
+	// Step counts n steps of the current phase done, failed or not.
+	Step(n int, failed bool)
+}
+
+// noProgress is the Progress of a run nobody watches.
+type noProgress struct{}
+
+func (noProgress) Phase(string, int) {}
+func (noProgress) Step(int, bool)    {}
+
+func orNoProgress(p Progress) Progress {
+	if p == nil {
+		return noProgress{}
+	}
+	return p
+}

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -43,6 +45,11 @@ type options struct {
 	insecureHTTP    bool
 	timeout         time.Duration
 	logLevel        string
+	logFormat       string
+	output          string
+	summary         string
+	metricsFile     string
+	progressEvery   time.Duration
 	resendWriteOnly bool
 }
 
@@ -66,6 +73,11 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow a plain http:// base URL to a host that is not this machine")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of one request")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "", "log format on stderr: console or json (default: console on a terminal, json otherwise)")
+	fs.StringVar(&o.output, "output", "text", "how the plan is printed on stdout: text or json")
+	fs.StringVar(&o.summary, "summary", "", "write a JSON summary of the run (counts, duration, rate, exit code) to this file")
+	fs.StringVar(&o.metricsFile, "metrics-file", "", "write the run's metrics to this Prometheus textfile (node_exporter's textfile collector)")
+	fs.DurationVar(&o.progressEvery, "progress-interval", 10*time.Second, "off a terminal, log a progress line this often (0 = never)")
 	fs.BoolVar(&o.resendWriteOnly, "resend-write-only", false, "send write-only fields (Smartflo caller_id, agent_group, password) even when the ledger says they are current")
 }
 
@@ -87,6 +99,10 @@ func (o *options) check() error {
 		return usageError("--max-block-share must be a percentage, 0 to 100")
 	case o.timeout <= 0:
 		return usageError("--timeout must be positive")
+	case o.output != "text" && o.output != "json":
+		return usageError("--output must be text or json")
+	case o.logFormat != "" && o.logFormat != "console" && o.logFormat != "json":
+		return usageError("--log-format must be console or json")
 	}
 	return nil
 }
@@ -119,27 +135,48 @@ func (a *App) runSync(ctx context.Context, cmd string, args []string) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	log, err := a.logger(o.logLevel)
-	if err != nil {
+	j := &job{app: a, cmd: cmd, opts: o, logs: &swapWriter{w: a.Stderr}}
+	var err error
+	if j.log, err = a.logger(o.logLevel, o.logFormat, j.logs); err != nil {
 		return err
 	}
-	j := &job{app: a, opts: o, apply: cmd == "apply", log: log}
-	return j.run(ctx)
+	start := time.Now()
+	err = j.run(ctx)
+	if werr := j.writeSummaries(start, err); werr != nil {
+		j.log.Error().Err(werr).Msg("writing the summary")
+		if err == nil {
+			err = werr
+		}
+	}
+	return err
 }
 
-// logger returns the run's logger on stderr: human-readable on a terminal,
-// JSON otherwise.
-func (a *App) logger(level string) (zerolog.Logger, error) {
+// logger returns the run's logger, writing to out (stderr, or above the
+// progress bar): human-readable on a terminal, JSON otherwise, unless
+// format says which.
+func (a *App) logger(level, format string, out io.Writer) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
 		return zerolog.Logger{}, usageError("--log-level must be debug, info, warn or error")
 	}
+	if format == "" {
+		format = "json"
+		if isTerminal(a.Stderr) {
+			format = "console"
+		}
+	}
 	// Workers log at once: the writer must take whole lines one at a time.
-	w := zerolog.SyncWriter(a.Stderr)
-	if isTerminal(a.Stderr) {
-		w = zerolog.SyncWriter(zerolog.ConsoleWriter{Out: a.Stderr, TimeFormat: time.TimeOnly, NoColor: a.Getenv("NO_COLOR") != ""})
+	w := zerolog.SyncWriter(out)
+	if format == "console" {
+		w = zerolog.SyncWriter(zerolog.ConsoleWriter{Out: out, TimeFormat: time.TimeOnly, NoColor: !a.colour(a.Stderr)})
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// colour reports whether output to w may be coloured: on a terminal, and
+// never with NO_COLOR set.
+func (a *App) colour(w io.Writer) bool {
+	return isTerminal(w) && a.Getenv("NO_COLOR") == ""
 }
 
 func isTerminal(w any) bool {
@@ -153,14 +190,17 @@ func isTerminal(w any) bool {
 
 // job is one run of plan or apply.
 type job struct {
-	app   *App
-	opts  options
-	apply bool
-	log   zerolog.Logger
+	app  *App
+	cmd  string // plan or apply
+	opts options
+	log  zerolog.Logger
+	logs *swapWriter // the log's output, which a progress bar takes over
 
-	target sync.Target
-	ledger *ledger.Ledger
-	report *report.Writer
+	target     sync.Target
+	ledger     *ledger.Ledger
+	report     *report.Writer
+	reportPath string
+	requests   atomic.Int64 // HTTP requests sent
 }
 
 func (j *job) run(ctx context.Context) error {
@@ -172,7 +212,7 @@ func (j *job) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	j.target = newTarget(j.opts, base, creds)
+	j.target = newTarget(j.opts, base, creds, &j.requests)
 	key := j.target.Key()
 	if m := j.opts.match; m != "" && m != key {
 		if !slices.Contains(j.target.MatchFields(), m) {
@@ -199,6 +239,7 @@ func (j *job) run(ctx context.Context) error {
 	if j.report, err = report.Create(path); err != nil {
 		return err
 	}
+	j.reportPath = path
 	defer j.report.Close()
 	j.log.Info().Str("target", j.target.Name()).Str("base_url", base).Int("rows", len(rows)).
 		Str("report", path).Float64("rate", j.opts.rate).Int("workers", j.opts.workers).Msg("starting")
@@ -207,7 +248,9 @@ func (j *job) run(ctx context.Context) error {
 	if j.opts.resendWriteOnly {
 		ledgerView = forgetful{j.ledger}
 	}
-	planner := sync.Planner{Target: j.target, Ledger: ledgerView, Workers: j.opts.workers, Match: key, Done: done}
+	prog := newProgress(j.app.Stderr, j.logs, j.log, j.opts.progressEvery)
+	defer prog.Close()
+	planner := sync.Planner{Target: j.target, Ledger: ledgerView, Workers: j.opts.workers, Match: key, Done: done, Progress: prog}
 	start := time.Now()
 	plan, err := planner.Plan(ctx, rows)
 	if err != nil {
@@ -218,7 +261,13 @@ func (j *job) run(ctx context.Context) error {
 		return err
 	}
 	standing := sync.Guard{MaxChanges: j.opts.maxChanges, MaxBlockShare: j.opts.maxBlockShare}.Check(plan)
-	writePlan(j.app.Stdout, plan, standing)
+	if j.opts.output == "json" {
+		if err := writePlanJSON(j.app.Stdout, plan, standing); err != nil {
+			return err
+		}
+	} else {
+		writePlan(j.app.Stdout, plan, standing, palette{on: j.app.colour(j.app.Stdout)})
+	}
 
 	record := func(o sync.Outcome) {
 		if err := j.report.Write(reportRow(o)); err != nil {
@@ -227,7 +276,7 @@ func (j *job) run(ctx context.Context) error {
 	}
 	var runErr error
 	switch {
-	case !j.apply:
+	case j.cmd == "plan":
 		for i := range plan.Items {
 			it := &plan.Items[i]
 			record(sync.Outcome{Item: it, Status: it.Status, Err: it.Err})
@@ -243,9 +292,10 @@ func (j *job) run(ctx context.Context) error {
 			}
 		}
 	default:
-		applier := sync.Applier{Target: j.target, Ledger: j.ledger, Workers: j.opts.workers, Grace: 10 * time.Second, Log: j.log}
+		applier := sync.Applier{Target: j.target, Ledger: j.ledger, Workers: j.opts.workers, Grace: 10 * time.Second, Log: j.log, Progress: prog}
 		runErr = applier.Apply(ctx, plan, record)
 	}
+	prog.Close()
 	if err := j.report.Close(); err != nil && runErr == nil {
 		runErr = err
 	}
@@ -341,11 +391,11 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func newTarget(o options, base string, cfg rest.Config) sync.Target {
+func newTarget(o options, base string, cfg rest.Config, requests *atomic.Int64) sync.Target {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = o.workers * 2
 	cfg.BaseURL = base
-	cfg.HTTP = &http.Client{Transport: transport, Timeout: o.timeout,
+	cfg.HTTP = &http.Client{Transport: counting{transport, requests}, Timeout: o.timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	cfg.Limiter = ratelimit.New(o.rate)
 	cfg.Policy = ratelimit.DefaultPolicy()
@@ -353,6 +403,42 @@ func newTarget(o options, base string, cfg rest.Config) sync.Target {
 		return dnl.New(cfg)
 	}
 	return smartflo.New(cfg)
+}
+
+// counting is a transport that counts the requests it sends.
+type counting struct {
+	next http.RoundTripper
+	n    *atomic.Int64
+}
+
+func (c counting) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+// writeSummaries writes --summary and --metrics-file, whatever the run's
+// outcome: a nightly job's monitoring needs the failures most.
+func (j *job) writeSummaries(start time.Time, runErr error) error {
+	if j.opts.summary == "" && j.opts.metricsFile == "" {
+		return nil
+	}
+	var counts map[string]int
+	if j.report != nil {
+		counts = j.report.Counts()
+	}
+	target := j.opts.target
+	s := newSummary(j.cmd, target, start, time.Since(start), counts, j.requests.Load(), exitCode(runErr), j.reportPath)
+	if j.opts.summary != "" {
+		if err := writeSummary(j.opts.summary, s); err != nil {
+			return fmt.Errorf("--summary: %w", err)
+		}
+	}
+	if j.opts.metricsFile != "" {
+		if err := writeMetrics(j.opts.metricsFile, s); err != nil {
+			return fmt.Errorf("--metrics-file: %w", err)
+		}
+	}
+	return nil
 }
 
 func openLedger(getenv func(string) string, target, base string) (*ledger.Ledger, error) {

@@ -1,48 +1,194 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/rostersync/rostersync/sync"
 )
 
-// writePlan prints a plan for people: one block per user that would
-// change, each field as old → new, then the counts and the guard.
-func writePlan(w io.Writer, p *sync.Plan, s sync.Standing) {
+// palette colours the plan view; the zero value prints plain text.
+type palette struct{ on bool }
+
+func (c palette) paint(code, s string) string {
+	if !c.on {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+
+func (c palette) change(s string) string { return c.paint("33", s) }   // yellow
+func (c palette) danger(s string) string { return c.paint("1;31", s) } // bold red
+func (c palette) good(s string) string   { return c.paint("32", s) }   // green
+func (c palette) faint(s string) string  { return c.paint("2", s) }
+
+// writePlan prints a plan for people, the way Terraform does: one block
+// per user that would change with each field as old → new (secrets as
+// (sensitive)), blocks marked to stand out, the rows that fail, then the
+// counts and the guard.
+func writePlan(w io.Writer, p *sync.Plan, s sync.Standing, c palette) {
 	for i := range p.Items {
 		it := &p.Items[i]
 		if it.Status != sync.Planned {
 			continue
 		}
-		mark := "~"
+		mark, tag := c.change("~"), ""
 		if it.Blocks() {
-			mark = "!"
+			mark, tag = c.danger("!"), "  "+c.danger("BLOCK")
 		}
-		fmt.Fprintf(w, "%s row %d: %s %s (user %s)", mark, it.Row, p.Target, it.Key, it.UserID)
-		if it.Blocks() {
-			fmt.Fprint(w, "  BLOCK")
+		fmt.Fprintf(w, "%s row %d: %s%s\n", mark, it.Row, who(p, it), tag)
+		width := 0
+		for _, ch := range it.Changes {
+			width = max(width, len(ch.Field.Name))
 		}
-		fmt.Fprintln(w)
-		for _, c := range it.Changes {
-			fmt.Fprintf(w, "    %s: %s → %s\n", c.Field.Name, show(c, c.Old, c.Known), show(c, c.New, true))
+		for _, ch := range it.Changes {
+			fmt.Fprintf(w, "    %-*s  %s → %s\n", width+1, ch.Field.Name+":", c.faint(show(ch, ch.Old, ch.Known)), show(ch, ch.New, true))
 		}
 	}
-	fmt.Fprintf(w, "\nPlan: %d to change, %d unchanged, %d failed, %d skipped.\n",
-		p.Count(sync.Planned), p.Count(sync.Unchanged), p.Count(sync.Failed), p.Count(sync.Skipped))
+	if hasUnknown(p) {
+		fmt.Fprintln(w, c.faint("    (unknown): a write-only field rostersync has not written before, so it is sent"))
+	}
+	for i := range p.Items {
+		if it := &p.Items[i]; it.Status == sync.Failed {
+			fmt.Fprintf(w, "%s %v\n", c.danger("✗"), it.Err)
+		}
+	}
+	fmt.Fprintf(w, "\nPlan: %s to change (%s), %d unchanged, %s, %d skipped.\n",
+		c.change(fmt.Sprint(p.Count(sync.Planned))), blocksText(p.Blocks(), c), p.Count(sync.Unchanged),
+		failedText(p.Count(sync.Failed), c), p.Count(sync.Skipped))
 	fmt.Fprintln(w, "Guard:")
 	for _, line := range s.Lines() {
+		if strings.HasSuffix(line, "REFUSE") {
+			line = c.danger(line)
+		}
 		fmt.Fprintf(w, "  %s\n", line)
 	}
+}
+
+// who names the user an item changes: its key, and its id when the key
+// is another field (an email).
+func who(p *sync.Plan, it *sync.Item) string {
+	if it.Key == it.UserID {
+		return fmt.Sprintf("%s %s", p.Match, it.Key)
+	}
+	return fmt.Sprintf("%s %s (user %s)", p.Match, it.Key, it.UserID)
+}
+
+func hasUnknown(p *sync.Plan) bool {
+	for i := range p.Items {
+		for _, ch := range p.Items[i].Changes {
+			if !ch.Known && p.Items[i].Status == sync.Planned {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func blocksText(n int, c palette) string {
+	if n == 0 {
+		return "no block"
+	}
+	return c.danger(fmt.Sprintf("%d block", n)) + plural(n)
+}
+
+func failedText(n int, c palette) string {
+	if n == 0 {
+		return "0 failed"
+	}
+	return c.danger(fmt.Sprintf("%d failed", n))
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // show renders one side of a change; secrets never show.
 func show(c sync.Change, v any, known bool) string {
 	switch {
 	case !known:
-		return "(unknown: never written by rostersync)"
+		return "(unknown)"
 	case c.Field.Secret:
 		return "(sensitive)"
 	}
 	return c.Field.Kind.Format(v)
+}
+
+// jsonPlan is the plan as data (--output json), with the same content as
+// the view: secrets appear only as "sensitive": true.
+type jsonPlan struct {
+	Target string         `json:"target"`
+	Match  string         `json:"match"`
+	Users  *int           `json:"users"` // null when not counted
+	Counts map[string]int `json:"counts"`
+	Guard  jsonGuard      `json:"guard"`
+	Items  []jsonItem     `json:"items"`
+}
+
+type jsonGuard struct {
+	Changes       int     `json:"changes"`
+	MaxChanges    int     `json:"max_changes"`
+	Blocks        int     `json:"blocks"`
+	BlockShare    float64 `json:"block_share_percent"`
+	MaxBlockShare float64 `json:"max_block_share_percent"`
+	Refused       string  `json:"refused,omitempty"` // why apply would refuse
+}
+
+type jsonItem struct {
+	Row     int          `json:"row"`
+	Key     string       `json:"key"`
+	UserID  string       `json:"user_id,omitempty"`
+	Status  string       `json:"status"`
+	Blocks  bool         `json:"blocks,omitempty"`
+	Changes []jsonChange `json:"changes,omitempty"`
+	Error   string       `json:"error,omitempty"`
+}
+
+type jsonChange struct {
+	Field     string `json:"field"`
+	Old       any    `json:"old"`   // null when unknown or sensitive
+	New       any    `json:"new"`   // null when sensitive
+	Known     bool   `json:"known"` // false: a write-only field rostersync never wrote
+	Sensitive bool   `json:"sensitive,omitempty"`
+}
+
+// writePlanJSON writes the plan as one JSON document.
+func writePlanJSON(w io.Writer, p *sync.Plan, s sync.Standing) error {
+	out := jsonPlan{Target: p.Target, Match: p.Match, Items: make([]jsonItem, len(p.Items)), Counts: map[string]int{},
+		Guard: jsonGuard{Changes: s.Changes, MaxChanges: s.MaxChanges, Blocks: s.Blocks, BlockShare: s.BlockShare(), MaxBlockShare: s.MaxBlockShare}}
+	if p.Users >= 0 {
+		out.Users = &p.Users
+	}
+	if err := s.Err(); err != nil {
+		out.Guard.Refused = err.Error()
+	}
+	for _, st := range []sync.Status{sync.Planned, sync.Unchanged, sync.Failed, sync.Skipped} {
+		out.Counts[string(st)] = p.Count(st)
+	}
+	for i := range p.Items {
+		it := &p.Items[i]
+		ji := jsonItem{Row: it.Row, Key: it.Key, UserID: it.UserID, Status: string(it.Status), Blocks: it.Blocks()}
+		if it.Err != nil {
+			ji.Error = it.Err.Error()
+		}
+		for _, ch := range it.Changes {
+			jc := jsonChange{Field: ch.Field.Name, Known: ch.Known, Sensitive: ch.Field.Secret}
+			if !ch.Field.Secret {
+				jc.New = ch.Field.Kind.Encode(ch.New)
+				if ch.Known {
+					jc.Old = ch.Field.Kind.Encode(ch.Old)
+				}
+			}
+			ji.Changes = append(ji.Changes, jc)
+		}
+		out.Items[i] = ji
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }
