@@ -80,8 +80,9 @@ func (b *barProgress) Phase(name string, total int) {
 		return ""
 	}, decor.WCSyncSpaceR)
 	if total <= 0 {
-		b.bar = b.p.New(0, mpb.SpinnerStyle(), mpb.PrependDecorators(decor.Name(name, decor.WCSyncSpaceR),
-			decor.CurrentNoUnit("%d"), decor.AverageSpeed(nil, " %.1f/s")), mpb.AppendDecorators(failures))
+		b.bar = b.p.New(0, mpb.SpinnerStyle(), mpb.BarFillerClearOnComplete(),
+			mpb.PrependDecorators(decor.Name(name, decor.WCSyncSpaceR), decor.CurrentNoUnit("%d", decor.WCSyncSpaceR)),
+			mpb.AppendDecorators(decor.OnComplete(decor.AverageSpeed(nil, "%.1f/s", decor.WCSyncSpaceR), "done"), failures))
 		return
 	}
 	b.bar = b.p.AddBar(int64(total),

@@ -248,11 +248,13 @@ func (j *job) run(ctx context.Context) error {
 	if j.opts.resendWriteOnly {
 		ledgerView = forgetful{j.ledger}
 	}
-	prog := newProgress(j.app.Stderr, j.logs, j.log, j.opts.progressEvery)
-	defer prog.Close()
-	planner := sync.Planner{Target: j.target, Ledger: ledgerView, Workers: j.opts.workers, Match: key, Done: done, Progress: prog}
+	// The reads and the writes each get their own display: the plan prints
+	// between them, and must not be drawn over.
+	reading := newProgress(j.app.Stderr, j.logs, j.log, j.opts.progressEvery)
+	planner := sync.Planner{Target: j.target, Ledger: ledgerView, Workers: j.opts.workers, Match: key, Done: done, Progress: reading}
 	start := time.Now()
 	plan, err := planner.Plan(ctx, rows)
+	reading.Close()
 	if err != nil {
 		j.skipAll(rows, fmt.Errorf("not planned: %w", err))
 		if ctx.Err() != nil {
@@ -292,10 +294,11 @@ func (j *job) run(ctx context.Context) error {
 			}
 		}
 	default:
-		applier := sync.Applier{Target: j.target, Ledger: j.ledger, Workers: j.opts.workers, Grace: 10 * time.Second, Log: j.log, Progress: prog}
+		applying := newProgress(j.app.Stderr, j.logs, j.log, j.opts.progressEvery)
+		applier := sync.Applier{Target: j.target, Ledger: j.ledger, Workers: j.opts.workers, Grace: 10 * time.Second, Log: j.log, Progress: applying}
 		runErr = applier.Apply(ctx, plan, record)
+		applying.Close()
 	}
-	prog.Close()
 	if err := j.report.Close(); err != nil && runErr == nil {
 		runErr = err
 	}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rostersync/rostersync/ratelimit"
+	"github.com/rostersync/rostersync/sync"
+	"github.com/rostersync/rostersync/sync/rest"
+	"github.com/rostersync/rostersync/sync/roster"
+	"github.com/rostersync/rostersync/sync/smartflo"
+	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+// golden compares got with testdata/golden/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (rerun with -update if the change is intended)\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// demoPlan plans a roster against the Smartflo demo seed: changes, a
+// block, a password, a write-only field, an unknown id, a bad cell and a
+// duplicate.
+func demoPlan(t *testing.T) (*sync.Plan, sync.Standing) {
+	t.Helper()
+	users := must(smartflotest.LoadUsers("../../testdata/demo/smartflo/users.json"))
+	srv := httptest.NewServer(smartflotest.New(smartflotest.Config{Token: testToken}, users))
+	defer srv.Close()
+	c := smartflo.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: testToken, Limiter: ratelimit.New(0), Policy: ratelimit.DefaultPolicy()})
+	rows, err := roster.Read(strings.NewReader(
+		"id,designation,block_agent,password,caller_id\n"+
+			"314678,Team lead,no,,\n"+
+			"314702,Senior Executive,no,,101|102\n"+
+			"315046,,yes,,\n"+
+			"315233,,,S3cret-pw,\n"+
+			"999999,X,,,\n"+
+			"314735,X,perhaps,,\n"+
+			"316872,A,,,\n316872,B,,,\n"), roster.CSV, roster.Schema{Table: c.Table(), Key: c.Key()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := sync.Planner{Target: c, Workers: 2}.Plan(context.Background(), rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, sync.Guard{MaxChanges: 500, MaxBlockShare: 10}.Check(p)
+}
+
+func TestPlanViewGolden(t *testing.T) {
+	p, s := demoPlan(t)
+	var plain, coloured, data bytes.Buffer
+	writePlan(&plain, p, s, palette{})
+	writePlan(&coloured, p, s, palette{on: true})
+	if err := writePlanJSON(&data, p, s); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "plan.txt", plain.Bytes())
+	golden(t, "plan-colour.txt", coloured.Bytes())
+	golden(t, "plan.json", data.Bytes())
+	if bytes.Contains(plain.Bytes(), []byte("\x1b[")) {
+		t.Error("the plain view holds escape codes")
+	}
+	for _, text := range []string{plain.String(), data.String()} {
+		if strings.Contains(text, "S3cret-pw") {
+			t.Error("a password reached the plan view")
+		}
+	}
+}
+
+func TestSummaryAndMetricsGolden(t *testing.T) {
+	dir := t.TempDir()
+	started := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+	counts := map[string]int{"applied": 40, "unchanged": 950, "failed": 2, "skipped": 8}
+	ok := newSummary("apply", "smartflo", started, 250*time.Second, counts, 1250, 1, "/var/log/rostersync/2026-11-22.csv")
+	sumPath, metPath := filepath.Join(dir, "summary.json"), filepath.Join(dir, "rostersync.prom")
+	if err := writeSummary(sumPath, ok); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "summary.json", must(os.ReadFile(sumPath)))
+
+	// A successful run stamps the last success; a later failed one keeps it.
+	good := ok
+	good.ExitCode = 0
+	if err := writeMetrics(metPath, good); err != nil {
+		t.Fatal(err)
+	}
+	failed := ok
+	failed.StartedAt = started.Add(24 * time.Hour)
+	if err := writeMetrics(metPath, failed); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "metrics.prom", must(os.ReadFile(metPath)))
+	if info := must(os.Stat(metPath)); info.Mode().Perm() != 0o644 {
+		t.Errorf("metrics file mode %v, want 0644 for node_exporter", info.Mode().Perm())
+	}
+}
