@@ -150,8 +150,14 @@ func (t *Table) user(id string, doc map[string]any, full bool) (User, error) {
 			continue
 		}
 		v, err := f.Kind.Decode(raw)
-		if err != nil && raw == nil {
+		switch {
+		case err == nil:
+		case raw == nil:
 			v, err = nil, nil // null where the kind has no cleared value: unknown, differs from any value
+		case isText(raw):
+			// Text the kind would refuse from a roster (an agent id of 12
+			// digits, a legacy email): the API holds it, so keep it as it is.
+			v, err = raw, nil
 		}
 		if err != nil {
 			return User{}, fmt.Errorf("user %s: the API's %s: %w", id, p, err)
@@ -159,4 +165,21 @@ func (t *Table) user(id string, doc map[string]any, full bool) (User, error) {
 		u.Values[f.Name] = v
 	}
 	return u, nil
+}
+
+// isText reports whether a decoded JSON value is a string or a list of
+// strings.
+func isText(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return true
+	case []any:
+		for _, e := range v {
+			if _, ok := e.(string); !ok {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

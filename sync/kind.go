@@ -28,8 +28,9 @@ type Kind interface {
 	Format(v any) string
 }
 
-// Clear is the roster cell that asks to clear a field; an empty cell leaves
-// it as it is. In JSON rosters a null does the same.
+// Clear is the roster cell that asks to clear a field, matched without
+// regard to case ("(CLEAR)"); an empty cell leaves it as it is. In JSON
+// rosters a null does the same.
 const Clear = "(clear)"
 
 // Text is a plain string. API reads that hold a number where a string is
@@ -289,4 +290,166 @@ func (k enumKind) Decode(v any) (any, error) {
 		return nil, fmt.Errorf("%s is not one of %s", describe(v), strings.Join(k.words, ", "))
 	}
 	return k.Parse(s)
+}
+
+// Phone is an international phone number: a + and then 8 to 15 digits,
+// the country code first. Cells may group the digits with spaces, dashes,
+// dots, slashes and parentheses, and may mark a national trunk 0 as "(0)"
+// ("+49 (0)30 1234567"); values are held without them ("+49301234567"),
+// so they compare equal however they were written. Cells that a
+// spreadsheet has mangled (scientific notation, a dropped +) fail with a
+// reason that says so.
+var Phone Kind = phoneKind{}
+
+type phoneKind struct{ textKind }
+
+func (phoneKind) Parse(cell string) (any, error) {
+	if isScientific(cell) {
+		return nil, excelMangled(cell)
+	}
+	digits, plus, ok := phoneDigits(cell)
+	n := len(digits)
+	switch {
+	case !ok || n == 0:
+	case plus && digits[0] == '0':
+		return nil, fmt.Errorf("%q is not a phone number in international form +<country code><number>: no country code starts with 0", cell)
+	case plus && (n < minPhoneDigits || n > maxPhoneDigits):
+		return nil, fmt.Errorf("%q has %d digits after the +; an international number has %d to %d", cell, n, minPhoneDigits, maxPhoneDigits)
+	case plus:
+		return "+" + digits, nil
+	case strings.HasPrefix(digits, "00") && n-2 >= minPhoneDigits && n-2 <= maxPhoneDigits && digits[2] != '0':
+		return nil, fmt.Errorf("%q starts with 00, the international call prefix: write + in its place (+%s)", cell, digits[2:])
+	case digits[0] == '0':
+		return nil, fmt.Errorf("%q is a local number (it starts with 0): write it in international form +<country code><number>", cell)
+	case n >= minPhoneDigits && n <= maxPhoneDigits:
+		return nil, fmt.Errorf("%q lacks the leading +, which Excel drops; format the column as Text and export again, or write +%s", cell, digits)
+	}
+	return nil, fmt.Errorf("%q is not a phone number in international form +<country code><number>", cell)
+}
+
+// The number of digits an international phone number has after the +
+// (ITU-T E.164 allows at most 15).
+const (
+	minPhoneDigits = 8
+	maxPhoneDigits = 15
+)
+
+// phoneDigits strips the separators people and spreadsheets put in phone
+// numbers and a "(0)" trunk mark after a +. It reports whether the number
+// started with + and whether only digits and separators were left.
+func phoneDigits(s string) (digits string, plus, ok bool) {
+	s, plus = strings.CutPrefix(s, "+")
+	if plus {
+		s = strings.Replace(s, "(0)", "", 1)
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == ' ' || r == '\u00a0' || r == '\u202f' || r == '\u2009', // spaces, no-break and thin
+			r == '-' || r == '\u2010' || r == '\u2011' || r == '\u2012' || r == '\u2013', // dashes
+			r == '.' || r == '/' || r == '(' || r == ')':
+		default:
+			return "", plus, false
+		}
+	}
+	return b.String(), plus, true
+}
+
+func (k phoneKind) Decode(v any) (any, error) {
+	switch v := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		s := strings.TrimSpace(v)
+		if s == "" {
+			return "", nil
+		}
+		return k.Parse(s)
+	case json.Number:
+		return nil, fmt.Errorf("the number %s is not a phone number: quote it, as a string with its leading + (\"+<country code><number>\")", v)
+	}
+	return nil, fmt.Errorf("%s is not a phone number", describe(v))
+}
+
+// Equal compares the numbers' digits, so a value the API holds with
+// spaces equals the same number without.
+func (phoneKind) Equal(a, b any) bool { return phoneKey(str(a)) == phoneKey(str(b)) }
+
+func phoneKey(s string) string {
+	if digits, plus, ok := phoneDigits(s); ok && plus {
+		return "+" + digits
+	}
+	return s
+}
+
+// Digits is a string of exactly n digits that may start with 0: an id that
+// a spreadsheet would turn into a number, losing its leading zeros. what
+// names such a value in messages ("agent id").
+func Digits(n int, what string) Kind { return digitsKind{n: n, what: what} }
+
+type digitsKind struct {
+	textKind
+	n    int
+	what string
+}
+
+func (k digitsKind) Parse(cell string) (any, error) {
+	if isScientific(cell) {
+		return nil, excelMangled(cell)
+	}
+	if strings.Trim(cell, "0123456789") != "" || cell == "" {
+		return nil, fmt.Errorf("%q is not %s %s (%d digits)", cell, article(k.what), k.what, k.n)
+	}
+	switch n := len(cell); {
+	case n < k.n && cell[0] != '0':
+		return nil, fmt.Errorf("%q has %d digits, %ss have %d: Excel dropped the leading 0(s); format the column as Text and export again", cell, n, k.what, k.n)
+	case n != k.n:
+		return nil, fmt.Errorf("%q has %d digits, %ss have %d", cell, n, k.what, k.n)
+	}
+	return cell, nil
+}
+
+func (k digitsKind) Decode(v any) (any, error) {
+	switch v := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		s := strings.TrimSpace(v)
+		if s == "" {
+			return "", nil
+		}
+		return k.Parse(s)
+	case json.Number:
+		return nil, fmt.Errorf("the number %s is not %s %s: quote it, as a string of %d digits with its leading zeros", v, article(k.what), k.what, k.n)
+	}
+	return nil, fmt.Errorf("%s is not %s %s", describe(v), article(k.what), k.what)
+}
+
+// isScientific reports whether a cell holds a number in scientific
+// notation, as Excel writes a long number ("9.19876E+11"; "9,19876E+11"
+// from a German Excel).
+func isScientific(s string) bool {
+	mant, exp, ok := strings.Cut(strings.ToUpper(s), "E")
+	if !ok {
+		return false
+	}
+	mant = strings.TrimPrefix(mant, "+")
+	whole, frac, _ := strings.Cut(strings.Replace(mant, ",", ".", 1), ".")
+	exp = strings.TrimPrefix(exp, "+")
+	return allDigits(whole) && (frac == "" || allDigits(frac)) && allDigits(exp)
+}
+
+func allDigits(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
+
+func excelMangled(cell string) error {
+	return fmt.Errorf("looks like Excel turned the number into %s, which has lost digits; format the column as Text and export again", cell)
+}
+
+func article(noun string) string {
+	if noun != "" && strings.ContainsRune("aeiouAEIOU", rune(noun[0])) {
+		return "an"
+	}
+	return "a"
 }

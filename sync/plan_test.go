@@ -76,19 +76,19 @@ func (l *memLedger) Record(id string, values map[string]any) error {
 func sfUsers() []smartflotest.User {
 	return []smartflotest.User{
 		{ID: 101, Name: "Asha Rao", Number: "+919800000001", Email: "asha@example.com", Designation: "Team lead",
-			LoginID: "asha", RoleID: 54630, RoleName: "Quality", AgentID: "A1"},
+			LoginID: "asha", RoleID: 54630, RoleName: "Quality", AgentID: "0502842370001"},
 		{ID: 102, Name: "Ravi Kumar", Number: "+919800000002", Email: "ravi@example.com", LoginID: "ravi",
-			RoleID: 54631, RoleName: "Agent", AgentID: "A2", Blocked: true,
-			UsersForCDR: smartflotest.CDR{Type: "agent", Value: []string{"A1"}}},
+			RoleID: 54631, RoleName: "Agent", AgentID: "0502842370002", Blocked: true,
+			UsersForCDR: smartflotest.CDR{Type: "agent", Value: []string{"0502842370001"}}},
 		{ID: 103, Name: "Meera Iyer", Number: "+919800000003", Email: "meera@example.com", LoginID: "meera",
-			RoleID: 54631, RoleName: "Agent", AgentID: "A3",
-			UsersForCDR: smartflotest.CDR{Type: "agent", Value: []string{"A1", "A2"}}},
+			RoleID: 54631, RoleName: "Agent", AgentID: "0502842370003",
+			UsersForCDR: smartflotest.CDR{Type: "agent", Value: []string{"0502842370001", "0502842370002"}}},
 		{ID: 104, Name: "Unchanged User", Number: "+919800000004", Email: "u@example.com", LoginID: "u4",
-			RoleID: 54630, RoleName: "Quality", AgentID: "A4"},
+			RoleID: 54630, RoleName: "Quality", AgentID: "0502842370004"},
 		{ID: 105, Name: "Twice Named", Number: "+919800000005", Email: "t@example.com", LoginID: "u5",
-			RoleID: 54630, RoleName: "Quality", AgentID: "A5"},
+			RoleID: 54630, RoleName: "Quality", AgentID: "0502842370005"},
 		{ID: 106, Name: "To Block", Number: "+919800000006", Email: "b@example.com", LoginID: "u6",
-			RoleID: 54630, RoleName: "Quality", AgentID: "A6"},
+			RoleID: 54630, RoleName: "Quality", AgentID: "0502842370006"},
 	}
 }
 
@@ -172,7 +172,7 @@ func TestPlanSmartflo(t *testing.T) {
 	broken.Err = errors.New("row 9: email: \"x\" is not an email address")
 	rows := []sync.Row{
 		row(t, c, 1, "101", "name", "Asha R.", "email", "ASHA@example.com"),
-		row(t, c, 2, "102", "user_for_cdr.value", []any{"A1", "A9"}),
+		row(t, c, 2, "102", "user_for_cdr.value", []any{"0502842370001", "0502842370009"}),
 		row(t, c, 3, "103", "user_for_cdr.type", "all"),
 		row(t, c, 4, "104", "name", "Unchanged User", "block_agent", false),
 		row(t, c, 5, "105", "name", "First"),
@@ -180,7 +180,7 @@ func TestPlanSmartflo(t *testing.T) {
 		row(t, c, 7, "99999", "name", "Nobody"),
 		row(t, c, 8, "106", "block_agent", true, "international_outbound", false),
 		broken,
-		row(t, c, 10, "102", "user_for_cdr.type", "agent", "user_for_cdr.value", []any{"A1"}, "name", "Ravi Kumar"),
+		row(t, c, 10, "102", "user_for_cdr.type", "agent", "user_for_cdr.value", []any{"0502842370001"}, "name", "Ravi Kumar"),
 	}
 	// Rows 2 and 10 name the same user: both fail.
 	p, err := sync.Planner{Target: c, Workers: 4}.Plan(t.Context(), rows)
@@ -197,7 +197,7 @@ func TestPlanSmartflo(t *testing.T) {
 	}{
 		{sync.Planned, `{"name": "Asha R."}`, ""},
 		{sync.Failed, ``, `duplicate id "102" (rows 2, 10)`},
-		{sync.Planned, `{"user_for_cdr": {"type": "all", "value": ["A1", "A2"]}}`, ""},
+		{sync.Planned, `{"user_for_cdr": {"type": "all", "value": ["0502842370001", "0502842370002"]}}`, ""},
 		{sync.Unchanged, ``, ""},
 		{sync.Failed, ``, `row 5: duplicate id "105" (rows 5, 6)`},
 		{sync.Failed, ``, `row 6: duplicate id "105" (rows 5, 6)`},
@@ -283,10 +283,10 @@ func TestPlanGroupSentWhole(t *testing.T) {
 		row  sync.Row
 		want string
 	}{
-		{row(t, c, 1, "102", "user_for_cdr.value", []any{"A1", "A9"}), `{"user_for_cdr": {"type": "agent", "value": ["A1", "A9"]}}`},
-		{row(t, c, 1, "101", "user_for_cdr.type", "agent", "user_for_cdr.value", []any{"A4"}), `{"user_for_cdr": {"type": "agent", "value": ["A4"]}}`},
-		{row(t, c, 1, "103", "user_for_cdr.type", "agent", "user_for_cdr.value", []any{"A3"}), `{"user_for_cdr": {"type": "agent", "value": ["A3"]}}`},
-		{row(t, c, 1, "103", "user_for_cdr.value", []any{"A2", "A1"}, "name", "Meera I."), `{"name": "Meera I."}`},
+		{row(t, c, 1, "102", "user_for_cdr.value", []any{"0502842370001", "0502842370009"}), `{"user_for_cdr": {"type": "agent", "value": ["0502842370001", "0502842370009"]}}`},
+		{row(t, c, 1, "101", "user_for_cdr.type", "agent", "user_for_cdr.value", []any{"0502842370004"}), `{"user_for_cdr": {"type": "agent", "value": ["0502842370004"]}}`},
+		{row(t, c, 1, "103", "user_for_cdr.type", "agent", "user_for_cdr.value", []any{"0502842370003"}), `{"user_for_cdr": {"type": "agent", "value": ["0502842370003"]}}`},
+		{row(t, c, 1, "103", "user_for_cdr.value", []any{"0502842370002", "0502842370001"}, "name", "Meera I."), `{"name": "Meera I."}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -662,5 +662,30 @@ func TestGuard(t *testing.T) {
 				t.Errorf("Lines() does not show both thresholds: %q", lines)
 			}
 		})
+	}
+}
+
+// TestLegacyValuesDoNotBlockEdits reads a user whose stored agent ids are
+// not the 13 digits rosters must give: the user stays readable, a row that
+// changes another field plans only that field, and a row that sets the ids
+// sees them as different.
+func TestLegacyValuesDoNotBlockEdits(t *testing.T) {
+	users := sfUsers()
+	users[1].UsersForCDR = smartflotest.CDR{Type: "agent", Value: []string{"A1", "A2"}}
+	_, c := startSmartflo(t, users)
+	p, err := sync.Planner{Target: c, Workers: 2}.Plan(t.Context(), []sync.Row{row(t, c, 1, "102", "designation", "Lead")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := p.Items[0]; it.Status != sync.Planned || strings.Join(it.Fields(), "|") != "designation" {
+		t.Fatalf("row 1: %s %v %v, want only designation planned", it.Status, it.Fields(), it.Err)
+	}
+	p, err = sync.Planner{Target: c, Workers: 2}.Plan(t.Context(), []sync.Row{row(t, c, 1, "102", "user_for_cdr.value", []any{"0502842370001"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := p.Items[0]
+	if it.Status != sync.Planned || len(it.Changes) != 1 || !slices.Equal(it.Changes[0].Old.([]any), []any{"A1", "A2"}) {
+		t.Errorf("row setting the ids: %s %+v %v, want a change from the stored [A1 A2]", it.Status, it.Changes, it.Err)
 	}
 }

@@ -19,6 +19,7 @@ const (
 	colKey   = "#key"
 	colLine  = "#line"
 	colError = "#error"
+	colSkip  = "#skip" // a column the mapping ignores
 )
 
 // record is one CSV record as gocsv hands it over: every (column, cell)
@@ -35,7 +36,7 @@ func (r *record) UnmarshalCSVWithFields(column, cell string) error {
 	return nil
 }
 
-func readCSV(br *bufio.Reader, s Schema) ([]sync.Row, error) {
+func readCSV(br *bufio.Reader, s *schema) ([]sync.Row, error) {
 	first, err := br.Peek(br.Size())
 	if len(first) == 0 {
 		if err == nil || errors.Is(err, io.EOF) {
@@ -62,15 +63,15 @@ func readCSV(br *bufio.Reader, s Schema) ([]sync.Row, error) {
 	var rows []sync.Row
 	src := &recordSource{r: cr, header: columns}
 	err = gocsv.UnmarshalDecoderToCallback(gocsv.NewSimpleDecoderFromCSVReader(src), func(rec record) {
-		b := newBuilder(len(rows) + 1)
+		b := newBuilder(len(rows)+1, s, len(fields))
 		for _, c := range rec.cells {
-			switch c[0] {
-			case colLine:
-			case colError:
+			switch {
+			case c[0] == colLine, strings.HasPrefix(c[0], colSkip):
+			case c[0] == colError:
 				if c[1] != "" {
 					b.fail(c[1])
 				}
-			case colKey:
+			case c[0] == colKey:
 				b.key(c[1])
 			default:
 				b.cell(fields[c[0]], c[1])
@@ -87,30 +88,41 @@ func readCSV(br *bufio.Reader, s Schema) ([]sync.Row, error) {
 	return rows, nil
 }
 
-// resolveHeader maps each header name to a column id for gocsv (colKey or
-// the field name) and checks the header as a whole.
-func resolveHeader(header []string, s Schema) ([]string, map[string]*sync.Field, error) {
+// resolveHeader maps each header name to a column id for gocsv (colKey,
+// colSkip or the field name) and checks the header as a whole.
+func resolveHeader(header []string, s *schema) ([]string, map[string]*sync.Field, error) {
 	columns := make([]string, len(header))
 	fields := map[string]*sync.Field{}
 	seen := map[string]int{}
 	hasKey := false
 	for i, name := range header {
 		name = strings.TrimSpace(name)
+		header[i] = name
 		if name == "" {
 			return nil, nil, fmt.Errorf("header: column %d has no name", i+1)
 		}
-		f, isKey, err := s.column(name)
+		col, err := s.column(name)
 		if err != nil {
 			return nil, nil, fmt.Errorf("header: %w", err)
 		}
-		id := colKey
-		if !isKey {
-			id = f.Name
-			fields[id] = f
+		id := col.id()
+		switch {
+		case col.skip:
+			columns[i] = colSkip + strconv.Itoa(i) // gocsv wants names unique
+			continue
+		case col.field != nil:
+			fields[id] = col.field
 		}
-		hasKey = hasKey || isKey
+		hasKey = hasKey || col.key
 		if j, dup := seen[id]; dup {
-			return nil, nil, fmt.Errorf("header: columns %d and %d are both %q", j+1, i+1, name)
+			if strings.EqualFold(header[j], name) {
+				return nil, nil, fmt.Errorf("header: columns %d and %d are both %q", j+1, i+1, name)
+			}
+			what := "the key " + s.Key
+			if col.field != nil {
+				what = id
+			}
+			return nil, nil, fmt.Errorf("header: columns %d (%q) and %d (%q) both give %s", j+1, header[j], i+1, name, what)
 		}
 		seen[id] = i
 		columns[i] = id

@@ -17,7 +17,7 @@ import (
 // readJSON reads one JSON array of objects, streaming its elements. A
 // syntax error stops the run: where one element ends and the next begins
 // is no longer known.
-func readJSON(br *bufio.Reader, s Schema) ([]sync.Row, error) {
+func readJSON(br *bufio.Reader, s *schema) ([]sync.Row, error) {
 	dec := json.NewDecoder(br)
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -53,7 +53,7 @@ func readJSON(br *bufio.Reader, s Schema) ([]sync.Row, error) {
 
 // readJSONL reads one JSON object per line; blank lines are passed over
 // and do not count as rows. A line that is not valid JSON fails its row.
-func readJSONL(br *bufio.Reader, s Schema) ([]sync.Row, error) {
+func readJSONL(br *bufio.Reader, s *schema) ([]sync.Row, error) {
 	var rows []sync.Row
 	sc := bufio.NewScanner(br)
 	sc.Buffer(nil, 4<<20)
@@ -85,26 +85,26 @@ func readJSONL(br *bufio.Reader, s Schema) ([]sync.Row, error) {
 // rowOf builds the row of one JSON element: the PATCH body shape plus the
 // key. Nested objects name dotted fields. An unknown key stops the run,
 // as an unknown CSV column does.
-func rowOf(n int, elem any, s Schema) (sync.Row, error) {
+func rowOf(n int, elem any, s *schema) (sync.Row, error) {
 	obj, ok := elem.(map[string]any)
 	if !ok {
 		return sync.Row{N: n, Err: fmt.Errorf("row %d: not a JSON object", n)}, nil
 	}
-	b := newBuilder(n)
 	var flat []named
 	flatten("", obj, &flat)
+	b := newBuilder(n, s, len(flat))
 	slices.SortFunc(flat, func(a, b named) int { return cmp.Compare(a.name, b.name) })
 	seen := map[string]string{} // column id -> the name it was given under
 	for _, p := range flat {
 		name, v := p.name, p.v
-		f, isKey, err := s.column(name)
+		col, err := s.column(name)
 		if err != nil {
 			return sync.Row{}, fmt.Errorf("element %d: %w", n, err)
 		}
-		id := colKey
-		if !isKey {
-			id = f.Name
+		if col.skip {
+			continue
 		}
+		id := col.id()
 		if prev, dup := seen[id]; dup {
 			// "Email" and "email", or "client": {"x": ..} and "client.x":
 			// which one wins would be up to map order.
@@ -116,7 +116,7 @@ func rowOf(n int, elem any, s Schema) (sync.Row, error) {
 			continue
 		}
 		seen[id] = name
-		if isKey {
+		if col.key {
 			switch k := v.(type) {
 			case string:
 				b.key(k)
@@ -127,7 +127,7 @@ func rowOf(n int, elem any, s Schema) (sync.Row, error) {
 			}
 			continue
 		}
-		b.decoded(f, v)
+		b.decoded(col.field, v)
 	}
 	return b.done(s.Key), nil
 }

@@ -1,6 +1,10 @@
-// Package roster reads roster files (CSV, a JSON array, or JSON Lines)
-// into rows of a target's fields. A bad header or a file that cannot be
-// read is an error that stops the run; a bad cell fails only its row.
+// Package roster reads roster files (CSV, a JSON array, or JSON Lines) in
+// UTF-8, UTF-16 or a legacy encoding into rows of a target's fields, with
+// an optional mapping of an export's columns to fields (ReadMap) and
+// values every row sets (ParseSet). A bad header, a mapping or setter that
+// does not fit the target, or a file that cannot be read is an error that
+// stops the run; a bad cell fails only its row. What a field's values may
+// be is its Kind's business (package sync), not this package's.
 package roster
 
 import (
@@ -11,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/rostersync/rostersync/sync"
@@ -43,26 +48,153 @@ func FormatOf(path string) (Format, error) {
 }
 
 // Schema is what a roster's columns may be: the target's fields and the
-// column that names each row's user.
+// column that names each row's user, and how to read the file.
 type Schema struct {
 	Table *sync.Table
-	Key   string
+	// Key is the column that names each row's user: the target's id
+	// column, or a field the run matches users on ("email"). The key
+	// column is not a field the row sets.
+	Key string
+	// Map maps a roster column name (compared case-insensitively, trimmed)
+	// to a field name, to Key, or to "" to ignore the column, for exports
+	// whose columns are not named after fields. A column it does not name
+	// resolves by its own name. In a JSON roster, ignoring an object
+	// ignores everything in it.
+	Map map[string]string
+	// Set holds the values every row sets (--set field=value), as
+	// ParseSet makes them. A roster column that sets one of these fields
+	// is an error.
+	Set []sync.Value
+	// Encoding names the file's character encoding (see Encodings); ""
+	// detects it: UTF-8 with or without a byte order mark, UTF-16 with
+	// one, else Windows-1252, which Warn is told about.
+	Encoding string
+	// Warn, when set, is told what the reader guessed (an encoding).
+	Warn func(msg string)
 }
 
-// column resolves a header name to the key (nil field) or a field.
-func (s Schema) column(name string) (f *sync.Field, isKey bool, err error) {
-	if strings.EqualFold(name, s.Key) {
-		return nil, true, nil
+// schema is a Schema checked and made ready to resolve column names.
+type schema struct {
+	Schema
+	mapped map[string]string // Map with keys lower-cased and trimmed
+	set    map[string]bool   // the fields of Set
+}
+
+// prepare checks the parts of s that hold for every roster: the key, the
+// mapping's targets and the constant values.
+func (s Schema) prepare() (*schema, error) {
+	if s.Table == nil || s.Key == "" {
+		return nil, errors.New("roster: the schema has no table or key")
 	}
-	if f := s.Table.Field(strings.ToLower(name)); f != nil {
-		return f, false, nil
+	p := &schema{Schema: s, mapped: make(map[string]string, len(s.Map)), set: make(map[string]bool, len(s.Set))}
+	for col, target := range s.Map {
+		lc := strings.ToLower(strings.TrimSpace(col))
+		target = strings.ToLower(strings.TrimSpace(target))
+		if err := s.checkTarget(target); err != nil {
+			return nil, fmt.Errorf("mapping column %q: %w", col, err)
+		}
+		if prev, dup := p.mapped[lc]; dup && prev != target {
+			return nil, fmt.Errorf("mapping: column %q is mapped twice", col)
+		}
+		p.mapped[lc] = target
 	}
-	valid := append([]string{s.Key}, s.Table.Names()...)
-	msg := fmt.Sprintf("unknown column %q", name)
+	for _, v := range s.Set {
+		switch {
+		case v.Field == nil || s.Table.Field(v.Field.Name) != v.Field:
+			return nil, errors.New("--set: a value without a field of the target")
+		case strings.EqualFold(v.Field.Name, s.Key):
+			return nil, fmt.Errorf("--set %s: %s is the key column of this run, which names each row's user", v.Field.Name, s.Key)
+		case p.set[v.Field.Name]:
+			return nil, fmt.Errorf("--set %s is given twice", v.Field.Name)
+		}
+		p.set[v.Field.Name] = true
+	}
+	return p, nil
+}
+
+// checkTarget checks what a mapping maps a column to: a field, the key,
+// or "" to ignore it.
+func (s Schema) checkTarget(target string) error {
+	if target == "" || target == strings.ToLower(s.Key) || s.Table.Field(target) != nil {
+		return nil
+	}
+	return unknown("field", target, append([]string{s.Key}, s.Table.Names()...))
+}
+
+// unknown is the error for a name that is none of valid, with the closest
+// valid name when one is near.
+func unknown(what, name string, valid []string) error {
+	msg := fmt.Sprintf("unknown %s %q", what, name)
 	if near := closest(strings.ToLower(name), valid); near != "" {
 		msg += fmt.Sprintf(": did you mean %q?", near)
 	}
-	return nil, false, fmt.Errorf("%s (valid columns: %s)", msg, strings.Join(valid, ", "))
+	return fmt.Errorf("%s (valid %ss: %s)", msg, what, strings.Join(valid, ", "))
+}
+
+// column is what a roster column holds.
+type column struct {
+	field *sync.Field // the field it sets; nil for the key or an ignored column
+	key   bool        // the key column
+	skip  bool        // mapped to "", ignored
+}
+
+// id names the column's target for duplicate checks: the key, a field
+// name, or "" for an ignored column.
+func (c column) id() string {
+	switch {
+	case c.key:
+		return colKey
+	case c.field != nil:
+		return c.field.Name
+	}
+	return ""
+}
+
+// column resolves a header name (or a dotted JSON name): through the
+// mapping first, else as the key or a field's name.
+func (s *schema) column(name string) (column, error) {
+	lc := strings.ToLower(strings.TrimSpace(name))
+	target, mapped := s.mapped[lc]
+	if !mapped {
+		target = lc
+		for prefix := lc; len(s.mapped) > 0; { // an ignored JSON object ignores what it holds
+			i := strings.LastIndexByte(prefix, '.')
+			if i < 0 {
+				break
+			}
+			prefix = prefix[:i]
+			if t, ok := s.mapped[prefix]; ok && t == "" {
+				return column{skip: true}, nil
+			}
+		}
+	}
+	var c column
+	switch {
+	case mapped && target == "":
+		return column{skip: true}, nil
+	case target == strings.ToLower(s.Key):
+		c.key = true
+	default:
+		c.field = s.Table.Field(target)
+	}
+	if c.field == nil && !c.key {
+		valid := append([]string{s.Key}, s.Table.Names()...)
+		cols := make([]string, 0, len(s.Map))
+		for col := range s.Map {
+			cols = append(cols, strings.TrimSpace(col))
+		}
+		slices.Sort(cols)
+		valid = append(valid, cols...)
+		return column{}, unknown("column", name, valid)
+	}
+	if c.field != nil && s.set[c.field.Name] {
+		via := ""
+		if mapped {
+			via = " (mapped to " + c.field.Name + ")"
+		}
+		return column{}, fmt.Errorf("column %q%s sets %s, which --set %s also sets: drop one", name, via, c.field.Name, c.field.Name)
+	}
+	return c, nil
 }
 
 // ReadFile reads a roster from path; "-" reads CSV from stdin.
@@ -80,6 +212,9 @@ func ReadFile(path string, stdin io.Reader, s Schema) ([]sync.Row, error) {
 		defer f.Close()
 		in = f
 	}
+	if warn := s.Warn; warn != nil {
+		s.Warn = func(msg string) { warn(fmt.Sprintf("roster %s: %s", path, msg)) }
+	}
 	rows, err := Read(in, format, s)
 	if err != nil {
 		return nil, fmt.Errorf("roster %s: %w", path, err)
@@ -87,41 +222,67 @@ func ReadFile(path string, stdin io.Reader, s Schema) ([]sync.Row, error) {
 	return rows, nil
 }
 
-// Read reads a roster in the given format.
+// Read reads a roster in the given format, decoding it as s says (see
+// Schema.Encoding) and resolving its columns through s.Map.
 func Read(r io.Reader, format Format, s Schema) ([]sync.Row, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
+	switch format {
+	case CSV, JSON, JSONL:
+	default:
+		return nil, fmt.Errorf("unknown roster format %q", format)
+	}
+	ps, err := s.prepare()
+	if err != nil {
+		return nil, err
+	}
+	text, err := decode(r, s.Encoding, s.Warn, "the roster", "use --encoding to say otherwise")
+	if err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(text, 64<<10)
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte(utf8BOM)) {
 		_, _ = br.Discard(3) // Excel's UTF-8 byte order mark
 	}
+	var rows []sync.Row
 	switch format {
 	case CSV:
-		return readCSV(br, s)
+		rows, err = readCSV(br, ps)
 	case JSON:
-		return readJSON(br, s)
+		rows, err = readJSON(br, ps)
 	case JSONL:
-		return readJSONL(br, s)
+		rows, err = readJSONL(br, ps)
 	}
-	return nil, fmt.Errorf("unknown roster format %q", format)
+	if encErr := (*encodingError)(nil); errors.As(err, &encErr) {
+		return nil, encErr // found mid-file: what the parser made of it is beside the point
+	}
+	return rows, err
 }
 
 // builder turns a row's named cells or JSON values into a sync.Row,
 // collecting every bad value of the row into one error.
 type builder struct {
-	row  sync.Row
-	errs []string
+	row   sync.Row
+	every []sync.Value // the values every row sets (Schema.Set)
+	errs  []string
 }
 
-func newBuilder(n int) *builder { return &builder{row: sync.Row{N: n}} }
+// newBuilder starts row n, which sets at most most fields of its own.
+func newBuilder(n int, s *schema, most int) *builder {
+	b := &builder{row: sync.Row{N: n}, every: s.Set}
+	if most += len(s.Set); most > 0 {
+		b.row.Values = make([]sync.Value, 0, most) // one allocation per row
+	}
+	return b
+}
 
 func (b *builder) key(v string) { b.row.Key = strings.TrimSpace(v) }
 
 // cell sets a field from a CSV cell: empty leaves the field as it is.
 func (b *builder) cell(f *sync.Field, raw string) {
 	raw = strings.TrimSpace(raw)
-	switch raw {
-	case "":
+	switch {
+	case raw == "":
 		return
-	case sync.Clear:
+	case strings.EqualFold(raw, sync.Clear):
 		b.decoded(f, nil)
 		return
 	}
@@ -145,7 +306,8 @@ func (b *builder) set(f *sync.Field, v any, err error) {
 
 func (b *builder) fail(msg string) { b.errs = append(b.errs, msg) }
 
-// done finishes the row; a row with bad values, or no key, fails.
+// done finishes the row; a row with bad values, or no key, fails. A row
+// that does not fail gets the values every row sets.
 func (b *builder) done(key string) sync.Row {
 	if b.row.Key == "" && len(b.errs) == 0 {
 		b.fail(fmt.Sprintf("%s is empty", key))
@@ -153,6 +315,8 @@ func (b *builder) done(key string) sync.Row {
 	if len(b.errs) > 0 {
 		b.row.Err = fmt.Errorf("row %d: %s", b.row.N, strings.Join(b.errs, "; "))
 		b.row.Values = nil
+	} else {
+		b.row.Values = append(b.row.Values, b.every...)
 	}
 	sync.SortValues(b.row.Values)
 	return b.row
@@ -163,7 +327,7 @@ func (b *builder) done(key string) sync.Row {
 func closest(name string, valid []string) string {
 	best, bestD := "", max(2, len(name)/3)+1
 	for _, v := range valid {
-		if d := distance(name, v); d < bestD {
+		if d := distance(name, strings.ToLower(v)); d < bestD {
 			best, bestD = v, d
 		}
 	}

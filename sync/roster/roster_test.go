@@ -272,6 +272,45 @@ func TestReadCSV(t *testing.T) {
 			rows: []want{ok("1", map[string]any{"designation": "", "caller_id": list(), "user_for_cdr.value": list()})},
 		},
 		{
+			name: "(clear) in any case, padded",
+			in:   "id,designation,caller_id,name\n1,(CLEAR), (Clear) ,(cLeAr)\n",
+			rows: []want{ok("1", map[string]any{"designation": "", "caller_id": list(), "name": ""})},
+		},
+		{
+			name: "(clear) inside other text is text",
+			in:   "id,designation\n1,(clear) soon\n",
+			rows: []want{ok("1", map[string]any{"designation": "(clear) soon"})},
+		},
+		{
+			name: "phone numbers are held without separators",
+			in:   "id,number\n1,+91 98100-00001\n2,+91 (981) 000.0002\n3,+49 (0)30 1234567\n4,\n5,(clear)\n",
+			rows: []want{
+				ok("1", map[string]any{"number": "+919810000001"}),
+				ok("2", map[string]any{"number": "+919810000002"}),
+				ok("3", map[string]any{"number": "+49301234567"}),
+				ok("4", nil),
+				ok("5", map[string]any{"number": ""}),
+			},
+		},
+		{
+			name: "Excel-mangled numbers and agent ids fail their row, naming row, field and cause",
+			in: "id;number;user_for_cdr.value\n" +
+				"1;9,19876E+11;\n" +
+				"2;919810000001;\n" +
+				"3;09810000001;\n" +
+				"4;+919810000004;502842370097\n" +
+				"5;+919810000005;0502842370097|5.02842E+11\n" +
+				"6;+919810000006;0502842370097\n",
+			rows: []want{
+				bad("row 1: field number: looks like Excel turned the number into 9,19876E+11, which has lost digits; format the column as Text and export again"),
+				bad(`row 2: field number: "919810000001" lacks the leading +, which Excel drops`),
+				bad(`row 3: field number: "09810000001" is a local number`),
+				bad(`row 4: field user_for_cdr.value: "502842370097" has 12 digits, agent ids have 13: Excel dropped the leading 0(s)`),
+				bad("row 5: field user_for_cdr.value: looks like Excel turned the number into 5.02842E+11"),
+				ok("6", map[string]any{"number": "+919810000006", "user_for_cdr.value": list("0502842370097")}),
+			},
+		},
+		{
 			name: "(clear) on a boolean fails the row",
 			in:   "id,block_agent\n1,(clear)\n",
 			rows: []want{bad("row 1", "field block_agent", "cannot be cleared")},
@@ -312,9 +351,9 @@ func TestReadCSV(t *testing.T) {
 		},
 		{
 			name: "dotted nested columns",
-			in:   "id,user_for_cdr.type,user_for_cdr.value\n1,agent,7|8\n2,everyone,\n",
+			in:   "id,user_for_cdr.type,user_for_cdr.value\n1,agent,0502842370097|0502842370098\n2,everyone,\n",
 			rows: []want{
-				ok("1", map[string]any{"user_for_cdr.type": "agent", "user_for_cdr.value": list("7", "8")}),
+				ok("1", map[string]any{"user_for_cdr.type": "agent", "user_for_cdr.value": list("0502842370097", "0502842370098")}),
 				bad("row 2", "field user_for_cdr.type", "everyone"),
 			},
 		},
@@ -357,6 +396,30 @@ func TestReadCSV(t *testing.T) {
 			schema: roster.Schema{Table: smartfloSchema().Table, Key: "email"},
 			in:     "Email,name\nasha@example.com,Asha\n",
 			rows:   []want{ok("asha@example.com", map[string]any{"name": "Asha"})},
+		},
+		{
+			name:   "the key may be login_id: it is the key, not a field the row sets",
+			schema: roster.Schema{Table: smartfloSchema().Table, Key: "login_id"},
+			in:     " Login_ID ,name,email\n asha ,Asha,asha@example.com\n,Ravi,\n",
+			rows:   []want{ok("asha", map[string]any{"name": "Asha", "email": "asha@example.com"}), bad("row 2", "login_id is empty")},
+		},
+		{
+			name:   "DNL: the key may be name",
+			schema: roster.Schema{Table: dnlSchema().Table, Key: "name"},
+			in:     "NAME,first_name,active\nasha.rao,Asha,no\n",
+			rows:   []want{ok("asha.rao", map[string]any{"first_name": "Asha", "active": false})},
+		},
+		{
+			name:    "with the key on email, the id column is unknown",
+			schema:  roster.Schema{Table: smartfloSchema().Table, Key: "email"},
+			in:      "id,email\n1,a@example.com\n",
+			wantErr: []string{`unknown column "id"`},
+		},
+		{
+			name:    "with the key on email, no email column",
+			schema:  roster.Schema{Table: smartfloSchema().Table, Key: "email"},
+			in:      "name\nAsha\n",
+			wantErr: []string{`no "email" column`},
 		},
 		{
 			name:   "DNL: auth_ip as a |-list, ints, nested client panels",
@@ -815,6 +878,9 @@ func checkInvariants(t *testing.T, rows []sync.Row) {
 		if r.Err != nil && len(r.Values) > 0 {
 			t.Fatalf("row %d failed but keeps values", i+1)
 		}
+		if !slices.IsSortedFunc(r.Values, func(a, b sync.Value) int { return strings.Compare(a.Field.Name, b.Field.Name) }) {
+			t.Fatalf("row %d: values are not sorted by name", i+1)
+		}
 		seen := map[string]bool{}
 		for _, v := range r.Values {
 			if v.Field == nil {
@@ -843,9 +909,13 @@ func FuzzReadCSV(f *testing.F) {
 		"id,name\n\"1,Asha\n",
 		"\"id\"\"\",name\n",
 		"id,block_agent\n1,maybe\n2,\n",
+		"id,number,user_for_cdr.value\n1,9.19876E+11,502842370097\n2,+91 (0)98100-00001,(CLEAR)\n",
+		"id,name\n1,Jos\xe9\n",
+		"\xff\xfei\x00d\x00\n\x001\x00\n\x00",
 	} {
 		f.Add([]byte(seed))
 	}
+	addFixtures(f, "testdata/*.csv")
 	s := smartfloSchema()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rows, err := roster.Read(strings.NewReader(string(data)), roster.CSV, s)
@@ -870,9 +940,11 @@ func FuzzReadJSON(f *testing.F) {
 		`{"user_id": 1}`,
 		`[{"user_id": 1, "client": null}]`,
 		"\ufeff[{\"user_id\": 1, \"client_limits\": [{\"client_id\": 1}, {\"client_id\": null}]}]",
+		"[{\"user_id\": 1, \"first_name\": \"Jos\xe9\"}]",
 	} {
 		f.Add([]byte(seed))
 	}
+	addFixtures(f, "testdata/*.json")
 	s := dnlSchema()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rows, err := roster.Read(strings.NewReader(string(data)), roster.JSON, s)
@@ -893,9 +965,11 @@ func FuzzReadJSONL(f *testing.F) {
 		"{\"user_id\": 1, \"USER_ID\": 2}\n{\"user_id\": \"\"}\n",
 		"{\"user_id\": 1, \"auth_ip\": [{\"ip\": \"a\"}, \"b\"]}\n",
 		"{\"user_id\": 1, \"frist_name\": 1}\n",
+		"{\"user_id\": 1, \"last_name\": \"M\xfcller\"}\n",
 	} {
 		f.Add([]byte(seed))
 	}
+	addFixtures(f, "testdata/*.jsonl")
 	s := dnlSchema()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rows, err := roster.Read(strings.NewReader(string(data)), roster.JSONL, s)
@@ -903,5 +977,117 @@ func FuzzReadJSONL(f *testing.F) {
 			return
 		}
 		checkInvariants(t, rows)
+	})
+}
+
+// addFixtures adds the files matching pattern as seeds.
+func addFixtures(f *testing.F, pattern string) {
+	f.Helper()
+	paths, err := filepath.Glob(pattern)
+	if err != nil || len(paths) == 0 {
+		f.Fatalf("no fixtures %s: %v", pattern, err)
+	}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+}
+
+// FuzzReadMapped reads CSV through a mapping and constant setters, in a
+// named encoding or a detected one.
+func FuzzReadMapped(f *testing.F) {
+	for _, seed := range []string{
+		"Smartflo ID,Full Name,Mobile,Notes\n1,Asha,+91 98100 00001,x\n",
+		"Smartflo ID;Mobile;Leaver\n1;919810000001;yes\n",
+		"id,Mobile,number\n1,2,3\n",
+		"id,HR\n1,x\n",
+	} {
+		f.Add([]byte(seed), uint8(0))
+	}
+	for _, p := range []string{"testdata/hr_export.csv", "testdata/smartflo_cp1252.csv", "testdata/smartflo_unicode_text.csv"} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for enc := range uint8(4) {
+			f.Add(data, enc)
+		}
+	}
+	s := smartfloSchema()
+	s.Map = hrMap
+	s.Set = []sync.Value{{Field: s.Table.Field("international_outbound"), V: false}}
+	encodings := []string{"", "utf-8", "windows-1252", "utf-16"}
+	f.Fuzz(func(t *testing.T, data []byte, enc uint8) {
+		s := s
+		s.Encoding = encodings[int(enc)%len(encodings)]
+		warned := 0
+		s.Warn = func(string) { warned++ }
+		rows, err := roster.Read(struct{ io.Reader }{strings.NewReader(string(data))}, roster.CSV, s) // a pipe
+		if warned > 1 || (warned > 0 && s.Encoding != "") {
+			t.Fatalf("warned %d times reading as %q", warned, s.Encoding)
+		}
+		if err != nil {
+			return
+		}
+		checkInvariants(t, rows)
+		for _, r := range rows {
+			if r.Err == nil && !slices.ContainsFunc(r.Values, func(v sync.Value) bool { return v.Field.Name == "international_outbound" }) {
+				t.Fatalf("row %d lacks the --set value", r.N)
+			}
+		}
+	})
+}
+
+// FuzzReadMap checks that a mapping file either fails or gives only
+// named columns, each once, mapped to a field, the key or "".
+func FuzzReadMap(f *testing.F) {
+	for _, seed := range []string{
+		"column,field\nMobile,number\nNotes,\n",
+		"Column;Field\r\nStra\xdfe;\r\n",
+		"column,field\nA,nmae\nb,name\nB,email\nC\n",
+		"column,field\n\"a,b\",id\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	addFixtures(f, "testdata/hr_mapping.csv")
+	s := smartfloSchema()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := roster.ReadMapFrom(strings.NewReader(string(data)), s)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for col, target := range m {
+			lc := strings.ToLower(col)
+			if col == "" || col != strings.TrimSpace(col) || seen[lc] {
+				t.Fatalf("column %q (seen: %v)", col, seen[lc])
+			}
+			seen[lc] = true
+			if target != "" && target != s.Key && s.Table.Field(target) == nil {
+				t.Fatalf("column %q maps to %q", col, target)
+			}
+		}
+	})
+}
+
+// FuzzParseSet checks that a setter either fails or gives a value of a
+// field that is not secret, which the field's kind can render.
+func FuzzParseSet(f *testing.F) {
+	for _, seed := range []string{"block_agent=true", "designation=(CLEAR)", "number=+91 98100 00001", "password=x", "x", "=", "caller_id=1||2"} {
+		f.Add(seed)
+	}
+	tbl := smartfloSchema().Table
+	f.Fuzz(func(t *testing.T, expr string) {
+		v, err := roster.ParseSet(tbl, expr)
+		if err != nil {
+			return
+		}
+		if v.Field == nil || v.Field.Secret || tbl.Field(v.Field.Name) != v.Field {
+			t.Fatalf("ParseSet(%q) gave field %v", expr, v.Field)
+		}
+		_ = v.Field.Kind.Format(v.V)
 	})
 }

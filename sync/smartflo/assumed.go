@@ -8,6 +8,10 @@ const (
 	// NotFoundStatus is the status PATCH and GET /v1/user/{id} answer for
 	// an unknown id.
 	NotFoundStatus = 404
+	// AgentIDDigits is how many digits an agent id has (user_for_cdr.value
+	// holds agent ids): 13, as in api.md's example "0502842370097". A roster
+	// cell with fewer digits is taken for an id Excel turned into a number.
+	AgentIDDigits = 13
 	// The only sign of the request budget is a 429 (Retry-After and the
 	// body's retry_after); no header tells the remaining budget, so the
 	// limiter adapts to 429s alone.

@@ -28,7 +28,7 @@ var at = sync.At
 // the list items hold it.
 var table = sync.NewTable(
 	sync.Field{Name: "name", Kind: sync.Text, Read: at("name"), List: at("name")},
-	sync.Field{Name: "number", Kind: sync.Text, Read: at("number")},
+	sync.Field{Name: "number", Kind: sync.Phone, Read: at("number")},
 	sync.Field{Name: "email", Kind: sync.Email, Read: at("team_member.email")},
 	sync.Field{Name: "designation", Kind: sync.Text, Read: at("team_member.designation")},
 	sync.Field{Name: "login_id", Kind: sync.Text, Read: at("team_member.login_id"), List: at("login_id")},
@@ -38,7 +38,7 @@ var table = sync.NewTable(
 	sync.Field{Name: "login_based_calling", Kind: sync.Bool, Read: at("team_member.is_login_based_calling"), List: at("is_login_based_calling_enabled")},
 	sync.Field{Name: "international_outbound", Kind: sync.Bool, Read: at("agent.is_international_outbound_enabled"), List: at("is_international_outbound_enabled")},
 	sync.Field{Name: "user_for_cdr.type", Kind: sync.OneOf("all", "agent"), Read: at("team_member.users_for_cdr.type"), Group: "user_for_cdr"},
-	sync.Field{Name: "user_for_cdr.value", Kind: sync.List(sync.Text, ""), Read: at("team_member.users_for_cdr.value"), Group: "user_for_cdr"},
+	sync.Field{Name: "user_for_cdr.value", Kind: sync.List(sync.Digits(AgentIDDigits, "agent id"), ""), Read: at("team_member.users_for_cdr.value"), Group: "user_for_cdr"},
 	sync.Field{Name: "caller_id", Kind: sync.List(sync.Text, "")},
 	sync.Field{Name: "agent_group", Kind: sync.List(sync.Text, "")},
 	sync.Field{Name: "password", Kind: sync.Text, Secret: true},
