@@ -49,11 +49,11 @@ func (s Standing) tooManyBlocks() bool {
 func (s Standing) Err() error {
 	switch {
 	case s.tooManyChanges():
-		return fmt.Errorf("%w: %d users would change, more than --max-changes %d; check the plan, then raise --max-changes if this is intended",
-			ErrRefused, s.Changes, s.MaxChanges)
+		return fmt.Errorf("%w: %s would change, more than --max-changes %d; check the plan, then raise --max-changes if this is intended",
+			ErrRefused, users(s.Changes), s.MaxChanges)
 	case s.tooManyBlocks():
-		return fmt.Errorf("%w: %d users would be blocked, %.1f%% of the %d the target holds, more than --max-block-share %g%%; check the plan, then raise --max-block-share if this is intended",
-			ErrRefused, s.Blocks, s.BlockShare(), s.Users, s.MaxBlockShare)
+		return fmt.Errorf("%w: %s would be blocked, %.1f%% of the %d the target holds, more than --max-block-share %g%%; check the plan, then raise --max-block-share if this is intended",
+			ErrRefused, users(s.Blocks), s.BlockShare(), s.Users, s.MaxBlockShare)
 	}
 	return nil
 }
@@ -67,12 +67,20 @@ func (s Standing) Lines() []string {
 		}
 		return "ok"
 	}
-	blocks := fmt.Sprintf("%d users would be blocked", s.Blocks)
+	blocks := fmt.Sprintf("%s would be blocked", users(s.Blocks))
 	if s.Users > 0 {
-		blocks = fmt.Sprintf("%d of %d users would be blocked (%.1f%%)", s.Blocks, s.Users, s.BlockShare())
+		blocks = fmt.Sprintf("%d of %s would be blocked (%.1f%%)", s.Blocks, users(s.Users), s.BlockShare())
 	}
 	return []string{
-		fmt.Sprintf("%d users would change; at most %d (--max-changes): %s", s.Changes, s.MaxChanges, verdict(s.tooManyChanges())),
+		fmt.Sprintf("%s would change; at most %d (--max-changes): %s", users(s.Changes), s.MaxChanges, verdict(s.tooManyChanges())),
 		fmt.Sprintf("%s; at most %g%% (--max-block-share): %s", blocks, s.MaxBlockShare, verdict(s.tooManyBlocks())),
 	}
+}
+
+// users says "1 user" or "n users".
+func users(n int) string {
+	if n == 1 {
+		return "1 user"
+	}
+	return fmt.Sprintf("%d users", n)
 }

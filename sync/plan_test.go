@@ -624,13 +624,13 @@ func TestGuard(t *testing.T) {
 		{0, 0, -1, 0, 10, ""},
 		{3, 0, -1, 3, 10, ""},
 		{4, 0, -1, 3, 10, "4 users would change, more than --max-changes 3"},
-		{1, 0, -1, 0, 10, "1 users would change, more than --max-changes 0"},
+		{1, 0, -1, 0, 10, "1 user would change, more than --max-changes 0"},
 		{500, 0, -1, 1000, 10, ""},
 		{20, 10, 100, 500, 10, ""}, // exactly 10%
 		{20, 11, 100, 500, 10, "11 users would be blocked, 11.0% of the 100 the target holds, more than --max-block-share 10%"},
 		{20, 11, 100, 500, 20, ""},                           // raised on purpose
 		{600, 600, 1000, 500, 100, "600 users would change"}, // both: the change count is said first
-		{1, 1, 0, 500, 10, "1 users would be blocked"},       // an empty target: any block is too many
+		{1, 1, 0, 500, 10, "1 user would be blocked"},        // an empty target: any block is too many
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%d changes %d blocks of %d", tt.planned, tt.blocks, tt.users), func(t *testing.T) {

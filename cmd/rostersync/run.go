@@ -69,7 +69,7 @@ func (o *options) register(fs *flag.FlagSet) {
 		o.sets = append(o.sets, v)
 		return nil
 	})
-	fs.StringVar(&o.encoding, "encoding", "", "roster character set: utf-8, windows-1252, latin1, utf-16 (default: UTF-8, else Windows-1252 with a warning)")
+	fs.StringVar(&o.encoding, "encoding", "", "roster character set: "+strings.Join(roster.Encodings, ", ")+" (default: UTF-8 or UTF-16 by their marks, else Windows-1252 with a warning)")
 	fs.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow a plain http:// base URL to a host that is not this machine")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of one request")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -112,12 +112,21 @@ func (a *App) syncUsage(fs *flag.FlagSet, cmd string) func() {
 		fmt.Fprintf(fs.Output(), `Usage: rostersync %s --target smartflo|dnl --roster FILE [flags]
 
 Examples:
-  ROSTERSYNC_TOKEN=... rostersync %s --target smartflo --roster staff.csv --report report.csv
-  ROSTERSYNC_LOGIN=admin ROSTERSYNC_PASSWORD=... rostersync %s --target dnl \
+  # A roster whose columns are field names, keyed by id:
+  ROSTERSYNC_TOKEN=... rostersync %[1]s --target smartflo --roster staff.csv --report report.csv
+
+  # An HR export with its own column names, matched by work email:
+  rostersync %[1]s --target smartflo --roster hr-export.csv --map hr-map.csv --match email
+
+  # Offboarding: block everyone on a list of emails (the guard refuses past 10%% of users):
+  rostersync %[1]s --target smartflo --roster leavers.csv --match email --set block_agent=true
+
+  # DNL, logging in; JSON Lines roster; 20 requests a second:
+  ROSTERSYNC_LOGIN=admin ROSTERSYNC_PASSWORD=... rostersync %[1]s --target dnl \
       --base-url https://dnl.example.com/api_dnl --roster users.jsonl --rate 20
 
 Flags:
-`, cmd, cmd, cmd)
+`, cmd)
 		fs.PrintDefaults()
 	}
 }
@@ -220,7 +229,11 @@ func (j *job) run(ctx context.Context) error {
 		}
 		key = m
 	}
-	rows, err := roster.ReadFile(j.opts.roster, j.app.Stdin, roster.Schema{Table: j.target.Table(), Key: key})
+	schema, err := j.schema(key)
+	if err != nil {
+		return err
+	}
+	rows, err := roster.ReadFile(j.opts.roster, j.app.Stdin, schema)
 	if err != nil {
 		return err
 	}
@@ -311,6 +324,28 @@ func (j *job) run(ctx context.Context) error {
 		return fmt.Errorf("%w: %d of %d rows failed; the report says why", errRowsFailed, counts[string(sync.Failed)], len(rows))
 	}
 	return nil
+}
+
+// schema says how to read the roster: the key column, --map, --set and
+// --encoding; a roster that is not UTF-8 is read with a logged warning.
+func (j *job) schema(key string) (roster.Schema, error) {
+	s := roster.Schema{Table: j.target.Table(), Key: key, Encoding: j.opts.encoding,
+		Warn: func(msg string) { j.log.Warn().Msg(msg) }}
+	if j.opts.mapFile != "" {
+		m, err := roster.ReadMap(j.opts.mapFile, s)
+		if err != nil {
+			return s, fmt.Errorf("--map: %w", err)
+		}
+		s.Map = m
+	}
+	for _, expr := range j.opts.sets {
+		v, err := roster.ParseSet(s.Table, expr)
+		if err != nil {
+			return s, usageError("--set %s: %v", expr, err)
+		}
+		s.Set = append(s.Set, v)
+	}
+	return s, nil
 }
 
 // skipAll writes every row as skipped when the run stops before its plan
