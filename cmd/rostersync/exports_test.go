@@ -140,3 +140,20 @@ func TestOffboardingByEmail(t *testing.T) {
 		t.Errorf("PATCH bodies %v, want only block_agent", got)
 	}
 }
+
+// TestClearingAField clears a designation on purpose with (clear), while
+// an empty cell beside it leaves the name as it is.
+func TestClearingAField(t *testing.T) {
+	h := newHarness(t, "smartflo")
+	roster := h.file("roster.csv", "id,name,designation\n314702,,(CLEAR)\n")
+	res := h.run("apply", "--roster", roster, "--report", filepath.Join(h.dir, "r.csv"))
+	if res.code != exitOK || res.writes != 1 {
+		t.Fatalf("exit %d, %d writes\n%s", res.code, res.writes, res.stderr)
+	}
+	if got := h.patchBodies(); !reflect.DeepEqual(got, map[string][]string{"314702": {"designation"}}) {
+		t.Errorf("PATCH bodies %v, want only designation", got)
+	}
+	if u, _ := h.sf.User(314702); u.Designation != "" || u.Name != "Rohit Sharma" {
+		t.Errorf("user = %q / %q, want the designation cleared and the name kept", u.Name, u.Designation)
+	}
+}
