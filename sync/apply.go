@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/errgroup"
 )
@@ -26,7 +25,6 @@ type Applier struct {
 	Ledger  Ledger
 	Workers int           // requests in flight at most
 	Grace   time.Duration // how long in-flight requests may finish after ctx is done
-	Log     zerolog.Logger
 	// Progress, when set, hears of each planned row done.
 	Progress Progress
 }
@@ -90,8 +88,6 @@ func (a Applier) Apply(ctx context.Context, p *Plan, record func(Outcome)) error
 				fatal.CompareAndSwap(nil, &out.Err)
 				out.Status, out.Err = Skipped, fmt.Errorf("not applied: %w", out.Err)
 			}
-			a.Log.Debug().Int("row", it.Row).Str("key", it.Key).Str("user_id", it.UserID).
-				Str("status", string(out.Status)).Int("attempts", out.Result.Attempts).Err(out.Err).Msg("row done")
 			record(out)
 			prog.Step(1, out.Status == Failed)
 			return nil

@@ -284,11 +284,7 @@ func (j *job) run(ctx context.Context) error {
 		writePlan(j.app.Stdout, plan, standing, palette{on: j.app.colour(j.app.Stdout)})
 	}
 
-	record := func(o sync.Outcome) {
-		if err := j.report.Write(reportRow(o)); err != nil {
-			j.log.Error().Err(err).Msg("report write failed")
-		}
-	}
+	record := func(o sync.Outcome) { j.record(reportRow(o)) }
 	var runErr error
 	switch {
 	case j.cmd == "plan":
@@ -308,7 +304,7 @@ func (j *job) run(ctx context.Context) error {
 		}
 	default:
 		applying := newProgress(j.app.Stderr, j.logs, j.log, j.opts.progressEvery)
-		applier := sync.Applier{Target: j.target, Ledger: j.ledger, Workers: j.opts.workers, Grace: 10 * time.Second, Log: j.log, Progress: applying}
+		applier := sync.Applier{Target: j.target, Ledger: j.ledger, Workers: j.opts.workers, Grace: 10 * time.Second, Progress: applying}
 		runErr = applier.Apply(ctx, plan, record)
 		applying.Close()
 	}
@@ -357,7 +353,16 @@ func (j *job) skipAll(rows []sync.Row, why error) {
 		if r.Err != nil {
 			status, err = sync.Failed, r.Err
 		}
-		_ = j.report.Write(report.Row{Row: r.N, Key: r.Key, Status: string(status), Error: err.Error()})
+		j.record(report.Row{Row: r.N, Key: r.Key, Status: string(status), Error: err.Error()})
+	}
+}
+
+// record logs a row's outcome at debug and writes it to the report.
+func (j *job) record(r report.Row) {
+	j.log.Debug().Int("row", r.Row).Str("key", r.Key).Str("user_id", r.UserID).Str("status", r.Status).
+		Str("fields", r.Fields).Int("attempts", r.Attempts).Int("http_status", r.HTTPStatus).Str("error", r.Error).Msg("row")
+	if err := j.report.Write(r); err != nil {
+		j.log.Error().Err(err).Msg("report write failed")
 	}
 }
 
