@@ -22,7 +22,8 @@ type Limiter struct {
 	ceiling rate.Limit // the configured rate; rate.Inf = none
 
 	mu           gosync.Mutex
-	bucket       *rate.Limiter // rate.Inf when unlimited; replaced on each decrease
+	rate         rate.Limit    // the current rate; rate.Inf when unlimited
+	bucket       *rate.Limiter // paces at rate·pace; replaced on each decrease
 	notBefore    time.Time     // no request starts before this instant
 	lastDecrease time.Time     // one decrease per burst of 429s
 	step         float64       // additive increase, in requests a second per second
@@ -39,17 +40,36 @@ const (
 	// decreased rate per second: slow, because every probe past the limit
 	// costs a Retry-After pause of every worker.
 	growth = 0.01
+	// pace is the share of the rate the bucket sends at: the 1% left over
+	// absorbs the jitter between a token here and the request's arrival
+	// there (scheduling, a GC pause), so the server never sees more than the
+	// rate plus one or two in any second.
+	pace = 0.99
 )
 
+// newBucket returns a token bucket for r requests a second, burst one.
+func newBucket(r rate.Limit) *rate.Limiter {
+	if r == rate.Inf {
+		return rate.NewLimiter(rate.Inf, 1)
+	}
+	return rate.NewLimiter(r*pace, 1)
+}
+
+// setRate changes the rate of the current bucket; l.mu must be held.
+func (l *Limiter) setRate(r rate.Limit) {
+	l.rate = r
+	l.bucket.SetLimit(r * pace)
+}
+
 // New returns a limiter for perSecond requests a second; 0 means no limit
-// (until a server throttles). Its burst is one, so no one-second window
-// holds more than perSecond+1 starts.
+// (until a server throttles). Its burst is one and it paces 1% under the
+// rate, so no one-second window holds more than perSecond+1 starts.
 func New(perSecond float64) *Limiter {
 	ceiling := rate.Inf
 	if perSecond > 0 {
 		ceiling = rate.Limit(perSecond)
 	}
-	return &Limiter{bucket: rate.NewLimiter(ceiling, 1), ceiling: ceiling}
+	return &Limiter{rate: ceiling, bucket: newBucket(ceiling), ceiling: ceiling}
 }
 
 // Wait blocks until a request may start: after any pause, then a token.
@@ -104,11 +124,12 @@ func (l *Limiter) waitPause(ctx context.Context) error {
 
 // Rate returns the current rate in requests a second; 0 = unlimited.
 func (l *Limiter) Rate() float64 {
-	r := l.currentBucket().Limit()
-	if r == rate.Inf {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rate == rate.Inf {
 		return 0
 	}
-	return float64(r)
+	return float64(l.rate)
 }
 
 // PauseUntil stops every request from starting before t.
@@ -142,12 +163,12 @@ func (l *Limiter) Throttled(retryAt, sent time.Time) {
 			seen++
 		}
 	}
-	cur := float64(l.bucket.Limit())
+	cur := float64(l.rate)
 	var target float64
 	switch {
 	case seen > 0:
 		target = below * math.Min(float64(seen), cur)
-	case l.bucket.Limit() != rate.Inf:
+	case l.rate != rate.Inf:
 		target = cur / 2
 	default:
 		target = 1 // throttled before anything got through: start slow, then grow
@@ -155,7 +176,8 @@ func (l *Limiter) Throttled(retryAt, sent time.Time) {
 	target = math.Max(minRate, target)
 	// A new bucket, not SetLimit: waiters booked times at the old rate, and
 	// those must not start (Wait sees the bucket changed and waits again).
-	l.bucket = rate.NewLimiter(rate.Limit(target), 1)
+	l.rate = rate.Limit(target)
+	l.bucket = newBucket(l.rate)
 	l.step = growth * target
 }
 
@@ -171,9 +193,8 @@ func (l *Limiter) Succeeded(sent time.Time) {
 		cut++
 	}
 	l.accepted = l.accepted[cut:]
-	r := l.bucket.Limit()
-	if r >= l.ceiling {
+	if l.rate >= l.ceiling {
 		return
 	}
-	l.bucket.SetLimit(min(l.ceiling, r+rate.Limit(l.step/float64(r))))
+	l.setRate(min(l.ceiling, l.rate+rate.Limit(l.step/float64(l.rate))))
 }

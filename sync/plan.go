@@ -174,7 +174,7 @@ func (pl Planner) Plan(ctx context.Context, rows []Row) (*Plan, error) {
 		hi := min(lo+chunk, len(rows))
 		g.Go(func() error {
 			for i := lo; i < hi; i++ {
-				if it := &p.Items[i]; it.Status == Planned {
+				if it := &p.Items[i]; it.Status == Planned && !st.diffed[i] {
 					pl.diff(&rows[i], st.users[it.UserID], it)
 				}
 			}
@@ -245,8 +245,51 @@ func (pl Planner) markDuplicates(rows []Row, items []Item, match *Field) {
 
 // state is what a plan read of the target.
 type state struct {
-	users map[string]*User // by id: the users planned rows resolved to
-	total int              // users the target holds; -1 when not listed
+	users  map[string]*User // by id: the users planned rows resolved to, not yet diffed
+	total  int              // users the target holds; -1 when not listed
+	need   map[string]bool  // the fields the plan compares or sends: all a user keeps
+	diffed []bool           // by row: diffed already, as its user was listed
+}
+
+// keep stores a user with only the fields the plan needs, so that a large
+// target costs memory in proportion to what the roster sets, not to
+// everything the API returns.
+func (st *state) keep(u User) {
+	vals := make(map[string]any, len(st.need))
+	for name := range st.need {
+		if v, ok := u.Values[name]; ok {
+			vals[name] = v
+		}
+	}
+	u.Values = vals
+	st.users[u.ID] = &u
+}
+
+// fieldsNeeded returns the fields the plan compares or sends: those the
+// planned rows set, the other members of their groups, and the match field.
+func (pl Planner) fieldsNeeded(rows []Row, items []Item, match *Field) map[string]bool {
+	groups := map[string]bool{}
+	need := map[string]bool{}
+	if match != nil {
+		need[match.Name] = true
+	}
+	for i := range rows {
+		if items[i].Status != Planned {
+			continue
+		}
+		for _, v := range rows[i].Values {
+			need[v.Field.Name] = true
+			if v.Field.Group != "" {
+				groups[v.Field.Group] = true
+			}
+		}
+	}
+	for _, f := range pl.Target.Table().Fields() {
+		if groups[f.Group] && f.Group != "" {
+			need[f.Name] = true
+		}
+	}
+	return need
 }
 
 // read gathers the current state of the users the planned rows name and
@@ -256,27 +299,50 @@ type state struct {
 // need fields the list lacks, and reads every user in full when the match
 // field is not in the list (Smartflo email). Errors are run-wide.
 func (pl Planner) read(ctx context.Context, rows []Row, items []Item, match *Field) (*state, error) {
-	st := &state{users: map[string]*User{}, total: -1}
+	st := &state{users: map[string]*User{}, total: -1, need: pl.fieldsNeeded(rows, items, match), diffed: make([]bool, len(rows))}
 	listed := match != nil
 	for i := range rows {
 		listed = listed || (items[i].Status == Planned && !needsFullRead(&rows[i]))
 	}
 	if listed {
-		named := map[string]bool{}
+		// Rows matched by id whose fields the list carries are diffed as
+		// their users go by, so a large roster streams: only users still to
+		// be read in full, or compared through bcrypt (slow, so diffed in
+		// parallel later), are kept.
+		byKey := make(map[string]int32, len(rows))
 		for i := range rows {
-			named[rows[i].Key] = true
+			if items[i].Status == Planned {
+				byKey[rows[i].Key] = int32(i)
+			}
 		}
-		st.total = 0
 		prog := orNoProgress(pl.Progress)
 		prog.Phase("listing users", 0)
-		err := pl.Target.List(ctx, func(u User) error {
-			st.total++
+		keep := func(u User) error {
 			prog.Step(1, false)
-			if match != nil || named[u.ID] { // a match needs everyone's value
-				st.users[u.ID] = &u
+			if match != nil { // a match needs everyone's value
+				st.keep(u)
+				return nil
+			}
+			i, ok := byKey[u.ID]
+			if !ok {
+				return nil
+			}
+			items[i].UserID = u.ID
+			if r := &rows[i]; needsFullRead(r) || hasSecret(r) {
+				st.keep(u)
+			} else {
+				pl.diff(r, &u, &items[i])
+				st.diffed[i] = true
 			}
 			return nil
-		})
+		}
+		var err error
+		if nl, ok := pl.Target.(NamedLister); ok && match == nil {
+			st.total, err = nl.ListNamed(ctx, slices.Collect(maps.Keys(byKey)), keep)
+		} else {
+			st.total = 0
+			err = pl.Target.List(ctx, func(u User) error { st.total++; return keep(u) })
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading the users: %w", err)
 		}
@@ -299,10 +365,10 @@ func (pl Planner) read(ctx context.Context, rows []Row, items []Item, match *Fie
 	want := map[string][]*Item{}
 	for i := range rows {
 		it := &items[i]
-		if it.Status != Planned {
+		if it.Status != Planned || st.diffed[i] {
 			continue
 		}
-		id, err := pl.resolve(&rows[i], match, index, st, listed)
+		id, err := pl.resolve(&rows[i], it, match, index, listed)
 		if err != nil {
 			it.Status, it.Err = Failed, err
 			continue
@@ -322,9 +388,9 @@ func (pl Planner) read(ctx context.Context, rows []Row, items []Item, match *Fie
 }
 
 // resolve finds the user a row names.
-func (pl Planner) resolve(r *Row, match *Field, index map[string][]string, st *state, listed bool) (string, error) {
+func (pl Planner) resolve(r *Row, it *Item, match *Field, index map[string][]string, listed bool) (string, error) {
 	if match == nil {
-		if listed && st.users[r.Key] == nil {
+		if listed && it.UserID == "" { // the list did not hold it
 			return "", fmt.Errorf("row %d: no user with %s %q", r.N, pl.Target.Key(), r.Key)
 		}
 		return r.Key, nil
@@ -364,7 +430,7 @@ func (pl Planner) getAll(ctx context.Context, st *state, ids []string, want map[
 			defer mu.Unlock()
 			switch {
 			case err == nil:
-				st.users[id] = &u
+				st.keep(u)
 				return nil
 			case errors.Is(err, ErrAuth), gctx.Err() != nil, want == nil:
 				return err
@@ -391,6 +457,16 @@ func countUsers(ctx context.Context, t Target) (int, error) {
 	n := 0
 	err := t.List(ctx, func(User) error { n++; return nil })
 	return n, err
+}
+
+// hasSecret reports whether a row sets a secret field.
+func hasSecret(r *Row) bool {
+	for _, v := range r.Values {
+		if v.Field.Secret {
+			return true
+		}
+	}
+	return false
 }
 
 // needsFullRead reports whether a row sets a readable field the list lacks.

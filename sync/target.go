@@ -29,6 +29,15 @@ type Target interface {
 	Patch(ctx context.Context, id string, body map[string]any) (Result, error)
 }
 
+// NamedLister is a Target that can read just the users with given ids,
+// which costs fewer requests than listing everyone when a roster names
+// few of many users (DNL's user_id_in filter). ListNamed calls yield for
+// each of those users it finds (and possibly others), and returns how
+// many users the target holds.
+type NamedLister interface {
+	ListNamed(ctx context.Context, ids []string, yield func(User) error) (total int, err error)
+}
+
 // Result tells how a request went at the HTTP level.
 type Result struct {
 	HTTPStatus int // last status seen; 0 when none arrived

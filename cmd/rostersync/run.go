@@ -317,7 +317,7 @@ func (j *job) run(ctx context.Context) error {
 	case runErr != nil:
 		return runErr
 	case counts[string(sync.Failed)] > 0:
-		return fmt.Errorf("%w: %d of %d rows failed; the report says why", errRowsFailed, counts[string(sync.Failed)], len(rows))
+		return fmt.Errorf("%w: %d of %d rows failed; the report says why", errRowsFailed, counts[string(sync.Failed)], len(plan.Items))
 	}
 	return nil
 }

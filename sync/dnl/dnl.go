@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/rostersync/rostersync/sync"
@@ -66,7 +67,10 @@ type Client struct {
 	api *rest.Client
 }
 
-var _ sync.Target = (*Client)(nil)
+var (
+	_ sync.Target      = (*Client)(nil)
+	_ sync.NamedLister = (*Client)(nil)
+)
 
 // New returns a client for cfg. DNL is self-hosted: BaseURL is required.
 func New(cfg rest.Config) *Client {
@@ -106,32 +110,78 @@ type listPage struct {
 // List implements sync.Target, reading pages until it holds the total the
 // API reports; a short count is an error, never a partial state.
 func (c *Client) List(ctx context.Context, yield func(sync.User) error) error {
-	seen := 0
-	for page := 0; ; page++ {
+	_, err := c.listFrom(ctx, "", 0, 0, yield)
+	return err
+}
+
+// idsPerRead is how many ids one user_id_in read asks for: a URL of a
+// couple of kilobytes at most.
+const idsPerRead = 200
+
+// ListNamed implements sync.NamedLister. The first page tells the total;
+// the rest comes from whichever costs fewer requests: the remaining pages,
+// or user_id_in reads of the ids the first page did not hold.
+func (c *Client) ListNamed(ctx context.Context, ids []string, yield func(sync.User) error) (int, error) {
+	seen := map[string]bool{}
+	total, err := c.listFrom(ctx, "", 0, 1, func(u sync.User) error {
+		seen[u.ID] = true
+		return yield(u)
+	})
+	if err != nil || len(seen) == total {
+		return total, err
+	}
+	var missing []string
+	for _, id := range ids {
+		if _, err := strconv.ParseInt(id, 10, 64); err == nil && !seen[id] {
+			missing = append(missing, id)
+		}
+	}
+	pagesLeft := (total+MaxPerPage-1)/MaxPerPage - 1
+	if reads := (len(missing) + idsPerRead - 1) / idsPerRead; reads >= pagesLeft {
+		_, err := c.listFrom(ctx, "", 1, 0, yield)
+		return total, err
+	}
+	for lo := 0; lo < len(missing); lo += idsPerRead {
+		filter := "&user_id_in=" + strings.Join(missing[lo:min(lo+idsPerRead, len(missing))], ",")
+		if _, err := c.listFrom(ctx, filter, 0, 0, yield); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// listFrom reads the list with a filter ("" or "&name=value...") from a
+// page on, up to maxPages (0 = until done), checking what it gathered
+// against the total the API reports, which it returns.
+func (c *Client) listFrom(ctx context.Context, filter string, page, maxPages int, yield func(sync.User) error) (total int, err error) {
+	seen := page * MaxPerPage
+	for n := 0; maxPages == 0 || n < maxPages; n, page = n+1, page+1 {
 		var out struct {
 			Payload listPage `json:"payload"`
 		}
-		path := fmt.Sprintf("/v1/user/list?page=%d&per_page=%d", page, MaxPerPage)
+		path := fmt.Sprintf("/v1/user/list?page=%d&per_page=%d%s", page, MaxPerPage, filter)
 		if _, err := c.api.Do(ctx, http.MethodGet, path, nil, &out); err != nil {
-			return err
+			return total, err
 		}
+		total = out.Payload.Total
 		for _, item := range out.Payload.Items {
 			u, err := userOf(item, table.UserFromList)
 			if err != nil {
-				return err
+				return total, err
 			}
 			if err := yield(u); err != nil {
-				return err
+				return total, err
 			}
 		}
 		seen += len(out.Payload.Items)
 		switch {
-		case seen == out.Payload.Total:
-			return nil
-		case seen > out.Payload.Total, len(out.Payload.Items) == 0:
-			return fmt.Errorf("GET /v1/user/list: read %d users but the API reports a total of %d", seen, out.Payload.Total)
+		case seen == total:
+			return total, nil
+		case seen > total, len(out.Payload.Items) == 0:
+			return total, fmt.Errorf("GET /v1/user/list: read %d users but the API reports a total of %d", seen, total)
 		}
 	}
+	return total, nil
 }
 
 func userOf(item map[string]any, build func(string, map[string]any) (sync.User, error)) (sync.User, error) {
@@ -193,6 +243,9 @@ type envelope struct {
 // A 401 is an expired or rejected token: the client renews it once when it
 // can log in, else the run stops.
 func Check(status int, h http.Header, body []byte) *rest.Error {
+	if status < 400 && !rest.MayFail(body) {
+		return nil
+	}
 	var env envelope
 	_ = json.Unmarshal(body, &env) // a body that is not JSON still fails on its status
 	if status < 400 && (env.Success == nil || *env.Success) {

@@ -589,3 +589,44 @@ func canonical(v any) bool {
 	}
 	return false
 }
+
+// TestListNamed reads few of many users with user_id_in after the first
+// page, and many of them by paging on: whichever costs fewer requests.
+func TestListNamed(t *testing.T) {
+	users := seed(2500)
+	id := func(i int) string { return strconv.FormatInt(users[i].UserID, 10) }
+	var past []string
+	for i := 1000; i < len(users); i++ {
+		past = append(past, id(i))
+	}
+	tests := []struct {
+		name     string
+		ids      []string
+		requests int
+	}{
+		{"all on the first page", []string{id(0), id(499), id(999)}, 1},
+		{"a few past it", []string{id(7), id(1500), id(2400), id(2499), "no-such"}, 2},
+		{"many past it", past, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake, c := start(t, dnltest.Config{}, users, rest.Config{})
+			got := map[string]bool{}
+			total, err := c.ListNamed(t.Context(), tt.ids, func(u sync.User) error {
+				got[u.ID] = true
+				return nil
+			})
+			if err != nil || total != 2500 {
+				t.Fatalf("ListNamed = %d, %v; want the total 2500", total, err)
+			}
+			for _, id := range tt.ids {
+				if id != "no-such" && !got[id] {
+					t.Errorf("user %s not read", id)
+				}
+			}
+			if n := len(fake.Requests()); n != tt.requests {
+				t.Errorf("%d requests, want %d", n, tt.requests)
+			}
+		})
+	}
+}

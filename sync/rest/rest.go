@@ -461,3 +461,22 @@ func Snippet(body []byte) string {
 	}
 	return s
 }
+
+// MayFail reports whether a body of a successful HTTP status might still
+// say the call failed: whether it holds a "success" key set to false
+// anywhere (a key spelled with \u escapes is not looked for). Only such
+// bodies need decoding to find out, which spares decoding every large list
+// page twice.
+func MayFail(body []byte) bool {
+	key := []byte(`"success"`)
+	for tail := body; ; {
+		i := bytes.Index(tail, key)
+		if i < 0 {
+			return false
+		}
+		tail = bytes.TrimLeft(tail[i+len(key):], " \t\r\n")
+		if len(tail) > 0 && tail[0] == ':' && bytes.HasPrefix(bytes.TrimLeft(tail[1:], " \t\r\n"), []byte("false")) {
+			return true
+		}
+	}
+}

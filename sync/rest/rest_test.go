@@ -94,9 +94,9 @@ func TestRetries(t *testing.T) {
 		gaps       []time.Duration // between arrivals
 	}{
 		{"503 twice then success", []int{503, 503}, nil, 5, 3, 200, "",
-			[]time.Duration{250 * time.Millisecond, 250 * time.Millisecond}},
+			[]time.Duration{paced(4), paced(4)}},
 		{"503 up to the cap", []int{503, 503, 503, 503}, nil, 3, 3, 503, "GET /v1/things: HTTP 503",
-			[]time.Duration{250 * time.Millisecond, 250 * time.Millisecond}},
+			[]time.Duration{paced(4), paced(4)}},
 		{"400 is not retried", []int{400}, nil, 5, 1, 400, "GET /v1/things: HTTP 400", nil},
 		{"404 is not retried", []int{404}, nil, 5, 1, 404, "HTTP 404", nil},
 		{"503 with Retry-After", []int{503}, http.Header{"Retry-After": {"3"}}, 5, 2, 200, "",
@@ -141,7 +141,7 @@ func TestRetries(t *testing.T) {
 				}
 				at := seen.times()
 				for i, gap := range tt.gaps {
-					if got := at[i+1].Sub(at[i]); got != gap {
+					if got := at[i+1].Sub(at[i]); (got - gap).Abs() > time.Microsecond {
 						t.Errorf("attempt %d came %v after the previous one, want %v", i+2, got, gap)
 					}
 				}
@@ -758,3 +758,29 @@ func TestSnippetNeverCutsASecret(t *testing.T) {
 		})
 	}
 }
+
+func TestMayFail(t *testing.T) {
+	tests := []struct {
+		body string
+		want bool
+	}{
+		{`{"success": false, "message": "Token has expired"}`, true},
+		{`{"success":false}`, true},
+		{"{\n  \"success\" :\n\tfalse\n}", true},
+		{`{"success": true, "payload": {"items": []}}`, false},
+		{`{"has_more": false, "data": [{"name": "success"}]}`, false},
+		{`{"data": {"note": "\"success\": false was said"}}`, false}, // inside a string the quotes are escaped
+		{`{"payload": {"success": false}}`, true},                    // nested: decoded to find out
+		{``, false},
+		{`"success"`, false},
+	}
+	for _, tt := range tests {
+		if got := rest.MayFail([]byte(tt.body)); got != tt.want {
+			t.Errorf("MayFail(%q) = %v, want %v", tt.body, got, tt.want)
+		}
+	}
+}
+
+// paced is the gap between requests a limiter set to r a second leaves:
+// it sends 1% under its rate.
+func paced(r float64) time.Duration { return time.Duration(float64(time.Second) / (r * 0.99)) }

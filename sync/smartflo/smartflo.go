@@ -182,6 +182,9 @@ var india = time.FixedZone("IST", 5*3600+1800)
 // Check reads a Smartflo answer: an HTTP error, or a 200 whose body says
 // "success": false, is a failure.
 func Check(status int, h http.Header, body []byte) *rest.Error {
+	if status < 400 && !rest.MayFail(body) {
+		return nil
+	}
 	var env envelope
 	_ = json.Unmarshal(body, &env) // a body that is not JSON still fails on its status
 	if status < 400 && (env.Success == nil || *env.Success) {

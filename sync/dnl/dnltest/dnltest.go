@@ -307,19 +307,35 @@ func (f *Fake) handleList(w http.ResponseWriter, r *http.Request, _ bool) {
 	}
 
 	f.mu.Lock()
-	var match []*User
-	for _, id := range f.ids {
-		u := f.users[id]
-		if (ids == nil || ids[id]) && (active == nil || u.Active == *active) && (userType == "" || u.UserType == userType) {
-			match = append(match, u)
+	// Candidates in user_id order: the filter's ids, else everyone. Only the
+	// active and user_type filters need a look at each candidate, so an
+	// unfiltered page costs its own size, not the whole store's.
+	candidates := f.ids
+	if ids != nil {
+		candidates = make([]int64, 0, len(ids))
+		for id := range ids {
+			if f.users[id] != nil {
+				candidates = append(candidates, id)
+			}
 		}
+		slices.Sort(candidates)
+	}
+	if active != nil || userType != "" {
+		var kept []int64
+		for _, id := range candidates {
+			if u := f.users[id]; (active == nil || u.Active == *active) && (userType == "" || u.UserType == userType) {
+				kept = append(kept, id)
+			}
+		}
+		candidates = kept
 	}
 	items := []User{}
-	if n := int64(len(match)); page < (n+perPage-1)/perPage { // so page*perPage cannot overflow
-		for _, u := range match[page*perPage : min((page+1)*perPage, n)] {
-			items = append(items, u.clone())
+	if n := int64(len(candidates)); page < (n+perPage-1)/perPage { // so page*perPage cannot overflow
+		for _, id := range candidates[page*perPage : min((page+1)*perPage, n)] {
+			items = append(items, f.users[id].clone())
 		}
 	}
+	total := len(candidates)
 	f.mu.Unlock()
 
 	type list struct {
@@ -331,7 +347,7 @@ func (f *Fake) handleList(w http.ResponseWriter, r *http.Request, _ bool) {
 	writeJSON(w, http.StatusOK, struct {
 		Success bool `json:"success"`
 		Payload list `json:"payload"`
-	}{true, list{len(match), page, perPage, items}})
+	}{true, list{total, page, perPage, items}})
 }
 
 // handleGet serves GET /v1/user/{user_id}.
