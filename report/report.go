@@ -61,9 +61,14 @@ type Writer struct {
 	format Format
 	w      io.Writer
 	csv    *csv.Writer
+	json   *json.Encoder
 	closer io.Closer
 	counts map[string]int
 	err    error
+	// Room for the row being written, kept from row to row so that
+	// writing one does not allocate it again.
+	rec [8]string // a CSV record
+	row Row       // what the JSON encoder is handed
 }
 
 // Create creates (or truncates) a report file readable by its owner only:
@@ -93,15 +98,19 @@ func Create(path string) (*Writer, error) {
 // NewWriter writes a report to w; a CSV report starts with its header.
 func NewWriter(w io.Writer, format Format) (*Writer, error) {
 	rw := &Writer{format: format, w: w, counts: map[string]int{}}
-	if format == CSV {
-		rw.csv = csv.NewWriter(w)
-		if err := rw.csv.Write(Columns); err != nil {
-			return nil, err
-		}
-		rw.csv.Flush()
-		if err := rw.csv.Error(); err != nil {
-			return nil, fmt.Errorf("writing the report: %w", err)
-		}
+	if format != CSV {
+		// Encode writes a row and its newline in one Write, as
+		// json.Marshal would give them, without a new buffer per row.
+		rw.json = json.NewEncoder(w)
+		return rw, nil
+	}
+	rw.csv = csv.NewWriter(w)
+	if err := rw.csv.Write(Columns); err != nil {
+		return nil, err
+	}
+	rw.csv.Flush()
+	if err := rw.csv.Error(); err != nil {
+		return nil, fmt.Errorf("writing the report: %w", err)
 	}
 	return rw, nil
 }
@@ -117,15 +126,12 @@ func (w *Writer) Write(r Row) error {
 	r.Error = shorten(r.Error)
 	w.counts[r.Status]++
 	if w.format == CSV {
-		w.csv.Write(csvRecord(r))
+		w.csv.Write(csvRecord(w.rec[:0], r))
 		w.csv.Flush()
 		w.err = w.csv.Error()
 	} else {
-		line, err := json.Marshal(r)
-		if err == nil {
-			_, err = w.w.Write(append(line, '\n'))
-		}
-		w.err = err
+		w.row = r
+		w.err = w.json.Encode(&w.row)
 	}
 	if w.err != nil {
 		w.err = fmt.Errorf("writing the report: %w", w.err)
@@ -173,13 +179,14 @@ func (w *Writer) Close() error {
 	return w.err
 }
 
-func csvRecord(r Row) []string {
+// csvRecord appends r's cells to rec, in the order of Columns.
+func csvRecord(rec []string, r Row) []string {
 	status := ""
 	if r.HTTPStatus != 0 {
 		status = strconv.Itoa(r.HTTPStatus)
 	}
-	return []string{strconv.Itoa(r.Row), cell(r.Key), cell(r.UserID), r.Status, status,
-		strconv.Itoa(r.Attempts), r.Fields, cell(r.Error)}
+	return append(rec, strconv.Itoa(r.Row), cell(r.Key), cell(r.UserID), r.Status, status,
+		strconv.Itoa(r.Attempts), r.Fields, cell(r.Error))
 }
 
 // cell puts text on one line, so a torn last line is always the last

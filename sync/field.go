@@ -71,6 +71,8 @@ func (p Path) String() string { return strings.Join(p.keys, ".") }
 type Table struct {
 	fields []Field
 	index  map[string]int
+	nRead  int // fields the one-user read holds
+	nList  int // fields a list item holds
 }
 
 // NewTable builds a table. It panics on a duplicate name: tables are
@@ -82,6 +84,12 @@ func NewTable(fields ...Field) *Table {
 			panic("sync: duplicate field " + f.Name)
 		}
 		t.index[f.Name] = i
+		if !f.Read.Zero() {
+			t.nRead++
+		}
+		if !f.List.Zero() {
+			t.nList++
+		}
 	}
 	return t
 }
@@ -133,7 +141,11 @@ func (t *Table) UserFromList(id string, doc map[string]any) (User, error) {
 }
 
 func (t *Table) user(id string, doc map[string]any, full bool) (User, error) {
-	u := User{ID: id, Values: make(map[string]any, len(t.fields)), Full: full}
+	n := t.nList
+	if full {
+		n = t.nRead
+	}
+	u := User{ID: id, Values: make(map[string]any, n), Full: full}
 	for i := range t.fields {
 		f := &t.fields[i]
 		p := f.List

@@ -56,14 +56,14 @@ type textKind struct{}
 func (textKind) Parse(cell string) (any, error) { return cell, nil }
 
 func (textKind) Decode(v any) (any, error) {
-	switch v := v.(type) {
+	switch s := v.(type) {
 	case nil:
 		return "", nil
 	case string:
-		return v, nil
+		return v, nil // v already holds the string: boxing it again would allocate
 	case json.Number:
-		if _, err := v.Int64(); err == nil {
-			return v.String(), nil
+		if _, err := s.Int64(); err == nil {
+			return s.String(), nil
 		}
 	}
 	return nil, fmt.Errorf("%s is not a string", describe(v))
@@ -77,24 +77,64 @@ func (textKind) Format(v any) string { return strconv.Quote(str(v)) }
 
 type emailKind struct{ textKind }
 
-func (emailKind) Parse(cell string) (any, error) { return checkEmail(cell) }
+func (emailKind) Parse(cell string) (any, error) {
+	if err := checkEmail(cell); err != nil {
+		return nil, err
+	}
+	return cell, nil
+}
 
 func (k emailKind) Decode(v any) (any, error) {
 	s, err := k.textKind.Decode(v)
 	if err != nil || s == "" {
 		return s, err
 	}
-	return checkEmail(s.(string))
+	if err := checkEmail(s.(string)); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func (emailKind) Equal(a, b any) bool { return strings.EqualFold(str(a), str(b)) }
 
-func checkEmail(s string) (any, error) {
+// checkEmail accepts s when it is one bare address, as net/mail reads it.
+func checkEmail(s string) error {
+	if plainAddress(s) {
+		return nil
+	}
 	addr, err := mail.ParseAddress(s)
 	if err != nil || addr.Address != s || addr.Name != "" {
-		return nil, fmt.Errorf("%q is not an email address", s)
+		return fmt.Errorf("%q is not an email address", s)
 	}
-	return s, nil
+	return nil
+}
+
+// plainAddress reports whether s is local@domain with both parts ASCII
+// dot-atoms (RFC 5322 atext and single inner dots): the common address,
+// which net/mail reads as exactly s with no name. It saves checkEmail
+// the parser's allocations; anything else goes to net/mail.
+func plainAddress(s string) bool {
+	at := strings.IndexByte(s, '@')
+	return at >= 0 && dotAtom(s[:at]) && dotAtom(s[at+1:])
+}
+
+// dotAtom reports whether s is an ASCII RFC 5322 dot-atom.
+func dotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.':
+			if s[i-1] == '.' {
+				return false
+			}
+		case c < '!' || c > '~' || strings.IndexByte(`()<>[]:;@\,"`, c) >= 0:
+			return false
+		}
+	}
+	return true
 }
 
 type boolKind struct{}
@@ -125,7 +165,12 @@ func (boolKind) Encode(v any) any { return v }
 
 func (boolKind) Equal(a, b any) bool { return a == b }
 
-func (boolKind) Format(v any) string { return fmt.Sprint(v) }
+func (boolKind) Format(v any) string {
+	if b, ok := v.(bool); ok {
+		return strconv.FormatBool(b)
+	}
+	return fmt.Sprint(v)
+}
 
 type intKind struct{}
 
@@ -154,8 +199,11 @@ func (intKind) Encode(v any) any { return v }
 func (intKind) Equal(a, b any) bool { return a == b }
 
 func (intKind) Format(v any) string {
-	if v == nil {
+	switch n := v.(type) {
+	case nil:
 		return "null"
+	case int64:
+		return strconv.FormatInt(n, 10)
 	}
 	return fmt.Sprint(v)
 }
@@ -166,9 +214,8 @@ type listKind struct {
 }
 
 func (k listKind) Parse(cell string) (any, error) {
-	parts := strings.Split(cell, "|")
-	out := make([]any, 0, len(parts))
-	for _, p := range parts {
+	out := make([]any, 0, strings.Count(cell, "|")+1)
+	for p := range strings.SplitSeq(cell, "|") {
 		p = strings.TrimSpace(p)
 		if p == "" {
 			continue
@@ -221,12 +268,45 @@ func (k listKind) Encode(v any) any {
 	return out
 }
 
+// Equal reports whether a and b hold the same items, each as often,
+// in any order; items are told apart by their Format.
 func (k listKind) Equal(a, b any) bool {
-	return slices.Equal(k.sorted(a), k.sorted(b))
+	x, _ := a.([]any)
+	y, _ := b.([]any)
+	switch {
+	case len(x) != len(y):
+		return false
+	case len(x) > 64:
+		return slices.Equal(k.sorted(x), k.sorted(y))
+	}
+	// Few items (lists are short): match each of x with an unused equal
+	// item of y, without formatting every item into a new slice.
+	var used uint64
+next:
+	for _, e := range x {
+		for j, f := range y {
+			if used&(1<<j) == 0 && k.sameItem(e, f) {
+				used |= 1 << j
+				continue next
+			}
+		}
+		return false
+	}
+	return true
 }
 
-func (k listKind) sorted(v any) []string {
-	items, _ := v.([]any)
+// sameItem reports whether two items format alike. The string kinds
+// format a value as its quoted text, so their items format alike when
+// their texts are equal, which needs no formatting.
+func (k listKind) sameItem(a, b any) bool {
+	switch k.item.(type) {
+	case textKind, emailKind, digitsKind, phoneKind, enumKind:
+		return str(a) == str(b)
+	}
+	return k.item.Format(a) == k.item.Format(b)
+}
+
+func (k listKind) sorted(items []any) []string {
 	out := make([]string, len(items))
 	for i, e := range items {
 		out[i] = k.item.Format(e)
@@ -289,7 +369,10 @@ func (k enumKind) Decode(v any) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s is not one of %s", describe(v), strings.Join(k.words, ", "))
 	}
-	return k.Parse(s)
+	if _, err := k.Parse(s); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // Phone is an international phone number: a + and then 8 to 15 digits,
@@ -307,7 +390,8 @@ func (phoneKind) Parse(cell string) (any, error) {
 	if isScientific(cell) {
 		return nil, excelMangled(cell)
 	}
-	digits, plus, ok := phoneDigits(cell)
+	number, plus, ok := phoneDigits(cell)
+	digits := strings.TrimPrefix(number, "+")
 	n := len(digits)
 	switch {
 	case !ok || n == 0:
@@ -316,7 +400,7 @@ func (phoneKind) Parse(cell string) (any, error) {
 	case plus && (n < minPhoneDigits || n > maxPhoneDigits):
 		return nil, fmt.Errorf("%q has %d digits after the +; an international number has %d to %d", cell, n, minPhoneDigits, maxPhoneDigits)
 	case plus:
-		return "+" + digits, nil
+		return number, nil
 	case strings.HasPrefix(digits, "00") && n-2 >= minPhoneDigits && n-2 <= maxPhoneDigits && digits[2] != '0':
 		return nil, fmt.Errorf("%q starts with 00, the international call prefix: write + in its place (+%s)", cell, digits[2:])
 	case digits[0] == '0':
@@ -335,15 +419,23 @@ const (
 )
 
 // phoneDigits strips the separators people and spreadsheets put in phone
-// numbers and a "(0)" trunk mark after a +. It reports whether the number
-// started with + and whether only digits and separators were left.
-func phoneDigits(s string) (digits string, plus, ok bool) {
-	s, plus = strings.CutPrefix(s, "+")
+// numbers and a "(0)" trunk mark after a +. It returns the digits, after
+// a + when the number started with one, and reports whether it did and
+// whether only digits and separators were left.
+func phoneDigits(s string) (number string, plus, ok bool) {
+	rest, plus := strings.CutPrefix(s, "+")
+	if allDigits(rest) {
+		return s, plus, true // nothing to strip
+	}
 	if plus {
-		s = strings.Replace(s, "(0)", "", 1)
+		rest = strings.Replace(rest, "(0)", "", 1)
 	}
 	var b strings.Builder
-	for _, r := range s {
+	b.Grow(len(s))
+	if plus {
+		b.WriteByte('+')
+	}
+	for _, r := range rest {
 		switch {
 		case r >= '0' && r <= '9':
 			b.WriteRune(r)
@@ -375,11 +467,14 @@ func (k phoneKind) Decode(v any) (any, error) {
 
 // Equal compares the numbers' digits, so a value the API holds with
 // spaces equals the same number without.
-func (phoneKind) Equal(a, b any) bool { return phoneKey(str(a)) == phoneKey(str(b)) }
+func (phoneKind) Equal(a, b any) bool {
+	x, y := str(a), str(b)
+	return x == y || phoneKey(x) == phoneKey(y)
+}
 
 func phoneKey(s string) string {
-	if digits, plus, ok := phoneDigits(s); ok && plus {
-		return "+" + digits
+	if number, plus, ok := phoneDigits(s); ok && plus {
+		return number
 	}
 	return s
 }

@@ -2,7 +2,9 @@ package sync_test
 
 import (
 	"encoding/json"
+	"net/mail"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -229,4 +231,77 @@ func FuzzPhone(f *testing.F) {
 			t.Fatalf("Equal(%q, %q) is false", s, p)
 		}
 	})
+}
+
+// FuzzEmail checks that Email accepts exactly the strings net/mail reads
+// as one bare address (no name, nothing added or dropped), whichever way
+// it checks them.
+func FuzzEmail(f *testing.F) {
+	for _, s := range []string{"asha@example.com", "a.b+c@x.co.in", "Asha <asha@example.com>", "a..b@x", ".a@x", "a.@x", "a@x.",
+		"a@@x", `"a b"@x`, "a@[10.0.0.1]", "a @x", "a@x (Asha)", "ä@x", "a@x\x00", "@x", "a@", "!#$%&'*+-/=?^_`{|}~@x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		addr, err := mail.ParseAddress(s)
+		want := err == nil && addr.Address == s && addr.Name == ""
+		v, err := sync.Email.Parse(s)
+		if got := err == nil; got != want {
+			t.Fatalf("Email.Parse(%q) = %v, %v; net/mail says bare address %v", s, v, err, want)
+		}
+		if err == nil && v != s {
+			t.Fatalf("Email.Parse(%q) = %#v", s, v)
+		}
+	})
+}
+
+// FuzzListEqual checks that lists are equal when their items, formatted
+// and sorted, are: the same items as often, in any order.
+func FuzzListEqual(f *testing.F) {
+	f.Add("a|b|a", "a|a|b")
+	f.Add("a|b|a", "a|b|b")
+	f.Add("0502842370001", "0502842370001|0502842370001")
+	f.Add("1|2|3", "3|2|1")
+	f.Add("", "x")
+	kinds := []sync.Kind{sync.List(sync.Text, ""), sync.List(sync.Digits(13, "agent id"), ""), sync.List(sync.Int, "client_id"), sync.List(sync.Email, "")}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		x, y := strings.Split(a, "|"), strings.Split(b, "|")
+		for _, k := range kinds {
+			// Lists as the roster and the API give them: items of the kind,
+			// and strings as the API may hold them where the kind refuses.
+			for _, lists := range [][2][]any{{parsed(k, x), parsed(k, y)}, {anys(x), anys(y)}} {
+				want := slices.Equal(formatted(k, lists[0]), formatted(k, lists[1]))
+				if got := k.Equal(lists[0], lists[1]); got != want {
+					t.Fatalf("Equal(%#v, %#v) = %v, want %v", lists[0], lists[1], got, want)
+				}
+			}
+		}
+	})
+}
+
+func parsed(k sync.Kind, items []string) []any {
+	var out []any
+	for _, s := range items {
+		if v, err := k.Parse(s); err == nil {
+			out = append(out, v.([]any)...)
+		}
+	}
+	return out
+}
+
+func anys(items []string) []any {
+	out := make([]any, len(items))
+	for i, s := range items {
+		out[i] = s
+	}
+	return out
+}
+
+// formatted gives a list's items as k formats each, sorted.
+func formatted(k sync.Kind, items []any) []string {
+	out := make([]string, len(items))
+	for i, e := range items {
+		out[i] = k.Format([]any{e})
+	}
+	slices.Sort(out)
+	return out
 }

@@ -2,10 +2,12 @@ package roster
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,18 +24,35 @@ const (
 	colSkip  = "#skip" // a column the mapping ignores
 )
 
-// record is one CSV record as gocsv hands it over: every (column, cell)
-// pair, in order. Line is tagged so gocsv accepts the type; its value
-// arrives through UnmarshalCSVWithFields like every other cell.
+// record is one CSV record as gocsv hands it over: every cell, in the
+// order of the columns the record source gave gocsv (the header's, then
+// colLine and colError). Line is tagged so gocsv accepts the type; its
+// value arrives through UnmarshalCSVWithFields like every other cell.
 type record struct {
 	Line  string `csv:"#line"`
-	cells [][2]string
+	cells []string
 }
 
+// recordCap is the room a record starts with: enough for the columns of
+// most rosters, so that a record is one allocation, not one per doubling.
+const recordCap = 16
+
 // UnmarshalCSVWithFields implements gocsv.TypeUnmarshalCSVWithFields.
-func (r *record) UnmarshalCSVWithFields(column, cell string) error {
-	r.cells = append(r.cells, [2]string{column, cell})
+// gocsv hands the cells over in column order, so the column name is
+// not kept: the cell's position tells it.
+func (r *record) UnmarshalCSVWithFields(_, cell string) error {
+	if r.cells == nil {
+		r.cells = make([]string, 0, recordCap)
+	}
+	r.cells = append(r.cells, cell)
 	return nil
+}
+
+// csvColumn is what readCSV does with the cell at one position of a record.
+type csvColumn struct {
+	field *sync.Field // the field it sets, or nil
+	key   bool        // the key
+	err   bool        // the record source's reason the row fails
 }
 
 func readCSV(br *bufio.Reader, s *schema) ([]sync.Row, error) {
@@ -59,23 +78,54 @@ func readCSV(br *bufio.Reader, s *schema) ([]sync.Row, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What each cell of a record is, by position: resolved once here, not
+	// by its column name in every row.
+	cols := make([]csvColumn, len(columns), len(columns)+2)
+	for i, id := range columns {
+		cols[i] = csvColumn{field: fields[id], key: id == colKey}
+	}
+	cols = append(cols, csvColumn{}, csvColumn{err: true}) // colLine, colError
+	// Cells are read in the order of their fields' names, then the rest in
+	// column order, so that a row's values come out sorted as Row wants
+	// them and sorting them in done is one pass. A row with more than one
+	// bad cell is read again in column order, so that its error names them
+	// as they stand in the file.
+	inFile := make([]int, len(cols))
+	for i := range inFile {
+		inFile[i] = i
+	}
+	byName := slices.Clone(inFile)
+	slices.SortStableFunc(byName, func(i, j int) int {
+		a, b := cols[i].field, cols[j].field
+		if a == nil || b == nil {
+			return cmp.Compare(btoi(a == nil), btoi(b == nil))
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	read := func(n int, cells []string, order []int) builder {
+		b := newBuilder(n, s, len(fields))
+		for _, i := range order {
+			if i >= len(cells) {
+				continue
+			}
+			switch c, cell := cols[i], cells[i]; {
+			case c.field != nil:
+				b.cell(c.field, cell)
+			case c.key:
+				b.key(cell)
+			case c.err && cell != "":
+				b.fail(cell)
+			}
+		}
+		return *b
+	}
 
 	var rows []sync.Row
-	src := &recordSource{r: cr, header: columns}
+	src := &recordSource{r: cr, header: columns, noLines: true}
 	err = gocsv.UnmarshalDecoderToCallback(gocsv.NewSimpleDecoderFromCSVReader(src), func(rec record) {
-		b := newBuilder(len(rows)+1, s, len(fields))
-		for _, c := range rec.cells {
-			switch {
-			case c[0] == colLine, strings.HasPrefix(c[0], colSkip):
-			case c[0] == colError:
-				if c[1] != "" {
-					b.fail(c[1])
-				}
-			case c[0] == colKey:
-				b.key(c[1])
-			default:
-				b.cell(fields[c[0]], c[1])
-			}
+		b := read(len(rows)+1, rec.cells, byName)
+		if len(b.errs) > 1 {
+			b = read(len(rows)+1, rec.cells, inFile)
 		}
 		rows = append(rows, b.done(s.Key))
 	})
@@ -86,6 +136,13 @@ func readCSV(br *bufio.Reader, s *schema) ([]sync.Row, error) {
 		return nil, src.err
 	}
 	return rows, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // resolveHeader maps each header name to a column id for gocsv (colKey,
@@ -138,11 +195,12 @@ func resolveHeader(header []string, s *schema) ([]string, map[string]*sync.Field
 // malformed record, the reason it fails. A record gocsv cannot be given
 // would stop it at the first bad line; this keeps bad lines to their rows.
 type recordSource struct {
-	r      *csv.Reader
-	header []string
-	sent   bool
-	out    []string
-	err    error // a read error that is not about one record
+	r       *csv.Reader
+	header  []string
+	noLines bool // leave the colLine cell empty: the reader does not use it
+	sent    bool
+	out     []string
+	err     error // a read error that is not about one record
 }
 
 // Read implements gocsv.CSVReader.
@@ -180,7 +238,12 @@ func (s *recordSource) Read() ([]string, error) {
 		}
 		s.out = append(s.out, cell)
 	}
-	return append(s.out, strconv.Itoa(line), reason), nil
+	lineCell := ""
+	if !s.noLines {
+		lineCell = strconv.Itoa(line)
+	}
+	s.out = append(s.out, lineCell, reason) // kept: gocsv is done with a record before it asks for the next
+	return s.out, nil
 }
 
 // ReadAll implements gocsv.CSVReader.

@@ -11,3 +11,10 @@ func CheckUTF8(r io.Reader) (int, error) {
 	_, bad, err := scan(r, "the roster")
 	return bad, err
 }
+
+// LineDecoder returns the JSON Lines decoder's decode, which keeps its
+// json.Decoder from call to call.
+func LineDecoder() func(text []byte) (any, bool) {
+	var d lineDecoder
+	return d.decode
+}

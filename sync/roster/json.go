@@ -3,7 +3,6 @@ package roster
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,12 +30,13 @@ func readJSON(br *bufio.Reader, s *schema) ([]sync.Row, error) {
 		return nil, errors.New("a JSON roster is an array of objects; for one object per line, name the file .jsonl")
 	}
 	var rows []sync.Row
+	var flat []named
 	for n := 1; dec.More(); n++ {
 		var elem any
 		if err := dec.Decode(&elem); err != nil {
 			return nil, fmt.Errorf("element %d: not valid JSON: %w", n, err)
 		}
-		row, err := rowOf(n, elem, s)
+		row, err := rowOf(n, elem, s, &flat)
 		if err != nil {
 			return nil, err
 		}
@@ -55,6 +55,8 @@ func readJSON(br *bufio.Reader, s *schema) ([]sync.Row, error) {
 // and do not count as rows. A line that is not valid JSON fails its row.
 func readJSONL(br *bufio.Reader, s *schema) ([]sync.Row, error) {
 	var rows []sync.Row
+	var flat []named
+	var ld lineDecoder
 	sc := bufio.NewScanner(br)
 	sc.Buffer(nil, 4<<20)
 	for line := 1; sc.Scan(); line++ {
@@ -63,14 +65,12 @@ func readJSONL(br *bufio.Reader, s *schema) ([]sync.Row, error) {
 			continue
 		}
 		n := len(rows) + 1
-		dec := json.NewDecoder(bytes.NewReader(text))
-		dec.UseNumber()
-		var elem any
-		if err := dec.Decode(&elem); err != nil || dec.InputOffset() != int64(len(text)) {
+		elem, ok := ld.decode(text)
+		if !ok {
 			rows = append(rows, sync.Row{N: n, Err: fmt.Errorf("row %d (line %d): not valid JSON", n, line)})
 			continue
 		}
-		row, err := rowOf(n, elem, s)
+		row, err := rowOf(n, elem, s, &flat)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
@@ -82,20 +82,48 @@ func readJSONL(br *bufio.Reader, s *schema) ([]sync.Row, error) {
 	return rows, nil
 }
 
+// lineDecoder decodes lines that each hold one JSON value, with numbers
+// as json.Number. One json.Decoder, with its buffer, serves line after
+// line; a line that fails leaves it in an unknown state, so the next line
+// gets a new one.
+type lineDecoder struct {
+	line bytes.Reader // the line being decoded
+	dec  *json.Decoder
+	read int64 // the decoder's input offset at the start of the line
+}
+
+// decode decodes text, which must be exactly one JSON value with no
+// space around it.
+func (d *lineDecoder) decode(text []byte) (any, bool) {
+	if d.dec == nil {
+		d.dec, d.read = json.NewDecoder(&d.line), 0
+		d.dec.UseNumber()
+	}
+	d.line.Reset(text)
+	var elem any
+	if err := d.dec.Decode(&elem); err != nil || d.dec.InputOffset()-d.read != int64(len(text)) {
+		d.dec = nil
+		return nil, false
+	}
+	d.read = d.dec.InputOffset()
+	return elem, true
+}
+
 // rowOf builds the row of one JSON element: the PATCH body shape plus the
 // key. Nested objects name dotted fields. An unknown key stops the run,
-// as an unknown CSV column does.
-func rowOf(n int, elem any, s *schema) (sync.Row, error) {
+// as an unknown CSV column does. flat is room for the element's values,
+// kept from row to row.
+func rowOf(n int, elem any, s *schema, flat *[]named) (sync.Row, error) {
 	obj, ok := elem.(map[string]any)
 	if !ok {
 		return sync.Row{N: n, Err: fmt.Errorf("row %d: not a JSON object", n)}, nil
 	}
-	var flat []named
-	flatten("", obj, &flat)
-	b := newBuilder(n, s, len(flat))
-	slices.SortFunc(flat, func(a, b named) int { return cmp.Compare(a.name, b.name) })
+	*flat = (*flat)[:0]
+	flatten("", obj, flat)
+	b := newBuilder(n, s, len(*flat))
+	slices.SortFunc(*flat, func(a, b named) int { return strings.Compare(a.name, b.name) })
 	seen := map[string]string{} // column id -> the name it was given under
-	for _, p := range flat {
+	for _, p := range *flat {
 		name, v := p.name, p.v
 		col, err := s.column(name)
 		if err != nil {

@@ -1,6 +1,8 @@
 package roster_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -1090,4 +1092,84 @@ func FuzzParseSet(f *testing.F) {
 		}
 		_ = v.Field.Kind.Format(v.V)
 	})
+}
+
+// FuzzLineDecoder checks that the JSON Lines decoder, which keeps one
+// json.Decoder from line to line, reads each line as a new decoder
+// would: the same value, or a failure, whatever the lines before it.
+func FuzzLineDecoder(f *testing.F) {
+	for _, seed := range []string{
+		"{\"a\": 1}\n{\"b\": [1, \"x\"]}",
+		"\"x\"\nnull\n12\n1e5\n-\n{\"a\": 1}",
+		"{\"a\": 1} {\"b\": 2}\n{\"a\": 1}]\n{\"c\": 3}",
+		"{\"a\": \n{\"b\": 2}\ntrue\nfals\n{}",
+		"[1, 2]\n\"unterminated\n{\"x\": \"\\u00e9\"}",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		decode := roster.LineDecoder()
+		for line := range strings.SplitSeq(in, "\n") {
+			text := []byte(strings.TrimSpace(line))
+			if len(text) == 0 {
+				continue
+			}
+			dec := json.NewDecoder(bytes.NewReader(text))
+			dec.UseNumber()
+			var want any
+			wantOK := dec.Decode(&want) == nil && dec.InputOffset() == int64(len(text))
+			got, gotOK := decode(text)
+			if gotOK != wantOK || (wantOK && !reflect.DeepEqual(got, want)) {
+				t.Fatalf("line %q: got %#v, %v; a new decoder gives %#v, %v", line, got, gotOK, want, wantOK)
+			}
+		}
+	})
+}
+
+// TestReadCSVErrorOrder checks that a row's bad cells are named in the
+// order of the file's columns, the record's own fault last, whatever
+// order the reader checks them in.
+func TestReadCSVErrorOrder(t *testing.T) {
+	for _, c := range []struct {
+		name, in, want string
+	}{
+		{
+			name: "columns in name order",
+			in:   "id,block_agent,email,number\n1,maybe,x,0123\n",
+			want: `row 1: field block_agent: "maybe" is not a boolean`,
+		},
+		{
+			name: "columns against name order",
+			in:   "number,id,email,block_agent\n0123,1,x,maybe,extra\n",
+			want: `row 1: field number: "0123" is a local number`,
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rows, err := roster.Read(strings.NewReader(c.in), roster.CSV, smartfloSchema())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 1 || rows[0].Err == nil {
+				t.Fatalf("rows %+v, want one that fails", rows)
+			}
+			msg := rows[0].Err.Error()
+			if !strings.HasPrefix(msg, c.want) {
+				t.Errorf("error %q does not start with %q", msg, c.want)
+			}
+			// Each bad cell is named, in column order.
+			header, _, _ := strings.Cut(c.in, "\n")
+			var want []int
+			for _, col := range strings.Split(header, ",") {
+				if col != "id" {
+					want = append(want, strings.Index(msg, "field "+col+":"))
+				}
+			}
+			if strings.Contains(c.in, "extra") {
+				want = append(want, strings.Index(msg, "line 2 has 5 cells"))
+			}
+			if !slices.IsSorted(want) || slices.Contains(want, -1) {
+				t.Errorf("error %q does not name the bad cells in column order", msg)
+			}
+		})
+	}
 }
