@@ -40,11 +40,11 @@ const (
 	// decreased rate per second: slow, because every probe past the limit
 	// costs a Retry-After pause of every worker.
 	growth = 0.01
-	// pace is the share of the rate the bucket sends at: the 1% left over
+	// pace is the share of the rate the bucket sends at: the 2% left over
 	// absorbs the jitter between a token here and the request's arrival
 	// there (scheduling, a GC pause), so the server never sees more than the
 	// rate plus one or two in any second.
-	pace = 0.99
+	pace = 0.98
 )
 
 // newBucket returns a token bucket for r requests a second, burst one.
@@ -62,7 +62,7 @@ func (l *Limiter) setRate(r rate.Limit) {
 }
 
 // New returns a limiter for perSecond requests a second; 0 means no limit
-// (until a server throttles). Its burst is one and it paces 1% under the
+// (until a server throttles). Its burst is one and it paces 2% under the
 // rate, so no one-second window holds more than perSecond+1 starts.
 func New(perSecond float64) *Limiter {
 	ceiling := rate.Inf

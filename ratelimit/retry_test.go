@@ -182,7 +182,7 @@ func TestDoWaitsOnLimiter(t *testing.T) {
 			t.Fatal(err)
 		}
 		rate := 2.0
-		gap := time.Duration(float64(time.Second) / (rate * 0.99)) // it sends 1% under its rate
+		gap := time.Duration(float64(time.Second) / (rate * 0.98)) // it sends 2% under its rate
 		for i, at := range a.at {
 			if want := begin.Add(time.Duration(i) * gap); (at.Sub(want)).Abs() > time.Microsecond {
 				t.Errorf("attempt %d at +%v, want +%v", i+1, at.Sub(begin), want.Sub(begin))

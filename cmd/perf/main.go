@@ -10,6 +10,7 @@
 //
 //	go run ./cmd/perf            # everything, about four minutes
 //	go run ./cmd/perf -quick     # smaller sizes, no 1,000,000-row run
+//	go run ./cmd/perf -only rate # one section: rate, requests, throughput or memory
 package main
 
 import (
@@ -44,8 +45,9 @@ const token = "perf-token"
 
 func main() {
 	quick := flag.Bool("quick", false, "smaller sizes and no 1,000,000-row run")
+	only := flag.String("only", "", "run one section: rate, requests, throughput or memory")
 	flag.Parse()
-	if err := run(*quick); err != nil {
+	if err := run(*quick, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "perf:", err)
 		os.Exit(1)
 	}
@@ -57,7 +59,7 @@ type bench struct {
 	bin string
 }
 
-func run(quick bool) error {
+func run(quick bool, only string) error {
 	dir, err := os.MkdirTemp("", "rostersync-perf-")
 	if err != nil {
 		return err
@@ -68,8 +70,15 @@ func run(quick bool) error {
 		return fmt.Errorf("building rostersync (run from the repository's root): %v\n%s", err, out)
 	}
 	fmt.Printf("rostersync performance, %s, %d cores, %s\n\n", cpuModel(), runtime.NumCPU(), runtime.Version())
-	for _, section := range []func(bool) error{b.ratePrecision, b.requestsPerRow, b.throughput, b.memory} {
-		if err := section(quick); err != nil {
+	sections := []struct {
+		name string
+		run  func(bool) error
+	}{{"rate", b.ratePrecision}, {"requests", b.requestsPerRow}, {"throughput", b.throughput}, {"memory", b.memory}}
+	for _, s := range sections {
+		if only != "" && only != s.name {
+			continue
+		}
+		if err := s.run(quick); err != nil {
 			return err
 		}
 		fmt.Println()

@@ -782,5 +782,5 @@ func TestMayFail(t *testing.T) {
 }
 
 // paced is the gap between requests a limiter set to r a second leaves:
-// it sends 1% under its rate.
-func paced(r float64) time.Duration { return time.Duration(float64(time.Second) / (r * 0.99)) }
+// it sends 2% under its rate.
+func paced(r float64) time.Duration { return time.Duration(float64(time.Second) / (r * 0.98)) }
