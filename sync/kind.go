@@ -450,6 +450,14 @@ func phoneDigits(s string) (number string, plus, ok bool) {
 }
 
 func (k phoneKind) Decode(v any) (any, error) {
+	return decodeQuoted(v, k.Parse, "a phone number", `as a string with its leading + ("+<country code><number>")`)
+}
+
+// decodeQuoted decodes a JSON value for a kind whose values must be quoted
+// strings (a spreadsheet or script would mangle them as numbers): a blank
+// or null is "", a string goes through parse, a number is refused with a
+// hint how to quote it.
+func decodeQuoted(v any, parse func(string) (any, error), what, hint string) (any, error) {
 	switch v := v.(type) {
 	case nil:
 		return "", nil
@@ -458,11 +466,11 @@ func (k phoneKind) Decode(v any) (any, error) {
 		if s == "" {
 			return "", nil
 		}
-		return k.Parse(s)
+		return parse(s)
 	case json.Number:
-		return nil, fmt.Errorf("the number %s is not a phone number: quote it, as a string with its leading + (\"+<country code><number>\")", v)
+		return nil, fmt.Errorf("the number %s is not %s: quote it, %s", v, what, hint)
 	}
-	return nil, fmt.Errorf("%s is not a phone number", describe(v))
+	return nil, fmt.Errorf("%s is not %s", describe(v), what)
 }
 
 // Equal compares the numbers' digits, so a value the API holds with
@@ -507,19 +515,7 @@ func (k digitsKind) Parse(cell string) (any, error) {
 }
 
 func (k digitsKind) Decode(v any) (any, error) {
-	switch v := v.(type) {
-	case nil:
-		return "", nil
-	case string:
-		s := strings.TrimSpace(v)
-		if s == "" {
-			return "", nil
-		}
-		return k.Parse(s)
-	case json.Number:
-		return nil, fmt.Errorf("the number %s is not %s %s: quote it, as a string of %d digits with its leading zeros", v, article(k.what), k.what, k.n)
-	}
-	return nil, fmt.Errorf("%s is not %s %s", describe(v), article(k.what), k.what)
+	return decodeQuoted(v, k.Parse, article(k.what)+" "+k.what, fmt.Sprintf("as a string of %d digits with its leading zeros", k.n))
 }
 
 // isScientific reports whether a cell holds a number in scientific
