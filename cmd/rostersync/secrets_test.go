@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rostersync/rostersync/sync/dnl/dnltest"
@@ -18,11 +19,10 @@ import (
 // body echoing the request's headers and body: a server that repeats
 // secrets back, as some proxies and debug endpoints do.
 func echoing(next http.Handler) http.Handler {
-	n := 0
+	var n atomic.Int64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPatch {
-			n++
-			if n%3 == 0 {
+			if n.Add(1)%3 == 0 {
 				body, _ := io.ReadAll(r.Body)
 				w.WriteHeader(http.StatusBadRequest)
 				io.WriteString(w, "bad request from "+r.Header.Get("Authorization")+r.Header.Get("X-Auth-Token")+": "+string(body))
