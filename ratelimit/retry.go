@@ -83,15 +83,25 @@ func Retryable(err error) bool {
 // Do runs op until it succeeds, fails permanently, or the policy gives up.
 // Every attempt first waits on lim. A 429 tells lim to slow down and pause;
 // a success lets it speed up. Do returns the number of attempts made.
+//
+// Waiting (for the limiter, between attempts) ends with ctx, or earlier
+// with the context WithWaitContext attached to it.
 func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) error) (int, error) {
 	if p.Deadline > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, p.Deadline)
 		defer cancel()
 	}
+	wait := ctx
+	if w, ok := ctx.Value(waitKey{}).(context.Context); ok {
+		var cancel context.CancelCauseFunc
+		wait, cancel = context.WithCancelCause(w)
+		defer cancel(nil)
+		defer context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })()
+	}
 	var err error
 	for attempt := 1; ; attempt++ {
-		if werr := lim.Wait(ctx); werr != nil {
+		if werr := lim.Wait(wait); werr != nil {
 			return attempt - 1, giveUp(err, werr)
 		}
 		sent := time.Now()
@@ -117,17 +127,27 @@ func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) e
 		if errors.As(err, &se) && se.HTTPStatus() == 429 {
 			lim.Throttled(retryAt, sent) // pauses every worker, not just this one
 		} else if !retryAt.IsZero() {
-			if serr := sleep(ctx, time.Until(retryAt)); serr != nil {
+			if serr := sleep(wait, time.Until(retryAt)); serr != nil {
 				return attempt, giveUp(err, serr)
 			}
 		}
 		var ag again
 		if retryAt.IsZero() && !errors.As(err, &ag) {
-			if serr := sleep(ctx, p.backoff(attempt)); serr != nil {
+			if serr := sleep(wait, p.backoff(attempt)); serr != nil {
 				return attempt, giveUp(err, serr)
 			}
 		}
 	}
+}
+
+type waitKey struct{}
+
+// WithWaitContext returns a copy of ctx under which Policy.Do stops
+// waiting (for the limiter, or between attempts) when wait ends, while a
+// request already sent goes on under ctx. An apply uses it so that an
+// interrupt starts no new request yet lets those in flight finish.
+func WithWaitContext(ctx, wait context.Context) context.Context {
+	return context.WithValue(ctx, waitKey{}, wait)
 }
 
 // backoff returns a full-jitter wait after the given failed attempt:

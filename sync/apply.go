@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/rostersync/rostersync/ratelimit"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -83,10 +85,11 @@ func (a Applier) Apply(ctx context.Context, p *Plan, record func(Outcome)) error
 				prog.Step(1, false)
 				return nil
 			}
-			out := a.send(reqCtx, it)
+			out := a.send(ctx, reqCtx, it)
 			if errors.Is(out.Err, ErrAuth) {
-				fatal.CompareAndSwap(nil, &out.Err)
-				out.Status, out.Err = Skipped, fmt.Errorf("not applied: %w", out.Err)
+				cause := out.Err
+				fatal.CompareAndSwap(nil, &cause)
+				out.Status, out.Err = Skipped, fmt.Errorf("not applied: %w", cause)
 			}
 			record(out)
 			prog.Step(1, out.Status == Failed)
@@ -101,13 +104,17 @@ func (a Applier) Apply(ctx context.Context, p *Plan, record func(Outcome)) error
 }
 
 // send applies one item and notes its write-only fields in the ledger.
-func (a Applier) send(ctx context.Context, it *Item) Outcome {
-	res, err := a.Target.Patch(ctx, it.UserID, it.Body)
+// The request waits for its turn under ctx, so an interrupt sends nothing
+// new, and runs under reqCtx, which outlives ctx by the grace period.
+func (a Applier) send(ctx, reqCtx context.Context, it *Item) Outcome {
+	res, err := a.Target.Patch(ratelimit.WithWaitContext(reqCtx, ctx), it.UserID, it.Body)
 	switch {
 	case err == nil:
-	case ctx.Err() != nil:
+	case ctx.Err() != nil && res.Attempts == 0:
+		return Outcome{Item: it, Status: Skipped, Result: res, Err: fmt.Errorf("not sent: interrupted: %w", context.Cause(ctx))}
+	case ctx.Err() != nil && (reqCtx.Err() != nil || ratelimit.Retryable(err)):
 		return Outcome{Item: it, Status: Skipped, Result: res,
-			Err: fmt.Errorf("interrupted in flight, so it may or may not have applied; a new run reconciles it: %w", err)}
+			Err: fmt.Errorf("interrupted before it was confirmed, so it may or may not have applied; a new run reconciles it: %w", err)}
 	default:
 		return Outcome{Item: it, Status: Failed, Result: res, Err: fmt.Errorf("row %d: %w", it.Row, err)}
 	}

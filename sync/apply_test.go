@@ -336,3 +336,45 @@ func TestApplyConcurrentWithLimiter(t *testing.T) {
 		}
 	})
 }
+
+// TestInterruptSendsNothingNew cancels an apply paced at one request a
+// second while eight workers wait for their turn: not one more request
+// reaches the server, and every row not sent is skipped as not sent.
+func TestInterruptSendsNothingNew(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 30
+		fake := smartflotest.New(smartflotest.Config{Token: token}, manyUsers(n))
+		srv := resttest.NewServer(fake)
+		defer srv.Close()
+		c := smartflo.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: token,
+			Limiter: ratelimit.New(1), Policy: ratelimit.DefaultPolicy()})
+		p := renameAll(t, c, n)
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(3500*time.Millisecond, cancel)
+		rec := newRecorder(t)
+		err := (sync.Applier{Target: c, Workers: 8, Grace: 10 * time.Second}).Apply(ctx, p, rec.record)
+		if !errors.Is(err, sync.ErrStopped) {
+			t.Fatalf("Apply = %v, want ErrStopped", err)
+		}
+		sent := len(fake.Requests())
+		if sent > 4 {
+			t.Errorf("%d requests reached the server; at 1/s only those before the interrupt at 3.5s may", sent)
+		}
+		applied := 0
+		for _, o := range rec.check(p) {
+			switch o.Status {
+			case sync.Applied:
+				applied++
+			case sync.Skipped:
+				if !strings.Contains(o.Err.Error(), "not sent") {
+					t.Errorf("row %d skipped as %q, want not sent", o.Item.Row, o.Err)
+				}
+			default:
+				t.Errorf("row %d: %s %v", o.Item.Row, o.Status, o.Err)
+			}
+		}
+		if applied != sent {
+			t.Errorf("%d applied for %d requests sent", applied, sent)
+		}
+	})
+}

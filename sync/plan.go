@@ -245,7 +245,7 @@ func (pl Planner) markDuplicates(rows []Row, items []Item, match *Field) {
 
 // state is what a plan read of the target.
 type state struct {
-	users  map[string]*User // by id: the users planned rows resolved to, not yet diffed
+	users  map[string]*User // by id: users kept for a later diff, or (matching on a field) everyone
 	total  int              // users the target holds; -1 when not listed
 	need   map[string]bool  // the fields the plan compares or sends: all a user keeps
 	diffed []bool           // by row: diffed already, as its user was listed
@@ -293,9 +293,10 @@ func (pl Planner) fieldsNeeded(rows []Row, items []Item, match *Field) map[strin
 }
 
 // read gathers the current state of the users the planned rows name and
-// resolves each planned item to its user (or fails it). It lists every
-// user when rows are matched on a field, or when the list carries the
-// fields of at least one row; it reads users one at a time for rows that
+// resolves each planned item to its user (or fails it). It reads the list
+// when rows are matched on a field (every user), or when the list carries
+// the fields of at least one row (every user, or just those named when the
+// target is a NamedLister); it reads users one at a time for rows that
 // need fields the list lacks, and reads every user in full when the match
 // field is not in the list (Smartflo email). Errors are run-wide.
 func (pl Planner) read(ctx context.Context, rows []Row, items []Item, match *Field) (*state, error) {
@@ -326,6 +327,9 @@ func (pl Planner) read(ctx context.Context, rows []Row, items []Item, match *Fie
 			i, ok := byKey[u.ID]
 			if !ok {
 				return nil
+			}
+			if items[i].UserID != "" {
+				return fmt.Errorf("the list holds user %s twice: the users changed while they were read; run again", u.ID)
 			}
 			items[i].UserID = u.ID
 			if r := &rows[i]; needsFullRead(r) || hasSecret(r) {

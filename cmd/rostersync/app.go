@@ -71,11 +71,19 @@ Credentials come from the environment, never from flags:
   ROSTERSYNC_LOGIN and ROSTERSYNC_PASSWORD   a login; rostersync logs in once and renews on expiry
 
 Exit codes: 0 every row ok; 1 some row failed; 2 the run could not start (nothing was
-written); 3 refused by --max-changes (nothing was written); 130 interrupted.
+written); 3 refused by --max-changes or --max-block-share (nothing was written);
+130 interrupted.
 `
 
 // Run runs one command line (without the program name).
 func (a *App) Run(ctx context.Context, args []string) error {
+	if err := a.run(ctx, args); !errors.Is(err, errHelp) {
+		return err
+	}
+	return nil // the usage was asked for and shown
+}
+
+func (a *App) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(a.Stderr, usage)
 		return usageError("no command given")

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -684,5 +686,80 @@ func TestPlainHTTPToAnotherHostIsRefused(t *testing.T) {
 		"--report", filepath.Join(h.dir, "r.csv"), "--timeout", "2s"})
 	if err == nil || strings.Contains(err.Error(), "--insecure-http") {
 		t.Errorf("with --insecure-http the run should go on (and fail to reach the host): %v", err)
+	}
+}
+
+// TestLoginRefusedWithSuccessFalse has Smartflo refuse the login with an
+// HTTP 200 whose body says "success": false, before rows that each need a
+// read: the run stops with exit 2 after exactly one login attempt, never
+// one per row (failed logins lock accounts).
+func TestLoginRefusedWithSuccessFalse(t *testing.T) {
+	h := newHarness(t, "smartflo")
+	logins := 0
+	var mu gosync.Mutex
+	h.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/auth/login" {
+			mu.Lock()
+			logins++
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"success": false, "message": "Invalid credentials"}`)
+			return
+		}
+		h.fake.ServeHTTP(w, r)
+	})
+	h.env = map[string]string{"ROSTERSYNC_LOGIN": "ops@example.com", "ROSTERSYNC_PASSWORD": "wrong", "XDG_STATE_HOME": h.dir}
+	res := h.run("apply", "--roster", h.file("roster.csv", e2eCases["smartflo"].roster), "--report", filepath.Join(h.dir, "r.csv"), "--workers", "4")
+	if res.code != exitNotStarted || res.writes != 0 {
+		t.Fatalf("exit %d, %d writes; want 2, 0\n%s", res.code, res.writes, res.stderr)
+	}
+	if logins != 1 {
+		t.Errorf("%d login attempts, want exactly 1", logins)
+	}
+	if !strings.Contains(res.stderr, "credentials rejected") || !strings.Contains(res.stderr, "Invalid credentials") {
+		t.Errorf("the error should say the login was refused:\n%s", res.stderr)
+	}
+}
+
+// TestOutputJSONIsOneDocument checks that stdout under --output json is
+// the plan alone, as one JSON document a script can parse.
+func TestOutputJSONIsOneDocument(t *testing.T) {
+	h := newHarness(t, "dnl")
+	res := h.run("plan", "--roster", h.file("roster.csv", e2eCases["dnl"].roster), "--report", filepath.Join(h.dir, "r.csv"), "--output", "json")
+	if res.code != exitOK {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	var plan struct {
+		Counts map[string]int `json:"counts"`
+	}
+	dec := json.NewDecoder(strings.NewReader(res.stdout))
+	if err := dec.Decode(&plan); err != nil || dec.More() || plan.Counts["planned"] != 2 {
+		t.Errorf("stdout is not one JSON plan (%v, more: %v, counts %v):\n%s", err, dec.More(), plan.Counts, res.stdout)
+	}
+	if !strings.Contains(res.stderr, "Report: ") {
+		t.Errorf("the report line should go to stderr:\n%s", res.stderr)
+	}
+}
+
+func TestHelpExitsZero(t *testing.T) {
+	for _, cmd := range []string{"plan", "apply", "demo", "fake"} {
+		var out, errOut bytes.Buffer
+		app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+		err := app.Run(t.Context(), []string{cmd, "-h"})
+		if err != nil || !strings.Contains(errOut.String(), "Usage: rostersync "+cmd) {
+			t.Errorf("%s -h: %v, want the usage and no error:\n%s", cmd, err, errOut.String())
+		}
+	}
+}
+
+func TestReportMustNotOverwriteTheRoster(t *testing.T) {
+	h := newHarness(t, "dnl")
+	roster := h.file("roster.csv", e2eCases["dnl"].roster)
+	res := h.run("apply", "--roster", roster, "--report", roster)
+	if res.code != exitNotStarted || res.writes != 0 {
+		t.Fatalf("exit %d, %d writes; want 2, 0", res.code, res.writes)
+	}
+	if got, _ := os.ReadFile(roster); string(got) != e2eCases["dnl"].roster {
+		t.Error("the roster was overwritten")
 	}
 }

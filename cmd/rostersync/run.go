@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -141,16 +140,17 @@ func (a *App) runSync(ctx context.Context, cmd string, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := o.check(); err != nil {
-		return err
-	}
-	j := &job{app: a, cmd: cmd, opts: o, logs: &swapWriter{w: a.Stderr}}
-	var err error
-	if j.log, err = a.logger(o.logLevel, o.logFormat, j.logs); err != nil {
-		return err
-	}
+	// From here the summary and metrics files are written whatever happens:
+	// a nightly job's monitoring needs a broken configuration most of all.
+	j := &job{app: a, cmd: cmd, opts: o, logs: &swapWriter{w: a.Stderr}, log: zerolog.New(a.Stderr)}
 	start := time.Now()
-	err = j.run(ctx)
+	err := o.check()
+	if err == nil {
+		j.log, err = a.logger(o.logLevel, o.logFormat, j.logs)
+	}
+	if err == nil {
+		err = j.run(ctx)
+	}
 	if werr := j.writeSummaries(start, err); werr != nil {
 		j.log.Error().Err(werr).Msg("writing the summary")
 		if err == nil {
@@ -249,6 +249,9 @@ func (j *job) run(ctx context.Context) error {
 	if path == "" {
 		path = fmt.Sprintf("rostersync-%s-%s.csv", j.target.Name(), time.Now().Format("20060102-150405"))
 	}
+	if sameFile(path, j.opts.roster) || sameFile(path, j.opts.resume) {
+		return usageError("--report %s would overwrite the roster or the report to resume from; name a new file", path)
+	}
 	if j.report, err = report.Create(path); err != nil {
 		return err
 	}
@@ -278,13 +281,21 @@ func (j *job) run(ctx context.Context) error {
 	standing := sync.Guard{MaxChanges: j.opts.maxChanges, MaxBlockShare: j.opts.maxBlockShare}.Check(plan)
 	if j.opts.output == "json" {
 		if err := writePlanJSON(j.app.Stdout, plan, standing); err != nil {
-			return err
+			j.log.Error().Err(err).Msg("writing the plan to stdout") // the report still gets every row
 		}
 	} else {
 		writePlan(j.app.Stdout, plan, standing, palette{on: j.app.colour(j.app.Stdout)})
 	}
 
-	record := func(o sync.Outcome) { j.record(reportRow(o)) }
+	// A report that cannot be written stops the sending: a change nobody
+	// can read about afterwards must not be made.
+	applyCtx, stopApply := context.WithCancelCause(ctx)
+	defer stopApply(nil)
+	record := func(o sync.Outcome) {
+		if err := j.record(reportRow(o)); err != nil {
+			stopApply(fmt.Errorf("%w: the report could not be written, so no more changes were sent: %w", errRowsFailed, err))
+		}
+	}
 	var runErr error
 	switch {
 	case j.cmd == "plan":
@@ -305,7 +316,7 @@ func (j *job) run(ctx context.Context) error {
 	default:
 		applying := newProgress(j.app.Stderr, j.logs, j.log, j.opts.progressEvery)
 		applier := sync.Applier{Target: j.target, Ledger: j.ledger, Workers: j.opts.workers, Grace: 10 * time.Second, Progress: applying}
-		runErr = applier.Apply(ctx, plan, record)
+		runErr = applier.Apply(applyCtx, plan, record)
 		applying.Close()
 	}
 	if err := j.report.Close(); err != nil && runErr == nil {
@@ -320,6 +331,16 @@ func (j *job) run(ctx context.Context) error {
 		return fmt.Errorf("%w: %d of %d rows failed; the report says why", errRowsFailed, counts[string(sync.Failed)], len(plan.Items))
 	}
 	return nil
+}
+
+// sameFile reports whether two paths name one existing file.
+func sameFile(a, b string) bool {
+	if b == "" || b == "-" {
+		return false
+	}
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
 // schema says how to read the roster: the key column, --map, --set and
@@ -353,17 +374,19 @@ func (j *job) skipAll(rows []sync.Row, why error) {
 		if r.Err != nil {
 			status, err = sync.Failed, r.Err
 		}
-		j.record(report.Row{Row: r.N, Key: r.Key, Status: string(status), Error: err.Error()})
+		_ = j.record(report.Row{Row: r.N, Key: r.Key, Status: string(status), Error: err.Error()})
 	}
 }
 
 // record logs a row's outcome at debug and writes it to the report.
-func (j *job) record(r report.Row) {
+func (j *job) record(r report.Row) error {
 	j.log.Debug().Int("row", r.Row).Str("key", r.Key).Str("user_id", r.UserID).Str("status", r.Status).
 		Str("fields", r.Fields).Int("attempts", r.Attempts).Int("http_status", r.HTTPStatus).Str("error", r.Error).Msg("row")
-	if err := j.report.Write(r); err != nil {
+	err := j.report.Write(r)
+	if err != nil {
 		j.log.Error().Err(err).Msg("report write failed")
 	}
+	return err
 }
 
 func (j *job) printSummary(counts map[string]int, took time.Duration, path string) {
@@ -373,7 +396,11 @@ func (j *job) printSummary(counts map[string]int, took time.Duration, path strin
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
 	}
-	fmt.Fprintf(j.app.Stdout, "\nReport: %s (%s in %s)\n", path, strings.Join(parts, ", "), took.Round(time.Millisecond))
+	out := j.app.Stdout
+	if j.opts.output == "json" {
+		out = j.app.Stderr // stdout holds the plan as one JSON document
+	}
+	fmt.Fprintf(out, "\nReport: %s (%s in %s)\n", path, strings.Join(parts, ", "), took.Round(time.Millisecond))
 }
 
 // reportRow turns an outcome into its report row.
@@ -427,7 +454,7 @@ func baseURL(o options) (string, error) {
 // isLoopback reports whether host is this machine, by its literal form
 // alone: the decision comes before any request or name lookup.
 func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)
@@ -522,4 +549,3 @@ func resumeFrom(path string) (func(*sync.Row) (string, bool), error) {
 	}, nil
 }
 
-var _ = errors.New

@@ -28,8 +28,12 @@ func fields() []sync.Field {
 	f := func(name string, kind sync.Kind) sync.Field {
 		return sync.Field{Name: name, Kind: kind, Read: sync.At(name), List: sync.At(name)}
 	}
+	passwd := f("passwd", sync.Text)
+	passwd.Secret = true
+	active := f("active", sync.Bool)
+	active.Blocks = false // active false blocks the user
 	list := []sync.Field{
-		f("passwd", sync.Text),
+		passwd,
 		f("user_type", sync.OneOf("admin", "agent", "client")),
 		f("default_mod", sync.Text),
 		f("reseller_id", sync.Int),
@@ -41,7 +45,7 @@ func fields() []sync.Field {
 		f("auth_ip", sync.List(sync.Text, "ip")),
 		f("landing_page", sync.Text),
 		f("first_name", sync.Text),
-		f("active", sync.Bool),
+		active,
 		f("client_id", sync.Int),
 		f("default_mod2", sync.Text),
 		f("avatar_id", sync.Int),
@@ -53,8 +57,6 @@ func fields() []sync.Field {
 		f("email", sync.Email),
 		f("client.carrier_name", sync.Text),
 	}
-	list[0].Secret = true
-	list[12].Blocks = false
 	for _, panel := range []string{"ratetable", "invoices", "products", "paymenthistory", "trunks", "balance",
 		"onlinepayment", "cid_blocking", "sippacket", "accountsummary", "summaryreport", "cdrslist"} {
 		list = append(list, f("client.is_panel_"+panel, sync.Bool))
@@ -220,7 +222,7 @@ func (c *Client) login(ctx context.Context, name string, password sync.Secret) (
 		} `json:"payload"`
 	}
 	if _, err := c.api.Call(ctx, http.MethodPost, "/v1/auth", in, &out, rest.NoToken); err != nil {
-		return "", fmt.Errorf("logging in as %s: %w", name, err)
+		return "", rest.LoginError(name, err)
 	}
 	if out.Payload.Token == "" {
 		return "", fmt.Errorf("logging in as %s: the answer holds no token", name)

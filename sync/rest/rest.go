@@ -98,10 +98,11 @@ type Client struct {
 	renewing     chan struct{}
 	renewingOnce gosync.Once
 
-	mu      gosync.Mutex
-	token   sync.Secret
-	fresh   bool     // the token came from a login and no request has succeeded with it yet
-	secrets []string // every value to scrub from error text
+	mu       gosync.Mutex
+	token    sync.Secret
+	fresh    bool     // the token came from a login and no request has succeeded with it yet
+	loginErr error    // why a login failed: no login is tried again
+	secrets  []string // every value to scrub from error text
 }
 
 // SetToken sets the token sent with every call.
@@ -212,6 +213,12 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 	if err != nil {
 		return resp.StatusCode, fmt.Errorf("%s %s: reading the answer: %w", method, trimQuery(path), err)
 	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// Redirects are not followed (they could carry the token elsewhere),
+		// and a redirected PATCH was not applied.
+		return resp.StatusCode, &Error{Method: method, Path: trimQuery(path), Status: resp.StatusCode,
+			Message: "the API answered with a redirect; check --base-url (its scheme, host and path)"}
+	}
 	if len(data) > MaxBody {
 		return resp.StatusCode, &Error{Method: method, Path: trimQuery(path), Status: resp.StatusCode,
 			Message: fmt.Sprintf("answer larger than %d bytes", MaxBody)}
@@ -290,16 +297,22 @@ func (c *Client) renew(ctx context.Context, stale sync.Secret, cause error) erro
 		return nil // someone renewed it already
 	}
 	if c.Login == nil {
-		return fmt.Errorf("%w: %v (with ROSTERSYNC_LOGIN and ROSTERSYNC_PASSWORD set instead of a fixed token, rostersync logs in again once)", sync.ErrAuth, cause)
+		return authError(cause, "with ROSTERSYNC_LOGIN and ROSTERSYNC_PASSWORD set instead of a fixed token, rostersync logs in again once")
 	}
 	c.mu.Lock()
-	loop := stale != "" && c.fresh
+	loop, failed := stale != "" && c.fresh, c.loginErr
 	c.mu.Unlock()
-	if loop {
-		return fmt.Errorf("%w: %v, though no request has succeeded since the last login; not logging in again", sync.ErrAuth, cause)
+	switch {
+	case failed != nil:
+		return failed // the login for this token failed already: once is enough
+	case loop:
+		return authError(cause, "though no request has succeeded since the last login; not logging in again")
 	}
 	tok, err := c.Login(ctx, stale)
 	if err != nil {
+		c.mu.Lock()
+		c.loginErr = err
+		c.mu.Unlock()
 		return err
 	}
 	c.SetToken(tok)
@@ -307,6 +320,26 @@ func (c *Client) renew(ctx context.Context, stale sync.Secret, cause error) erro
 	c.fresh = true
 	c.mu.Unlock()
 	return nil
+}
+
+// authError stops the run on cause, with a hint; cause's text already
+// says the credentials were rejected when it wraps sync.ErrAuth.
+func authError(cause error, hint string) error {
+	if errors.Is(cause, sync.ErrAuth) {
+		return fmt.Errorf("%w (%s)", cause, hint)
+	}
+	return fmt.Errorf("%w: %v (%s)", sync.ErrAuth, cause, hint)
+}
+
+// LoginError reports a failed login by who. An answer that refused it (a
+// 4xx other than 408 and 429, or a 2xx that said it failed) means the
+// credentials were rejected, which stops the run.
+func LoginError(who string, err error) error {
+	var apiErr *Error
+	if errors.As(err, &apiErr) && !ratelimit.Retryable(apiErr) && !errors.Is(err, sync.ErrAuth) {
+		return fmt.Errorf("logging in as %s: %w: %w", who, sync.ErrAuth, err)
+	}
+	return fmt.Errorf("logging in as %s: %w", who, err)
 }
 
 // bcryptHash matches a bcrypt hash, which must never be copied anywhere.

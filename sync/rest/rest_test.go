@@ -784,3 +784,20 @@ func TestMayFail(t *testing.T) {
 // paced is the gap between requests a limiter set to r a second leaves:
 // it sends 2% under its rate.
 func paced(r float64) time.Duration { return time.Duration(float64(time.Second) / (r * 0.98)) }
+
+// TestRedirectIsAnError checks that a redirected call (a proxy sending
+// http to https, or a missing path) fails, permanently, and is never taken
+// for a success.
+func TestRedirectIsAnError(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://elsewhere.example/v1/user/1", http.StatusMovedPermanently)
+	}))
+	defer srv.Close()
+	hc := srv.Client()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c := newClient(srv.URL, hc, rest.Config{Token: "tok", Policy: ratelimit.Policy{Attempts: 3}})
+	res, err := c.Do(t.Context(), http.MethodPatch, "/v1/user/1", map[string]any{"name": "x"}, nil)
+	if err == nil || res.Attempts != 1 || res.HTTPStatus != http.StatusMovedPermanently || !strings.Contains(err.Error(), "redirect") {
+		t.Errorf("Do = %+v, %v; want one attempt failing on the redirect", res, err)
+	}
+}

@@ -227,7 +227,11 @@ func (s *recordSource) Read() ([]string, error) {
 	default:
 		line, _ = s.r.FieldPos(0)
 		if len(rec) != len(s.header) {
+			// The cells no longer line up with their columns (a comma in an
+			// unquoted value): none is read, lest one be shown under another
+			// column's name (half a password in an error about a boolean).
 			reason = fmt.Sprintf("line %d has %d cells, the header has %d", line, len(rec), len(s.header))
+			rec = nil
 		}
 	}
 	s.out = s.out[:0]

@@ -297,7 +297,11 @@ func (b *builder) decoded(f *sync.Field, raw any) {
 }
 
 func (b *builder) set(f *sync.Field, v any, err error) {
-	if err != nil {
+	switch {
+	case err != nil && f.Secret:
+		b.fail(fmt.Sprintf("field %s: not a valid value (not shown: it is secret)", f.Name))
+		return
+	case err != nil:
 		b.fail(fmt.Sprintf("field %s: %v", f.Name, err))
 		return
 	}

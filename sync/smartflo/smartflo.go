@@ -160,7 +160,7 @@ func (c *Client) login(ctx context.Context, email string, password, stale sync.S
 	}
 	in := map[string]string{"email": email, "password": password.Reveal()}
 	if _, err := c.api.Call(ctx, http.MethodPost, "/v1/auth/login", in, &out, rest.NoToken); err != nil {
-		return "", fmt.Errorf("logging in as %s: %w", email, err)
+		return "", rest.LoginError(email, err)
 	}
 	if out.AccessToken == "" {
 		return "", fmt.Errorf("logging in as %s: the answer holds no access_token", email)
