@@ -548,4 +548,3 @@ func resumeFrom(path string) (func(*sync.Row) (string, bool), error) {
 		return fmt.Sprintf("done in %s (%s)", path, p.Status), true
 	}, nil
 }
-
