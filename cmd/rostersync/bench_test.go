@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,19 +23,8 @@ func BenchmarkApply(b *testing.B) {
 	for _, target := range []string{"smartflo", "dnl"} {
 		b.Run(target, func(b *testing.B) {
 			dir := b.TempDir()
-			var roster strings.Builder
-			if target == "smartflo" {
-				roster.WriteString("id,name\n")
-			} else {
-				roster.WriteString("user_id,last_name\n")
-			}
-			for i := 1; i <= users; i++ {
-				fmt.Fprintf(&roster, "%d,Changed %d\n", i, i)
-			}
-			rosterPath := filepath.Join(dir, "roster.csv")
-			if err := os.WriteFile(rosterPath, []byte(roster.String()), 0o600); err != nil {
-				b.Fatal(err)
-			}
+			header := map[string]string{"smartflo": "id,name", "dnl": "user_id,last_name"}[target]
+			rosterPath := numberedRoster(b, dir, header, users, func(i int) string { return fmt.Sprintf("%d,Changed %d", i, i) })
 			var took time.Duration
 			for b.Loop() {
 				b.StopTimer()
@@ -89,15 +77,7 @@ func BenchmarkHiddenLimit(b *testing.B) {
 		b.Run(fmt.Sprintf("L=%d", limit), func(b *testing.B) {
 			n := 20 * limit
 			dir := b.TempDir()
-			var roster strings.Builder
-			roster.WriteString("id,name\n")
-			for i := 1; i <= n; i++ {
-				fmt.Fprintf(&roster, "%d,Limited %d\n", i, i)
-			}
-			rosterPath := filepath.Join(dir, "roster.csv")
-			if err := os.WriteFile(rosterPath, []byte(roster.String()), 0o600); err != nil {
-				b.Fatal(err)
-			}
+			rosterPath := numberedRoster(b, dir, "id,name", n, func(i int) string { return fmt.Sprintf("%d,Limited %d", i, i) })
 			var took time.Duration
 			accepted, throttled := 0, 0
 			for b.Loop() {

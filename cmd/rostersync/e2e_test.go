@@ -478,13 +478,10 @@ func TestFlakyServer(t *testing.T) {
 			h.srv = httptest.NewServer(h.fake)
 			t.Cleanup(h.srv.Close)
 			h.env = map[string]string{"ROSTERSYNC_TOKEN": testToken, "XDG_STATE_HOME": filepath.Join(h.dir, "state")}
-			var roster strings.Builder
-			roster.WriteString(map[string]string{"smartflo": "id,name\n", "dnl": "user_id,last_name\n"}[target])
-			for i := 1; i <= n; i++ {
-				fmt.Fprintf(&roster, "%d,Flaky %d\n", i, i)
-			}
+			roster := numberedRoster(t, h.dir, map[string]string{"smartflo": "id,name", "dnl": "user_id,last_name"}[target], n,
+				func(i int) string { return fmt.Sprintf("%d,Flaky %d", i, i) })
 			out := filepath.Join(h.dir, "r.csv")
-			res := h.run("apply", "--roster", h.file("roster.csv", roster.String()), "--report", out, "--workers", "8", "--max-changes", "1000")
+			res := h.run("apply", "--roster", roster, "--report", out, "--workers", "8", "--max-changes", "1000")
 			if res.code != exitOK {
 				t.Fatalf("exit %d\n%s", res.code, res.stderr)
 			}
@@ -539,13 +536,9 @@ func TestFixedTokenExpiresMidRun(t *testing.T) {
 
 	h := &harness{t: t, target: "dnl", dir: t.TempDir(), srv: srv, fake: fake, dnl: fake}
 	h.env = map[string]string{"ROSTERSYNC_TOKEN": login.Payload.Token, "XDG_STATE_HOME": filepath.Join(h.dir, "state")}
-	var roster strings.Builder
-	roster.WriteString("user_id,last_name\n")
-	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&roster, "%d,Expiring %d\n", i, i)
-	}
+	roster := numberedRoster(t, h.dir, "user_id,last_name", n, func(i int) string { return fmt.Sprintf("%d,Expiring %d", i, i) })
 	out := filepath.Join(h.dir, "r.csv")
-	res := h.run("apply", "--roster", h.file("roster.csv", roster.String()), "--report", out, "--workers", "2")
+	res := h.run("apply", "--roster", roster, "--report", out, "--workers", "2")
 	if res.code != exitNotStarted {
 		t.Fatalf("exit %d, want 2\n%s", res.code, res.stderr)
 	}
@@ -762,4 +755,20 @@ func TestReportMustNotOverwriteTheRoster(t *testing.T) {
 	if got, _ := os.ReadFile(roster); string(got) != e2eCases["dnl"].roster {
 		t.Error("the roster was overwritten")
 	}
+}
+
+// numberedRoster writes dir/roster.csv, the header then line(i) for rows 1
+// to n, and returns its path.
+func numberedRoster(t testing.TB, dir, header string, n int, line func(i int) string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString(header + "\n")
+	for i := 1; i <= n; i++ {
+		b.WriteString(line(i) + "\n")
+	}
+	path := filepath.Join(dir, "roster.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

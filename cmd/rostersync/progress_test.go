@@ -56,13 +56,7 @@ func slowRun(t *testing.T, stderr io.Writer, extra ...string) string {
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	dir := t.TempDir()
-	var roster strings.Builder
-	roster.WriteString("user_id,last_name\n")
-	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&roster, "%d,Progress %d\n", i, i)
-	}
-	rosterPath := filepath.Join(dir, "roster.csv")
-	must(0, os.WriteFile(rosterPath, []byte(roster.String()), 0o600))
+	rosterPath := numberedRoster(t, dir, "user_id,last_name", n, func(i int) string { return fmt.Sprintf("%d,Progress %d", i, i) })
 	var stdout bytes.Buffer
 	app := &App{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: stderr, Getenv: func(k string) string {
 		return map[string]string{"ROSTERSYNC_TOKEN": testToken, "XDG_STATE_HOME": dir}[k]

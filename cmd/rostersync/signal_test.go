@@ -112,13 +112,7 @@ func TestInterrupt(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	dir := t.TempDir()
-	var roster strings.Builder
-	roster.WriteString("user_id,last_name\n")
-	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&roster, "%d,Interrupted %d\n", i, i)
-	}
-	rosterPath := filepath.Join(dir, "roster.csv")
-	must(0, os.WriteFile(rosterPath, []byte(roster.String()), 0o600))
+	rosterPath := numberedRoster(t, dir, "user_id,last_name", n, func(i int) string { return fmt.Sprintf("%d,Interrupted %d", i, i) })
 	out := filepath.Join(dir, "report.csv")
 
 	p := start(t, dir, "apply", "--target", "dnl", "--base-url", srv.URL, "--roster", rosterPath, "--report", out,
@@ -167,13 +161,9 @@ func TestKillThenResume(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	dir := t.TempDir()
-	var roster strings.Builder
-	roster.WriteString("id,name,caller_id\n")
-	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&roster, "%d,Resumed %d,%d|%d\n", i, i, 100+i%7, 200+i%5)
-	}
-	rosterPath := filepath.Join(dir, "roster.csv")
-	must(0, os.WriteFile(rosterPath, []byte(roster.String()), 0o600))
+	rosterPath := numberedRoster(t, dir, "id,name,caller_id", n, func(i int) string {
+		return fmt.Sprintf("%d,Resumed %d,%d|%d", i, i, 100+i%7, 200+i%5)
+	})
 	args := func(report string, more ...string) []string {
 		return append([]string{"apply", "--target", "smartflo", "--base-url", srv.URL, "--roster", rosterPath,
 			"--report", filepath.Join(dir, report), "--rate", "0", "--workers", "4", "--max-changes", "1000"}, more...)
@@ -230,13 +220,7 @@ func TestSecondInterruptQuitsAtOnce(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	dir := t.TempDir()
-	var roster strings.Builder
-	roster.WriteString("user_id,last_name\n")
-	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&roster, "%d,Twice %d\n", i, i)
-	}
-	rosterPath := filepath.Join(dir, "roster.csv")
-	must(0, os.WriteFile(rosterPath, []byte(roster.String()), 0o600))
+	rosterPath := numberedRoster(t, dir, "user_id,last_name", n, func(i int) string { return fmt.Sprintf("%d,Twice %d", i, i) })
 	out := filepath.Join(dir, "report.csv")
 	p := start(t, dir, "apply", "--target", "dnl", "--base-url", srv.URL, "--roster", rosterPath, "--report", out,
 		"--rate", "0", "--workers", "4")
