@@ -381,20 +381,20 @@ func redact(text string, secrets []string) string {
 func (c *Client) scrub(err error, in any) error {
 	text := err.Error()
 	if clean := redact(text, c.secretsFor(in)); clean != text {
-		return &scrubbed{msg: clean, err: err}
+		return &relabeled{msg: clean, err: err}
 	}
 	return err
 }
 
-// scrubbed is an error whose text had secrets removed; errors.Is and As
-// still see the original.
-type scrubbed struct {
+// relabeled is an error shown with other text (secrets or a URL removed)
+// that errors.Is and As still see through to the original.
+type relabeled struct {
 	msg string
 	err error
 }
 
-func (s *scrubbed) Error() string { return s.msg }
-func (s *scrubbed) Unwrap() error { return s.err }
+func (r *relabeled) Error() string { return r.msg }
+func (r *relabeled) Unwrap() error { return r.err }
 
 func trimQuery(path string) string {
 	if i := strings.IndexByte(path, '?'); i >= 0 {
@@ -403,25 +403,16 @@ func trimQuery(path string) string {
 	return path
 }
 
-// stripURL drops the URL from a transport error: the method and path are
-// said already, and a URL may carry credentials.
+// stripURL drops the URL from a transport error, keeping the *url.Error
+// for errors.As (the retry policy wants it): the method and path are said
+// already, and a URL may carry credentials.
 func stripURL(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return &transportError{err: err, msg: ue.Err.Error()}
+		return &relabeled{msg: ue.Err.Error(), err: err}
 	}
 	return err
 }
-
-// transportError keeps a *url.Error for errors.As (the retry policy wants
-// it) while printing only its cause.
-type transportError struct {
-	err error
-	msg string
-}
-
-func (t *transportError) Error() string { return t.msg }
-func (t *transportError) Unwrap() error { return t.err }
 
 // Config is what a target client needs to reach its API.
 type Config struct {
