@@ -139,7 +139,7 @@ type Planner struct {
 // cannot go on: credentials rejected, or the state could not be read in
 // full. A row that cannot be planned becomes a failed item.
 func (pl Planner) Plan(ctx context.Context, rows []Row) (*Plan, error) {
-	match, err := pl.matchField()
+	match, err := MatchField(pl.Target, pl.Match)
 	if err != nil {
 		return nil, err
 	}
@@ -191,15 +191,17 @@ func (pl Planner) Plan(ctx context.Context, rows []Row) (*Plan, error) {
 	return p, nil
 }
 
-// matchField returns the field rows are matched on; nil means the id.
-func (pl Planner) matchField() (*Field, error) {
-	if pl.Match == "" || pl.Match == pl.Target.Key() {
+// MatchField returns the field of t named name that rows may be matched
+// on (--match), or nil for "" or t's id; any other name is an error that
+// says which names t takes.
+func MatchField(t Target, name string) (*Field, error) {
+	if name == "" || name == t.Key() {
 		return nil, nil
 	}
-	f := pl.Target.Table().Field(pl.Match)
-	if f == nil || !slices.Contains(pl.Target.MatchFields(), pl.Match) {
+	f := t.Table().Field(name)
+	if f == nil || !slices.Contains(t.MatchFields(), name) {
 		return nil, fmt.Errorf("%s users can be matched on %s or %s, not %q",
-			pl.Target.Name(), pl.Target.Key(), strings.Join(pl.Target.MatchFields(), " or "), pl.Match)
+			t.Name(), t.Key(), strings.Join(t.MatchFields(), " or "), name)
 	}
 	return f, nil
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -223,11 +222,10 @@ func (j *job) run(ctx context.Context) error {
 	}
 	j.target = newTarget(j.opts, base, creds, &j.requests)
 	key := j.target.Key()
-	if m := j.opts.match; m != "" && m != key {
-		if !slices.Contains(j.target.MatchFields(), m) {
-			return usageError("--match for %s must be %s or %s", j.target.Name(), key, strings.Join(j.target.MatchFields(), " or "))
-		}
-		key = m
+	if f, err := sync.MatchField(j.target, j.opts.match); err != nil {
+		return usageError("--match: %v", err)
+	} else if f != nil {
+		key = f.Name
 	}
 	schema, err := j.schema(key)
 	if err != nil {
