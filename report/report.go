@@ -30,10 +30,15 @@ type Row struct {
 	Attempts   int    `json:"attempts"`
 	Fields     string `json:"fields"` // changed field names, sorted, "|"-joined
 	Error      string `json:"error"`
+	Digest     string `json:"digest"` // what the roster row held, keyed (for --resume); "" in older reports
 }
 
-// Columns are the report's columns, in order.
-var Columns = []string{"row", "key", "user_id", "status", "http_status", "attempts", "fields", "error"}
+// Columns are the report's columns, in order. Reports written before the
+// digest column existed lack it; they are still read.
+var Columns = []string{"row", "key", "user_id", "status", "http_status", "attempts", "fields", "error", "digest"}
+
+// required are the columns a report must have to be read back.
+var required = Columns[:8]
 
 // Format is a report file format.
 type Format string
@@ -67,7 +72,7 @@ type Writer struct {
 	err    error
 	// Room for the row being written, kept from row to row so that
 	// writing one does not allocate it again.
-	rec [8]string // a CSV record
+	rec [9]string // a CSV record
 	row Row       // what the JSON encoder is handed
 }
 
@@ -186,7 +191,7 @@ func csvRecord(rec []string, r Row) []string {
 		status = strconv.Itoa(r.HTTPStatus)
 	}
 	return append(rec, strconv.Itoa(r.Row), cell(r.Key), cell(r.UserID), r.Status, status,
-		strconv.Itoa(r.Attempts), r.Fields, cell(r.Error))
+		strconv.Itoa(r.Attempts), r.Fields, cell(r.Error), r.Digest)
 }
 
 // cell puts text on one line, so a torn last line is always the last
@@ -291,7 +296,7 @@ func parseCSV(data []byte) ([]Row, error) {
 	for i, h := range header {
 		col[h] = i
 	}
-	for _, c := range Columns {
+	for _, c := range required {
 		if _, ok := col[c]; !ok {
 			return nil, fmt.Errorf("no %q column: not a rostersync report", c)
 		}
@@ -305,7 +310,12 @@ func parseCSV(data []byte) ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
-		get := func(name string) string { return rec[col[name]] }
+		get := func(name string) string {
+			if i, ok := col[name]; ok {
+				return rec[i]
+			}
+			return ""
+		}
 		var r Row
 		if r.Row, err = strconv.Atoi(get("row")); err != nil {
 			line, _ := cr.FieldPos(0)
@@ -314,7 +324,7 @@ func parseCSV(data []byte) ([]Row, error) {
 		r.HTTPStatus, _ = strconv.Atoi(get("http_status"))
 		r.Attempts, _ = strconv.Atoi(get("attempts"))
 		r.Key, r.UserID, r.Status = unescape(get("key")), unescape(get("user_id")), get("status")
-		r.Fields, r.Error = get("fields"), unescape(get("error"))
+		r.Fields, r.Error, r.Digest = get("fields"), unescape(get("error")), get("digest")
 		rows = append(rows, r)
 	}
 }

@@ -63,7 +63,7 @@ func (a Applier) Apply(ctx context.Context, p *Plan, record func(Outcome)) error
 			return *e
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
+			return context.Cause(ctx)
 		}
 		return nil
 	}
@@ -111,7 +111,7 @@ func (a Applier) send(ctx, reqCtx context.Context, it *Item) Outcome {
 	switch {
 	case err == nil:
 	case ctx.Err() != nil && res.Attempts == 0:
-		return Outcome{Item: it, Status: Skipped, Result: res, Err: fmt.Errorf("not sent: interrupted: %w", context.Cause(ctx))}
+		return Outcome{Item: it, Status: Skipped, Result: res, Err: fmt.Errorf("not sent: %w", context.Cause(ctx))}
 	case ctx.Err() != nil && (reqCtx.Err() != nil || ratelimit.Retryable(err)):
 		return Outcome{Item: it, Status: Skipped, Result: res,
 			Err: fmt.Errorf("interrupted before it was confirmed, so it may or may not have applied; a new run reconciles it: %w", err)}

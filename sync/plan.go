@@ -217,7 +217,9 @@ func matchKey(f *Field, v string) string {
 }
 
 // markDuplicates fails every row whose key another row repeats: neither
-// wins silently.
+// wins silently. Each error names a few of the other rows and counts the
+// rest, so that many rows sharing one key cost time and output in
+// proportion to the rows, not to their square.
 func (pl Planner) markDuplicates(rows []Row, items []Item, match *Field) {
 	seen := make(map[string][]int, len(rows))
 	for i := range rows {
@@ -234,15 +236,28 @@ func (pl Planner) markDuplicates(rows []Row, items []Item, match *Field) {
 		if len(idx) < 2 {
 			continue
 		}
-		ns := make([]string, len(idx))
-		for j, i := range idx {
-			ns[j] = fmt.Sprint(rows[i].N)
+		first := make([]string, 0, min(len(idx), namedMost+1))
+		for _, i := range idx[:min(len(idx), namedMost+1)] {
+			first = append(first, fmt.Sprint(rows[i].N))
 		}
 		for _, i := range idx {
 			items[i].Status = Failed
-			items[i].Err = fmt.Errorf("row %d: duplicate %s %q (rows %s)", rows[i].N, name, rows[i].Key, strings.Join(ns, ", "))
+			items[i].Err = fmt.Errorf("row %d: duplicate %s %q (rows %s)", rows[i].N, name, rows[i].Key, someOf(first, len(idx)))
 		}
 	}
+}
+
+// namedMost is how many rows or users an error names when many share a
+// key; the rest are counted.
+const namedMost = 5
+
+// someOf lists the first namedMost of n names (names holds at least
+// those) and counts the rest: "1, 2, 3, 4, 5 and 99995 more".
+func someOf(names []string, n int) string {
+	if n <= namedMost {
+		return strings.Join(names[:n], ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:namedMost], ", "), n-namedMost)
 }
 
 // state is what a plan read of the target.
@@ -366,6 +381,9 @@ func (pl Planner) read(ctx context.Context, rows []Row, items []Item, match *Fie
 				index[k] = append(index[k], id)
 			}
 		}
+		for _, ids := range index {
+			slices.Sort(ids) // once here, not once per row naming them
+		}
 	}
 	var toGet []string
 	want := map[string][]*Item{}
@@ -408,9 +426,8 @@ func (pl Planner) resolve(r *Row, it *Item, match *Field, index map[string][]str
 	case 1:
 		return ids[0], nil
 	}
-	slices.Sort(ids)
 	return "", fmt.Errorf("row %d: %s %q matches %d users (ids %s); name one of them by %s instead",
-		r.N, match.Name, r.Key, len(ids), strings.Join(ids, ", "), pl.Target.Key())
+		r.N, match.Name, r.Key, len(ids), someOf(ids, len(ids)), pl.Target.Key())
 }
 
 // getAll reads users in full, Workers at a time. A user the target does

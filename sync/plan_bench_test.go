@@ -229,3 +229,40 @@ func BenchmarkPlan(b *testing.B) {
 		benchPlan(b, sync.Planner{Target: tg, Workers: 8, Match: "email"}, rows, planRows/2)
 	})
 }
+
+// BenchmarkPlanOneKey plans 100,000 rows that all name one user, by id
+// and by a shared mailbox: every row fails as a duplicate, and the cost
+// and the errors' size grow with the rows, not with their square.
+func BenchmarkPlanOneKey(b *testing.B) {
+	const n = 100_000
+	for _, match := range []string{"", "email"} {
+		b.Run("match="+match, func(b *testing.B) {
+			tg, _, _ := smartfloBench(b)
+			rows := make([]sync.Row, n)
+			key := "100000"
+			if match != "" {
+				key = "agent00000@example.com"
+			}
+			for i := range rows {
+				rows[i] = sync.Row{N: i + 1, Key: key}
+			}
+			pl := sync.Planner{Target: tg, Workers: 8, Match: match}
+			b.ReportAllocs()
+			var size int
+			for b.Loop() {
+				p, err := pl.Plan(b.Context(), rows)
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = 0
+				for i := range p.Items {
+					if p.Items[i].Status != sync.Failed {
+						b.Fatalf("row %d: %s, want failed as a duplicate", i+1, p.Items[i].Status)
+					}
+					size += len(p.Items[i].Err.Error())
+				}
+			}
+			b.ReportMetric(float64(size)/n, "error-bytes/row")
+		})
+	}
+}

@@ -43,7 +43,7 @@ func interruptible(parent context.Context) (context.Context, func()) {
 	go func() {
 		select {
 		case sig := <-signals:
-			cancel(fmt.Errorf("%w by %v", errInterrupted, sig))
+			cancel(fmt.Errorf("%w by %s", errInterrupted, signalName(sig)))
 			fmt.Fprintln(os.Stderr, "rostersync: interrupted: finishing the requests in flight, then stopping; interrupt again to quit at once")
 		case <-done:
 			return
@@ -64,4 +64,15 @@ func interruptible(parent context.Context) (context.Context, func()) {
 			cancel(nil)
 		}
 	}
+}
+
+// signalName names a signal as people know it: SIGINT, SIGTERM.
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
 }

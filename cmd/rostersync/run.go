@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
+	gosync "sync"
 	"sync/atomic"
 	"time"
 
@@ -145,6 +148,12 @@ func (a *App) runSync(ctx context.Context, cmd string, args []string) error {
 	start := time.Now()
 	err := o.check()
 	if err == nil {
+		err = j.checkPaths()
+		if err != nil {
+			return err // an output names an input: write nothing, not even the summary
+		}
+	}
+	if err == nil {
 		j.log, err = a.logger(o.logLevel, o.logFormat, j.logs)
 	}
 	if err == nil {
@@ -208,7 +217,12 @@ type job struct {
 	ledger     *ledger.Ledger
 	report     *report.Writer
 	reportPath string
-	requests   atomic.Int64 // HTTP requests sent
+	digests    map[int]string // by roster row: what it held (report.Row.Digest)
+
+	mu         gosync.Mutex
+	outcomes   map[string]int // rows by status, recorded in the report or not
+	unrecorded int            // rows the report could not take
+	requests   atomic.Int64   // HTTP requests sent
 }
 
 func (j *job) run(ctx context.Context) error {
@@ -235,25 +249,32 @@ func (j *job) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	done, err := resumeFrom(j.opts.resume)
+	dkey := digestKey(creds)
+	j.digests = make(map[int]string, len(rows))
+	for i := range rows {
+		j.digests[rows[i].N] = rows[i].Digest(dkey)
+	}
+	done, err := resumeFrom(j.opts.resume, dkey)
 	if err != nil {
 		return err
 	}
-	if j.ledger, err = openLedger(j.app.Getenv, j.target.Name(), base); err != nil {
+	dir, err := ledger.Dir(j.app.Getenv)
+	if err != nil {
+		return err
+	}
+	lock, err := ledger.Acquire(dir, j.target.Name(), base, j.cmd)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	if j.ledger, err = ledger.Open(dir, j.target.Name(), base); err != nil {
 		return err
 	}
 	defer j.ledger.Close()
-	path := j.opts.report
-	if path == "" {
-		path = fmt.Sprintf("rostersync-%s-%s.csv", j.target.Name(), time.Now().Format("20060102-150405"))
-	}
-	if sameFile(path, j.opts.roster) || sameFile(path, j.opts.resume) {
-		return usageError("--report %s would overwrite the roster or the report to resume from; name a new file", path)
-	}
+	path := j.reportPath
 	if j.report, err = report.Create(path); err != nil {
 		return err
 	}
-	j.reportPath = path
 	defer j.report.Close()
 	j.log.Info().Str("target", j.target.Name()).Str("base_url", base).Int("rows", len(rows)).
 		Str("report", path).Float64("rate", j.opts.rate).Int("workers", j.opts.workers).Msg("starting")
@@ -270,10 +291,11 @@ func (j *job) run(ctx context.Context) error {
 	plan, err := planner.Plan(ctx, rows)
 	reading.Close()
 	if err != nil {
-		j.skipAll(rows, fmt.Errorf("not planned: %w", err))
 		if ctx.Err() != nil {
-			return fmt.Errorf("%w (while reading the users' state)", context.Cause(ctx))
+			// Whichever read the interrupt cut is beside the point.
+			err = fmt.Errorf("%w while reading the users' state", context.Cause(ctx))
 		}
+		j.skipAll(rows, fmt.Errorf("not planned: %w", err))
 		return err
 	}
 	standing := sync.Guard{MaxChanges: j.opts.maxChanges, MaxBlockShare: j.opts.maxBlockShare}.Check(plan)
@@ -286,12 +308,13 @@ func (j *job) run(ctx context.Context) error {
 	}
 
 	// A report that cannot be written stops the sending: a change nobody
-	// can read about afterwards must not be made.
+	// can read about afterwards must not be made. What still finishes is
+	// logged in full instead.
 	applyCtx, stopApply := context.WithCancelCause(ctx)
 	defer stopApply(nil)
 	record := func(o sync.Outcome) {
-		if err := j.record(reportRow(o)); err != nil {
-			stopApply(fmt.Errorf("%w: the report could not be written, so no more changes were sent: %w", errRowsFailed, err))
+		if err := j.record(j.reportRow(o)); err != nil {
+			stopApply(j.reportFailed(err))
 		}
 	}
 	var runErr error
@@ -318,27 +341,38 @@ func (j *job) run(ctx context.Context) error {
 		applying.Close()
 	}
 	if err := j.report.Close(); err != nil && runErr == nil {
-		runErr = err
+		runErr = j.reportFailed(err)
 	}
-	counts := j.report.Counts()
+	counts := j.counts()
 	j.printSummary(counts, time.Since(start), path)
 	switch {
 	case runErr != nil:
 		return runErr
+	case j.unrecorded > 0:
+		return j.reportFailed(nil)
 	case counts[string(sync.Failed)] > 0:
 		return fmt.Errorf("%w: %d of %d rows failed; the report says why", errRowsFailed, counts[string(sync.Failed)], len(plan.Items))
 	}
 	return nil
 }
 
-// sameFile reports whether two paths name one existing file.
-func sameFile(a, b string) bool {
-	if b == "" || b == "-" {
-		return false
+// checkPaths settles the report's name and refuses a run whose outputs
+// would overwrite one of its inputs (the roster, the mapping, the report
+// to resume from, the ledger) or each other.
+func (j *job) checkPaths() error {
+	o := j.opts
+	j.reportPath = o.report
+	if j.reportPath == "" {
+		j.reportPath = fmt.Sprintf("rostersync-%s-%s.csv", o.target, time.Now().Format("20060102-150405"))
 	}
-	sa, errA := os.Stat(a)
-	sb, errB := os.Stat(b)
-	return errA == nil && errB == nil && os.SameFile(sa, sb)
+	inputs := []namedPath{{"--roster", o.roster}, {"--map", o.mapFile}, {"--resume", o.resume}}
+	if base, err := baseURL(o); err == nil {
+		if dir, err := ledger.Dir(j.app.Getenv); err == nil {
+			inputs = append(inputs, namedPath{"the ledger", ledger.PathOf(dir, o.target, base)})
+		}
+	}
+	outputs := []namedPath{{"--report", j.reportPath}, {"--summary", o.summary}, {"--metrics-file", o.metricsFile}}
+	return checkPaths(inputs, outputs)
 }
 
 // schema says how to read the roster: the key column, --map, --set and
@@ -372,19 +406,57 @@ func (j *job) skipAll(rows []sync.Row, why error) {
 		if r.Err != nil {
 			status, err = sync.Failed, r.Err
 		}
-		_ = j.record(report.Row{Row: r.N, Key: r.Key, Status: string(status), Error: err.Error()})
+		_ = j.record(report.Row{Row: r.N, Key: r.Key, Status: string(status), Error: err.Error(), Digest: j.digests[r.N]})
 	}
 }
 
-// record logs a row's outcome at debug and writes it to the report.
+// record counts a row's outcome, logs it at debug and writes it to the
+// report. A row the report cannot take is logged in full at error level,
+// so that every outcome, above all every applied change, is on record.
 func (j *job) record(r report.Row) error {
-	j.log.Debug().Int("row", r.Row).Str("key", r.Key).Str("user_id", r.UserID).Str("status", r.Status).
-		Str("fields", r.Fields).Int("attempts", r.Attempts).Int("http_status", r.HTTPStatus).Str("error", r.Error).Msg("row")
+	j.mu.Lock()
+	if j.outcomes == nil {
+		j.outcomes = map[string]int{}
+	}
+	j.outcomes[r.Status]++
+	j.mu.Unlock()
 	err := j.report.Write(r)
+	ev := j.log.Debug()
 	if err != nil {
-		j.log.Error().Err(err).Msg("report write failed")
+		j.mu.Lock()
+		j.unrecorded++
+		j.mu.Unlock()
+		ev = j.log.Error().AnErr("report_error", err)
+	}
+	ev.Int("row", r.Row).Str("key", r.Key).Str("user_id", r.UserID).Str("status", r.Status).
+		Str("fields", r.Fields).Int("attempts", r.Attempts).Int("http_status", r.HTTPStatus).Str("error", r.Error)
+	if err != nil {
+		ev.Msg("row not in the report")
+	} else {
+		ev.Msg("row")
 	}
 	return err
+}
+
+// counts returns how many rows ended with each status, whether or not the
+// report took them.
+func (j *job) counts() map[string]int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return maps.Clone(j.outcomes)
+}
+
+// reportFailed is the error of a run whose report could not be written:
+// it names the cause and how many rows only the log holds.
+func (j *job) reportFailed(cause error) error {
+	if cause == nil {
+		cause = j.report.Close()
+	}
+	j.mu.Lock()
+	n := j.unrecorded
+	j.mu.Unlock()
+	return fmt.Errorf("%w: the report %s could not be written (%w), so no more changes were sent; the outcomes of the rows it lacks (%d so far) are in the log at error level",
+		errRowsFailed, j.reportPath, cause, n)
 }
 
 func (j *job) printSummary(counts map[string]int, took time.Duration, path string) {
@@ -402,10 +474,11 @@ func (j *job) printSummary(counts map[string]int, took time.Duration, path strin
 }
 
 // reportRow turns an outcome into its report row.
-func reportRow(o sync.Outcome) report.Row {
+func (j *job) reportRow(o sync.Outcome) report.Row {
 	r := report.Row{
 		Row: o.Item.Row, Key: o.Item.Key, UserID: o.Item.UserID, Status: string(o.Status),
 		HTTPStatus: o.Result.HTTPStatus, Attempts: o.Result.Attempts, Fields: strings.Join(o.Item.Fields(), "|"),
+		Digest: j.digests[o.Item.Row],
 	}
 	if o.Err != nil {
 		r.Error = o.Err.Error()
@@ -490,12 +563,10 @@ func (j *job) writeSummaries(start time.Time, runErr error) error {
 	if j.opts.summary == "" && j.opts.metricsFile == "" {
 		return nil
 	}
-	var counts map[string]int
-	if j.report != nil {
-		counts = j.report.Counts()
-	}
+	counts := j.counts()
 	target := j.opts.target
 	s := newSummary(j.cmd, target, start, time.Since(start), counts, j.requests.Load(), exitCode(runErr), j.reportPath)
+	s.Unrecorded = j.unrecorded
 	if j.opts.summary != "" {
 		if err := writeSummary(j.opts.summary, s); err != nil {
 			return fmt.Errorf("--summary: %w", err)
@@ -509,22 +580,25 @@ func (j *job) writeSummaries(start time.Time, runErr error) error {
 	return nil
 }
 
-func openLedger(getenv func(string) string, target, base string) (*ledger.Ledger, error) {
-	dir, err := ledger.Dir(getenv)
-	if err != nil {
-		return nil, err
-	}
-	return ledger.Open(dir, target, base)
-}
-
 // forgetful hides the ledger's memory from the planner, so every
 // write-only field in the roster is sent; writes are still recorded.
 type forgetful struct{ *ledger.Ledger }
 
 func (forgetful) Written(string) map[string]any { return nil }
 
-// resumeFrom reads a previous report and returns which rows it finished.
-func resumeFrom(path string) (func(*sync.Row) (string, bool), error) {
+// digestKey derives the key of the report's row digests from the run's
+// credentials, so that a digest tests no guess of a password the row sets
+// without them. A run with other credentials (a rotated token) sees other
+// digests, so --resume plans its rows afresh: the safe side.
+func digestKey(c rest.Config) []byte {
+	sum := sha256.Sum256([]byte("rostersync row digest\x00" + c.Token.Reveal() + "\x00" + c.Login + "\x00" + c.Password.Reveal()))
+	return sum[:]
+}
+
+// resumeFrom reads a previous report and returns which rows it finished:
+// those it marks applied or unchanged whose number, key and content (the
+// digest under key) are the same now. A row edited since is planned afresh.
+func resumeFrom(path string, key []byte) (func(*sync.Row) (string, bool), error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -540,7 +614,7 @@ func resumeFrom(path string) (func(*sync.Row) (string, bool), error) {
 	}
 	return func(r *sync.Row) (string, bool) {
 		p, ok := finished[r.N]
-		if !ok || p.Key != r.Key {
+		if !ok || p.Key != r.Key || p.Digest == "" || p.Digest != r.Digest(key) {
 			return "", false
 		}
 		return fmt.Sprintf("done in %s (%s)", path, p.Status), true

@@ -139,7 +139,7 @@ func TestInterrupt(t *testing.T) {
 			if changed {
 				t.Errorf("row %d reported skipped, but the fake holds the change", r.Row)
 			}
-			if !strings.Contains(r.Error, "interrupted") {
+			if !strings.Contains(r.Error, "interrupted by SIGINT") || strings.Contains(r.Error, "interrupted: interrupted") {
 				t.Errorf("row %d skipped without saying why: %q", r.Row, r.Error)
 			}
 		default:

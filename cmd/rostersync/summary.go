@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ type summary struct {
 	DurationSeconds   float64        `json:"duration_seconds"`
 	Rows              int            `json:"rows"`
 	Counts            map[string]int `json:"counts"`
+	Unrecorded        int            `json:"unrecorded"` // rows whose outcome only the log holds: the report could not take them
 	Requests          int64          `json:"requests"`
 	RequestsPerSecond float64        `json:"requests_per_second"`
 	RowsPerSecond     float64        `json:"rows_per_second"`
@@ -56,58 +58,93 @@ func writeSummary(path string, s summary) error {
 	return writeAtomic(path, append(data, '\n'), 0o644)
 }
 
+// metricHelp lists the metrics of the textfile, in order, with their help.
+var metricHelp = [][2]string{
+	{"rostersync_rows", "Roster rows of the last run, by status."},
+	{"rostersync_rows_unrecorded", "Rows of the last run whose outcome only the log holds: the report could not take them."},
+	{"rostersync_requests", "HTTP requests the last run sent, retries included."},
+	{"rostersync_requests_per_second", "Request rate the last run achieved."},
+	{"rostersync_run_duration_seconds", "How long the last run took."},
+	{"rostersync_exit_code", "Exit code of the last run: 0 ok, 1 rows failed, 2 not started, 3 refused, 130 interrupted."},
+	{"rostersync_last_run_timestamp_seconds", "When the last run ended, in Unix time."},
+	{"rostersync_last_success_timestamp_seconds", "When the last run that exited 0 ended, in Unix time."},
+}
+
 // writeMetrics writes the summary as a Prometheus textfile for
-// node_exporter's textfile collector. The time of the last successful run
-// (exit 0) is carried over from the existing file when this run did not
-// succeed, so an alert can fire on its age.
+// node_exporter's textfile collector. Each series is labelled with the
+// target and command, and the series of other targets and commands in the
+// existing file are kept, so that plan and apply can share one file. The
+// time of the last successful run (exit 0) is carried over from the
+// existing file when this run did not succeed, so an alert can fire on its
+// age.
 func writeMetrics(path string, s summary) error {
-	lastSuccess := previousMetric(path, "rostersync_last_success_timestamp_seconds")
+	ours := fmt.Sprintf(`target=%q,command=%q`, s.Target, s.Command)
+	samples := map[string][]string{} // metric name -> sample lines, theirs first
+	lastSuccess := ""
+	for _, line := range previousSamples(path) {
+		name, rest, _ := strings.Cut(line, "{")
+		if strings.HasPrefix(rest, ours+",") || strings.HasPrefix(rest, ours+"}") {
+			if name == "rostersync_last_success_timestamp_seconds" {
+				lastSuccess = line[strings.LastIndexByte(line, ' ')+1:]
+			}
+			continue
+		}
+		samples[name] = append(samples[name], line)
+	}
 	end := s.StartedAt.Add(time.Duration(s.DurationSeconds * float64(time.Second)))
 	if s.ExitCode == exitOK {
 		lastSuccess = strconv.FormatFloat(float64(end.UnixMilli())/1000, 'f', -1, 64)
 	}
-	label := fmt.Sprintf(`target=%q,command=%q`, s.Target, s.Command)
-	var b strings.Builder
-	metric := func(name, help, labels, value string) {
-		if !strings.Contains(b.String(), "# HELP "+name+" ") {
-			fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
-		}
-		fmt.Fprintf(&b, "%s{%s} %s\n", name, labels, value)
-	}
 	num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-	for _, st := range statuses {
-		metric("rostersync_rows", "Roster rows of the last run, by status.", label+fmt.Sprintf(`,status=%q`, st), strconv.Itoa(s.Counts[string(st)]))
+	add := func(name, labels, value string) {
+		samples[name] = append(samples[name], fmt.Sprintf("%s{%s} %s", name, labels, value))
 	}
-	metric("rostersync_requests", "HTTP requests the last run sent, retries included.", label, strconv.FormatInt(s.Requests, 10))
-	metric("rostersync_requests_per_second", "Request rate the last run achieved.", label, num(s.RequestsPerSecond))
-	metric("rostersync_run_duration_seconds", "How long the last run took.", label, num(s.DurationSeconds))
-	metric("rostersync_exit_code", "Exit code of the last run: 0 ok, 1 rows failed, 2 not started, 3 refused, 130 interrupted.", label, strconv.Itoa(s.ExitCode))
-	metric("rostersync_last_run_timestamp_seconds", "When the last run ended, in Unix time.", label, num(float64(end.UnixMilli())/1000))
+	for _, st := range statuses {
+		add("rostersync_rows", ours+fmt.Sprintf(`,status=%q`, st), strconv.Itoa(s.Counts[string(st)]))
+	}
+	add("rostersync_rows_unrecorded", ours, strconv.Itoa(s.Unrecorded))
+	add("rostersync_requests", ours, strconv.FormatInt(s.Requests, 10))
+	add("rostersync_requests_per_second", ours, num(s.RequestsPerSecond))
+	add("rostersync_run_duration_seconds", ours, num(s.DurationSeconds))
+	add("rostersync_exit_code", ours, strconv.Itoa(s.ExitCode))
+	add("rostersync_last_run_timestamp_seconds", ours, num(float64(end.UnixMilli())/1000))
 	if lastSuccess != "" {
-		metric("rostersync_last_success_timestamp_seconds", "When the last run that exited 0 ended, in Unix time.", label, lastSuccess)
+		add("rostersync_last_success_timestamp_seconds", ours, lastSuccess)
+	}
+	var b strings.Builder
+	for _, m := range metricHelp {
+		if len(samples[m[0]]) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n", m[0], m[1], m[0])
+		for _, line := range samples[m[0]] {
+			b.WriteString(line + "\n")
+		}
 	}
 	return writeAtomic(path, []byte(b.String()), 0o644)
 }
 
-// previousMetric returns the value of a metric in an existing textfile,
-// or "" when there is none.
-func previousMetric(path, name string) string {
+// previousSamples returns the sample lines of rostersync's metrics in an
+// existing textfile: name{labels} value, with a value that is a number.
+func previousSamples(path string) []string {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return ""
+		return nil
 	}
+	var out []string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
-			if i := strings.LastIndexByte(line, ' '); i > 0 {
-				if _, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-					return line[i+1:]
-				}
-			}
+		name, _, ok := strings.Cut(line, "{")
+		i := strings.LastIndexByte(line, ' ')
+		if !ok || i < 0 || !slices.ContainsFunc(metricHelp, func(m [2]string) bool { return m[0] == name }) {
+			continue
+		}
+		if _, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out = append(out, line)
 		}
 	}
-	return ""
+	return out
 }
 
 // writeAtomic writes data to a temporary file beside path and renames it

@@ -105,7 +105,14 @@ func TestSummaryAndMetricsGolden(t *testing.T) {
 	if err := writeMetrics(metPath, good); err != nil {
 		t.Fatal(err)
 	}
+	// A plan sharing the file keeps apply's series, and apply keeps plan's.
+	plan := good
+	plan.Command, plan.Counts = "plan", map[string]int{"planned": 40, "unchanged": 950}
+	if err := writeMetrics(metPath, plan); err != nil {
+		t.Fatal(err)
+	}
 	failed := ok
+	failed.Unrecorded = 3
 	failed.StartedAt = started.Add(24 * time.Hour)
 	if err := writeMetrics(metPath, failed); err != nil {
 		t.Fatal(err)

@@ -67,9 +67,8 @@ type Ledger struct {
 // Open loads the ledger of a target at a base URL from dir, or starts an
 // empty one. Nothing is written until Record is called.
 func Open(dir, target, baseURL string) (*Ledger, error) {
-	sum := sha256.Sum256([]byte(baseURL))
 	l := &Ledger{
-		path:  filepath.Join(dir, fmt.Sprintf("%s-%s.jsonl", target, hex.EncodeToString(sum[:6]))),
+		path:  PathOf(dir, target, baseURL),
 		head:  header{Target: target, BaseURL: baseURL},
 		users: map[string]map[string]any{},
 		whole: -1,
@@ -85,6 +84,12 @@ func Open(dir, target, baseURL string) (*Ledger, error) {
 		return nil, fmt.Errorf("ledger %s: %w (delete it to start afresh; the next apply resends write-only fields)", l.path, err)
 	}
 	return l, nil
+}
+
+// PathOf returns the file the ledger of a target at a base URL lives in.
+func PathOf(dir, target, baseURL string) string {
+	sum := sha256.Sum256([]byte(baseURL))
+	return filepath.Join(dir, fmt.Sprintf("%s-%s.jsonl", target, hex.EncodeToString(sum[:6])))
 }
 
 // Path returns the ledger's file name.
@@ -222,11 +227,11 @@ func (l *Ledger) Close() error {
 // replaceFile writes data to a new file, syncs it and renames it over
 // path, so a crash leaves either the old file or the new one.
 func replaceFile(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
+	tmp := f.Name()
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
