@@ -456,3 +456,31 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestLockIsExclusive takes a target's lock twice: the second fails at
+// once, naming the holder; after release it can be taken again, and other
+// targets or base URLs have locks of their own.
+func TestLockIsExclusive(t *testing.T) {
+	dir := t.TempDir()
+	first, err := Acquire(dir, "dnl", "https://a.example", "apply")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Acquire(dir, "dnl", "https://a.example", "plan")
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "held by rostersync apply") {
+		t.Fatalf("second acquire: %v, want ErrLocked naming the holder", err)
+	}
+	other, err := Acquire(dir, "dnl", "https://b.example", "apply")
+	if err != nil {
+		t.Fatalf("another base URL: %v", err)
+	}
+	defer other.Release()
+	if err := first.Release(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Acquire(dir, "dnl", "https://a.example", "plan")
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	again.Release()
+}
