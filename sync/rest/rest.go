@@ -43,7 +43,11 @@ type Error struct {
 
 func (e *Error) Error() string {
 	msg := e.Message
-	if msg == "" {
+	switch {
+	case msg != "":
+	case e.Status >= 200 && e.Status < 300:
+		msg = `the answer says the call failed ("success": false)`
+	default:
 		msg = http.StatusText(e.Status)
 	}
 	text := fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.Path, e.Status, msg)
@@ -474,20 +478,71 @@ func Snippet(body []byte) string {
 	return s
 }
 
+// Success is the "success" value of a vendor's answer, read as vendors
+// write it: a boolean, a string (Smartflo's own documentation writes
+// "false", in quotes) or a number. The zero value is an answer that holds
+// none, or a null.
+type Success struct {
+	given  bool // the answer holds a success value that is not null
+	failed bool // and the value says the call failed
+}
+
+// UnmarshalJSON reads any JSON value and never fails, so that an answer
+// whose success is odd still gives its message. False, "false" in any
+// case, 0 and "0" say the call failed; anything else does not.
+func (s *Success) UnmarshalJSON(b []byte) error {
+	*s = Success{}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	s.given = true
+	switch b[0] {
+	case 'f':
+		s.failed = string(b) == "false"
+	case '"':
+		var text string
+		if json.Unmarshal(b, &text) == nil {
+			text = strings.ToLower(strings.TrimSpace(text))
+			s.failed = text == "false" || text == "0"
+		}
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		n, err := strconv.ParseFloat(string(b), 64)
+		s.failed = err == nil && n == 0
+	}
+	return nil
+}
+
+// Given reports whether the answer held a success value (not null).
+func (s Success) Given() bool { return s.given }
+
+// Failed reports whether the answer's success value says the call failed.
+func (s Success) Failed() bool { return s.failed }
+
 // MayFail reports whether a body of a successful HTTP status might still
-// say the call failed: whether it holds a "success" key set to false
-// anywhere (a key spelled with \u escapes is not looked for). Only such
-// bodies need decoding to find out, which spares decoding every large list
-// page twice.
+// say the call failed: whether it holds a "success" key (in any case, as
+// encoding/json matches keys) anywhere whose value is not plainly true (a
+// key spelled with \u escapes is not looked for). Only such bodies need
+// decoding to find out, which spares decoding every large list page
+// twice; a value that only might be false ("false" in quotes, 0, null) is
+// decoded to tell.
 func MayFail(body []byte) bool {
-	key := []byte(`"success"`)
-	for tail := body; ; {
-		i := bytes.Index(tail, key)
-		if i < 0 {
+	const key = `success"`
+	for i := 0; ; {
+		j := bytes.IndexByte(body[i:], '"')
+		if j < 0 {
 			return false
 		}
-		tail = bytes.TrimLeft(tail[i+len(key):], " \t\r\n")
-		if len(tail) > 0 && tail[0] == ':' && bytes.HasPrefix(bytes.TrimLeft(tail[1:], " \t\r\n"), []byte("false")) {
+		i += j + 1
+		if len(body)-i < len(key) || !bytes.EqualFold(body[i:i+len(key)], []byte(key)) {
+			continue
+		}
+		tail := bytes.TrimLeft(body[i+len(key):], " \t\r\n")
+		if len(tail) == 0 || tail[0] != ':' {
+			continue
+		}
+		value := bytes.TrimLeft(tail[1:], " \t\r\n")
+		if !bytes.HasPrefix(value, []byte("true")) && (len(value) == 0 || value[0] < '1' || value[0] > '9') {
 			return true
 		}
 	}
