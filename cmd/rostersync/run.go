@@ -235,6 +235,7 @@ func (j *job) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	addRosterSecrets(creds.Secrets, rows)
 	done, err := resumeFrom(j.opts.resume)
 	if err != nil {
 		return err
@@ -265,7 +266,8 @@ func (j *job) run(ctx context.Context) error {
 	// The reads and the writes each get their own display: the plan prints
 	// between them, and must not be drawn over.
 	reading := newProgress(j.app.Stderr, j.logs, j.log, j.opts.progressEvery)
-	planner := sync.Planner{Target: j.target, Ledger: ledgerView, Workers: j.opts.workers, Match: key, Done: done, Progress: reading}
+	planner := sync.Planner{Target: j.target, Ledger: ledgerView, Workers: j.opts.workers, Match: key, Done: done, Progress: reading,
+		Redact: creds.Secrets.Redact}
 	start := time.Now()
 	plan, err := planner.Plan(ctx, rows)
 	reading.Close()
@@ -419,6 +421,7 @@ func credentials(getenv func(string) string) (rest.Config, error) {
 		Token:    sync.Secret(getenv("ROSTERSYNC_TOKEN")),
 		Login:    getenv("ROSTERSYNC_LOGIN"),
 		Password: sync.Secret(getenv("ROSTERSYNC_PASSWORD")),
+		Secrets:  new(rest.Secrets), // what no output may show, shared by the client and the plan
 	}
 	switch {
 	case (c.Login == "") != (c.Password == ""):
