@@ -227,11 +227,11 @@ func (j *job) run(ctx context.Context) error {
 	} else if f != nil {
 		key = f.Name
 	}
-	schema, err := j.schema(key)
+	schema, err := j.schema(ctx, key)
 	if err != nil {
 		return err
 	}
-	rows, err := roster.ReadFile(j.opts.roster, j.app.Stdin, schema)
+	rows, err := roster.ReadFile(ctx, j.opts.roster, j.app.Stdin, schema)
 	if err != nil {
 		return err
 	}
@@ -345,11 +345,11 @@ func sameFile(a, b string) bool {
 
 // schema says how to read the roster: the key column, --map, --set and
 // --encoding; a roster that is not UTF-8 is read with a logged warning.
-func (j *job) schema(key string) (roster.Schema, error) {
+func (j *job) schema(ctx context.Context, key string) (roster.Schema, error) {
 	s := roster.Schema{Table: j.target.Table(), Key: key, Encoding: j.opts.encoding,
 		Warn: func(msg string) { j.log.Warn().Msg(msg) }}
 	if j.opts.mapFile != "" {
-		m, err := roster.ReadMap(j.opts.mapFile, s)
+		m, err := roster.ReadMap(ctx, j.opts.mapFile, s)
 		if err != nil {
 			return s, fmt.Errorf("--map: %w", err)
 		}
