@@ -294,7 +294,9 @@ func newBuilder(n int, s *schema, most int) *builder {
 
 func (b *builder) key(v string) { b.row.Key = strings.TrimSpace(v) }
 
-// cell sets a field from a CSV cell: empty leaves the field as it is.
+// cell sets a field from a CSV cell: empty leaves the field as it is. A
+// cell past the limits of sync.MaxText, or holding a control character,
+// fails the row before it is parsed, so that no message repeats it.
 func (b *builder) cell(f *sync.Field, raw string) {
 	raw = strings.TrimSpace(raw)
 	switch {
@@ -304,12 +306,21 @@ func (b *builder) cell(f *sync.Field, raw string) {
 		b.decoded(f, nil)
 		return
 	}
+	if err := f.CheckCell(raw); err != nil {
+		b.fail(fmt.Sprintf("field %s: %v", f.Name, err))
+		return
+	}
 	v, err := f.Kind.Parse(raw)
 	b.set(f, v, err)
 }
 
-// decoded sets a field from a JSON value (nil clears it).
+// decoded sets a field from a JSON value (nil clears it), checked as
+// cell checks a cell.
 func (b *builder) decoded(f *sync.Field, raw any) {
+	if err := f.CheckJSON(raw); err != nil {
+		b.fail(fmt.Sprintf("field %s: %v", f.Name, err))
+		return
+	}
 	v, err := f.Kind.Decode(raw)
 	b.set(f, v, err)
 }

@@ -888,6 +888,7 @@ func checkInvariants(t *testing.T, rows []sync.Row) {
 			if v.Field == nil {
 				t.Fatalf("row %d has a value without a field", i+1)
 			}
+			checkBounded(t, i+1, v)
 			if seen[v.Field.Name] {
 				t.Fatalf("row %d sets %s twice", i+1, v.Field.Name)
 			}
