@@ -381,3 +381,32 @@ func FuzzUTF8Check(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDetect decodes arbitrary bytes as a roster of no named encoding,
+// whole and in pieces: the same text (when it reads), warning and error
+// however the reads fall; UTF-8 comes out as it went in, without a
+// warning.
+func FuzzDetect(f *testing.F) {
+	for _, seed := range []string{"", "id,name\n1,José\n", "id,name\n1,Jos\xe9\n", "\xef\xbb\xbfid\n\xe9", "\xff\xfei\x00d\x00",
+		"a\xc3", "a\xc3\xa9" + strings.Repeat("x", 70<<10) + "\xe9", strings.Repeat("x", 70<<10) + "\xf0\x9d\x84\x9e"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if bytes.HasPrefix(data, []byte("\xff\xfe")) || bytes.HasPrefix(data, []byte("\xfe\xff")) {
+			return // UTF-16, decoded elsewhere
+		}
+		text, warns, err := roster.Detect(bytes.NewReader(data))
+		for _, r := range []io.Reader{iotest.OneByteReader(bytes.NewReader(data)), iotest.HalfReader(bytes.NewReader(data))} {
+			text2, warns2, err2 := roster.Detect(r)
+			if err == nil && text2 != text || !reflect.DeepEqual(warns2, warns) || fmt.Sprint(err2) != fmt.Sprint(err) {
+				t.Fatalf("in pieces: %q %q %v; whole: %q %q %v", text2, warns2, err2, text, warns, err)
+			}
+		}
+		if utf8.Valid(data) && (err != nil || text != string(data) || len(warns) != 0) {
+			t.Fatalf("UTF-8 %q read as %q, %q, %v", data, text, warns, err)
+		}
+		if err == nil && !utf8.ValidString(text) {
+			t.Fatalf("%q decoded to text that is not UTF-8: %q", data, text)
+		}
+	})
+}

@@ -31,3 +31,15 @@ func LineDecoder() func(text []byte) (any, bool) {
 	var d lineDecoder
 	return d.decode
 }
+
+// Detect decodes r as a roster whose encoding is not named, giving the
+// text, the warnings and the error.
+func Detect(r io.Reader) (string, []string, error) {
+	var warnings []string
+	text, err := detect(r, func(msg string) { warnings = append(warnings, msg) }, "the roster", "hint")
+	if err != nil {
+		return "", warnings, err
+	}
+	b, err := io.ReadAll(text)
+	return string(b), warnings, err
+}
