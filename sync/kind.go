@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind parses, compares and encodes the values of one type of field.
@@ -543,4 +544,116 @@ func article(noun string) string {
 		return "an"
 	}
 	return "a"
+}
+
+// The most characters one value of a roster may hold. A roster's value
+// past a limit, or holding a control character, fails its row (see
+// Field.CheckCell); values read from the target are kept as they are.
+const (
+	// MaxText bounds a single value (a name, a designation, an email, a
+	// phone, an id) and each item of a list.
+	MaxText = 1000
+	// MaxList bounds a list: all its items together, with the "|"
+	// between them in a CSV cell.
+	MaxList = 10 * MaxText
+)
+
+// maxLen is the most characters a whole value of f may hold.
+func (f *Field) maxLen() int {
+	if _, ok := f.Kind.(listKind); ok {
+		return MaxList
+	}
+	return MaxText
+}
+
+// CheckCell checks a roster's cell for f before it is parsed: at most
+// MaxText characters (a list: MaxList in all, and MaxText an item), and
+// no control character but tab and newline. Its error never repeats the
+// cell, which may be long or secret.
+func (f *Field) CheckCell(cell string) error {
+	if err := checkText(cell, f.maxLen()); err != nil {
+		return err
+	}
+	if f.maxLen() == MaxList && len(cell) > MaxText {
+		for item := range strings.SplitSeq(cell, "|") {
+			if err := checkText(strings.TrimSpace(item), MaxText); err != nil {
+				return fmt.Errorf("an item of the list: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// CheckJSON checks a value a JSON roster gives f (as decoded, with
+// numbers as json.Number) as CheckCell checks a cell: every string and
+// number in it, a list's items each and together.
+func (f *Field) CheckJSON(v any) error {
+	total := 0
+	var walk func(v any, item bool) error
+	walk = func(v any, item bool) error {
+		var s string
+		switch v := v.(type) {
+		case string:
+			s = v
+		case json.Number:
+			s = v.String()
+		case []any:
+			for _, e := range v {
+				if err := walk(e, true); err != nil {
+					return err
+				}
+			}
+			return nil
+		case map[string]any: // an item of a list of objects (DNL's auth_ip)
+			for _, e := range v {
+				if err := walk(e, item); err != nil {
+					return err
+				}
+			}
+			return nil
+		default:
+			return nil
+		}
+		limit := f.maxLen()
+		if item {
+			limit = MaxText
+		}
+		if err := checkText(s, limit); err != nil {
+			if item {
+				return fmt.Errorf("an item of the list: %w", err)
+			}
+			return err
+		}
+		total += utf8.RuneCountInString(s)
+		return nil
+	}
+	if err := walk(v, false); err != nil {
+		return err
+	}
+	if limit := f.maxLen(); total > limit {
+		return fmt.Errorf("%d characters in all, more than the %d a value may hold", total, limit)
+	}
+	return nil
+}
+
+// checkText checks that s holds at most max characters and no control
+// character other than tab and newline, without repeating s.
+func checkText(s string, max int) error {
+	chars := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c&0xc0 == 0x80 {
+			continue // inside a character
+		}
+		chars++
+		// C0 controls and DEL are one byte; C1 controls (U+0080-U+009F) are 0xc2 0x80-0x9f.
+		if c < 0x20 && c != '\t' && c != '\n' || c == 0x7f || c == 0xc2 && i+1 < len(s) && s[i+1] <= 0x9f {
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			return fmt.Errorf("a control character (%U) at character %d; only tab and newline may be in a value", r, chars)
+		}
+	}
+	if chars > max {
+		return fmt.Errorf("%d characters, more than the %d a value may hold", chars, max)
+	}
+	return nil
 }

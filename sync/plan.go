@@ -44,7 +44,7 @@ type Value struct {
 // Change is one field edit of a user.
 type Change struct {
 	Field *Field
-	Old   any  // the current value; meaningless when !Known
+	Old   any  // the current value, to be shown (see Planner.Redact); meaningless when !Known
 	Known bool // false for a write-only field this tool never wrote
 	New   any
 }
@@ -133,6 +133,11 @@ type Planner struct {
 	Done func(r *Row) (reason string, done bool)
 	// Progress, when set, hears of the reads.
 	Progress Progress
+	// Redact, when set, removes the run's secrets from text read from the
+	// target before the plan keeps it to be shown (Change.Old): a token
+	// pasted into a user's designation must not be printed. What is
+	// compared, matched and sent is the value as read.
+	Redact func(string) string
 }
 
 // Plan builds the plan for rows. It returns an error only when the run
@@ -515,13 +520,43 @@ func (pl Planner) diff(r *Row, u *User, it *Item) {
 		if known && same(f, old, v.V) {
 			continue
 		}
-		it.Changes = append(it.Changes, Change{Field: f, Old: old, Known: known, New: v.V})
+		it.Changes = append(it.Changes, Change{Field: f, Old: pl.shown(old), Known: known, New: v.V})
 	}
 	if len(it.Changes) == 0 {
 		it.Status = Unchanged
 		return
 	}
 	it.Body = body(pl.Target.Table(), r, u, written, it.Changes)
+}
+
+// shown returns a current value as the plan may show it: its text
+// through Redact.
+func (pl Planner) shown(v any) any {
+	if pl.Redact == nil {
+		return v
+	}
+	switch v := v.(type) {
+	case string:
+		return pl.Redact(v)
+	case []any:
+		var out []any
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				continue
+			}
+			if r := pl.Redact(s); r != s {
+				if out == nil {
+					out = slices.Clone(v)
+				}
+				out[i] = r
+			}
+		}
+		if out != nil {
+			return out
+		}
+	}
+	return v
 }
 
 // current returns a field's current value: from the read, or for a

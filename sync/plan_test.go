@@ -689,3 +689,43 @@ func TestLegacyValuesDoNotBlockEdits(t *testing.T) {
 		t.Errorf("row setting the ids: %s %+v %v, want a change from the stored [A1 A2]", it.Status, it.Changes, it.Err)
 	}
 }
+
+// TestRedactOnlyWhatIsShown plans with secrets that also occur in what
+// users hold (a login id, a CDR type, part of a designation): the plan's
+// old values show them redacted, but matching, diffing and the PATCH body
+// (which carries the group's unchanged CDR type from the read) use the
+// values as read, so scrubbing can never write [REDACTED] into a user.
+func TestRedactOnlyWhatIsShown(t *testing.T) {
+	fake, c := startSmartflo(t, sfUsers())
+	var secrets rest.Secrets
+	secrets.Add("asha", "agent", "Team", "0502842370001")
+	rows := []sync.Row{
+		row(t, c, 1, "asha", "designation", "Lead"),
+		row(t, c, 2, "ravi", "user_for_cdr.value", []any{"0502842370003"}),
+		row(t, c, 3, "meera", "name", "Meera Iyer"),
+	}
+	p, err := sync.Planner{Target: c, Workers: 2, Match: "login_id", Redact: secrets.Redact}.Plan(t.Context(), rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := p.Items[0]; it.Status != sync.Planned || it.UserID != "101" || len(it.Changes) != 1 || it.Changes[0].Old != "[REDACTED] lead" {
+		t.Errorf("row 1: %+v; want user 101 matched by its login id, old designation shown redacted", it)
+	}
+	it := p.Items[1]
+	if it.Status != sync.Planned || len(it.Changes) != 1 || !reflect.DeepEqual(it.Changes[0].Old, []any{"[REDACTED]"}) {
+		t.Fatalf("row 2: %+v; want the old CDR value shown redacted", it)
+	}
+	jsonEqual(t, it.Body, `{"user_for_cdr": {"type": "agent", "value": ["0502842370003"]}}`)
+	if p.Items[2].Status != sync.Unchanged {
+		t.Errorf("row 3: %s; want unchanged", p.Items[2].Status)
+	}
+	if err := (sync.Applier{Target: c, Workers: 1}).Apply(t.Context(), p, func(sync.Outcome) {}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := fake.User(102); u.UsersForCDR.Type != "agent" || !slices.Equal(u.UsersForCDR.Value, []string{"0502842370003"}) {
+		t.Errorf("user 102's CDR after apply: %+v", u.UsersForCDR)
+	}
+	if u, _ := fake.User(101); u.Designation != "Lead" {
+		t.Errorf("user 101's designation after apply: %q", u.Designation)
+	}
+}

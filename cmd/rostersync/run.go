@@ -241,14 +241,15 @@ func (j *job) run(ctx context.Context) error {
 	} else if f != nil {
 		key = f.Name
 	}
-	schema, err := j.schema(key)
+	schema, err := j.schema(ctx, key)
 	if err != nil {
 		return err
 	}
-	rows, err := roster.ReadFile(j.opts.roster, j.app.Stdin, schema)
+	rows, err := roster.ReadFile(ctx, j.opts.roster, j.app.Stdin, schema)
 	if err != nil {
 		return err
 	}
+	addRosterSecrets(creds.Secrets, rows)
 	dkey := digestKey(creds)
 	j.digests = make(map[int]string, len(rows))
 	for i := range rows {
@@ -286,7 +287,8 @@ func (j *job) run(ctx context.Context) error {
 	// The reads and the writes each get their own display: the plan prints
 	// between them, and must not be drawn over.
 	reading := newProgress(j.app.Stderr, j.logs, j.log, j.opts.progressEvery)
-	planner := sync.Planner{Target: j.target, Ledger: ledgerView, Workers: j.opts.workers, Match: key, Done: done, Progress: reading}
+	planner := sync.Planner{Target: j.target, Ledger: ledgerView, Workers: j.opts.workers, Match: key, Done: done, Progress: reading,
+		Redact: creds.Secrets.Redact}
 	start := time.Now()
 	plan, err := planner.Plan(ctx, rows)
 	reading.Close()
@@ -377,11 +379,11 @@ func (j *job) checkPaths() error {
 
 // schema says how to read the roster: the key column, --map, --set and
 // --encoding; a roster that is not UTF-8 is read with a logged warning.
-func (j *job) schema(key string) (roster.Schema, error) {
+func (j *job) schema(ctx context.Context, key string) (roster.Schema, error) {
 	s := roster.Schema{Table: j.target.Table(), Key: key, Encoding: j.opts.encoding,
 		Warn: func(msg string) { j.log.Warn().Msg(msg) }}
 	if j.opts.mapFile != "" {
-		m, err := roster.ReadMap(j.opts.mapFile, s)
+		m, err := roster.ReadMap(ctx, j.opts.mapFile, s)
 		if err != nil {
 			return s, fmt.Errorf("--map: %w", err)
 		}
@@ -492,6 +494,7 @@ func credentials(getenv func(string) string) (rest.Config, error) {
 		Token:    sync.Secret(getenv("ROSTERSYNC_TOKEN")),
 		Login:    getenv("ROSTERSYNC_LOGIN"),
 		Password: sync.Secret(getenv("ROSTERSYNC_PASSWORD")),
+		Secrets:  new(rest.Secrets), // what no output may show, shared by the client and the plan
 	}
 	switch {
 	case (c.Login == "") != (c.Password == ""):

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -106,5 +107,92 @@ func TestSecretsStayOut(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSecretsInUsersFieldsStayOut seeds the fakes with users whose name,
+// designation or email hold the run's secrets (the token, the login
+// password, a password the roster sets for another user), as when someone
+// pastes a token into a profile, and changes those fields: the plan shows
+// the old values scrubbed, in text and in --output json, and neither the
+// reports nor the debug logs hold a secret.
+func TestSecretsInUsersFieldsStayOut(t *testing.T) {
+	const (
+		token      = "TOKEN-qq4r-Secret-9917"
+		loginPw    = "LOGINPW-kk22-Secret-3108"
+		rosterPw   = "ROSTERPW-mm61-Secret-4460"
+		smartLogin = "ops@example.com"
+	)
+	for _, target := range []string{"smartflo", "dnl"} {
+		for _, login := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/login=%v", target, login), func(t *testing.T) {
+				t.Parallel()
+				// The credential this run knows: a user's field holds it.
+				cred := token
+				env := map[string]string{"ROSTERSYNC_TOKEN": token}
+				if login {
+					cred = loginPw
+					env = map[string]string{"ROSTERSYNC_LOGIN": map[string]string{"smartflo": smartLogin, "dnl": "admin"}[target],
+						"ROSTERSYNC_PASSWORD": loginPw}
+				}
+				dir := t.TempDir()
+				env["XDG_STATE_HOME"] = filepath.Join(dir, "state")
+				var fake fakeServer
+				var roster string
+				switch target {
+				case "smartflo":
+					users := must(smartflotest.LoadUsers("../../testdata/demo/smartflo/users.json"))
+					users[0].Designation = "Lead " + cred
+					users[1].Name = "Rohit " + rosterPw
+					users[2].Email = cred + "@example.com"
+					fake = smartflotest.New(smartflotest.Config{Token: token, Email: smartLogin, Password: loginPw, BcryptCost: 4}, users)
+					roster = "id,designation,name,email,password\n" +
+						fmt.Sprintf("%d,Lead,,,\n%d,,Rohit Sharma,,\n%d,,,priya@example.com,\n%d,,,,%s\n",
+							users[0].ID, users[1].ID, users[2].ID, users[3].ID, rosterPw)
+				case "dnl":
+					users := must(dnltest.LoadUsers("../../testdata/demo/dnl/users.json"))
+					last := "Keller " + cred
+					users[1].LastName = &last
+					users[2].FirstName = "Olly " + rosterPw
+					users[3].Email = cred + "@example.com"
+					fake = dnltest.New(dnltest.Config{Token: token, Admin: "admin", Password: loginPw, BcryptCost: 4}, users)
+					roster = "user_id,last_name,first_name,email,passwd\n" +
+						fmt.Sprintf("%d,Keller,,,\n%d,,Olly,,\n%d,,,anju@example.com,\n%d,,,,%s\n",
+							users[1].UserID, users[2].UserID, users[3].UserID, users[4].UserID, rosterPw)
+				}
+				srv := httptest.NewServer(fake)
+				defer srv.Close()
+				rosterPath := filepath.Join(dir, "roster.csv")
+				must(0, os.WriteFile(rosterPath, []byte(roster), 0o600))
+
+				outputs := map[string]string{}
+				for i, args := range [][]string{{"plan"}, {"plan", "--output", "json"}, {"apply"}} {
+					var stdout, stderr bytes.Buffer
+					app := &App{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }}
+					report := filepath.Join(dir, fmt.Sprintf("report%d.jsonl", i))
+					err := app.Run(t.Context(), append(args, "--target", target, "--base-url", srv.URL, "--roster", rosterPath,
+						"--report", report, "--log-level", "debug", "--log-format", "json", "--rate", "0"))
+					if exitCode(err) != exitOK {
+						t.Fatalf("%v: %v\n%s\n%s", args, err, stdout.String(), stderr.String())
+					}
+					name := strings.Join(args, " ")
+					outputs[name+": stdout"], outputs[name+": stderr"] = stdout.String(), stderr.String()
+					outputs[name+": report"] = string(must(os.ReadFile(report)))
+				}
+				// The old values were there to print: the plan shows them scrubbed.
+				for _, name := range []string{"plan: stdout", "plan --output json: stdout"} {
+					if strings.Count(outputs[name], "[REDACTED]") < 3 {
+						t.Errorf("%s does not show the three scrubbed old values:\n%s", name, outputs[name])
+					}
+				}
+				for name, text := range outputs {
+					for _, s := range []string{cred, rosterPw} {
+						if strings.Contains(text, s) {
+							t.Errorf("%s holds a secret (%.12s…):\n%s", name, s, text)
+						}
+					}
+				}
+			})
+		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -241,5 +242,116 @@ func TestSecondInterruptQuitsAtOnce(t *testing.T) {
 	}
 	if !strings.Contains(p.stderr.String(), "quitting now") {
 		t.Errorf("stderr does not say it quit at once:\n%s", p.stderr.String())
+	}
+}
+
+// TestTermWhileReadingARosterWithoutEnd points --roster at inputs that
+// never end or never start: a FIFO nobody opens for writing, a FIFO whose
+// writer sends rows without end, one whose writer sends a header and then
+// nothing, /dev/zero, and /dev/zero on stdin. One SIGTERM ends each run
+// within a second, with exit 130 (or 2, when the reader stopped /dev/zero
+// first as no roster), and not one request is sent.
+func TestTermWhileReadingARosterWithoutEnd(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name  string
+		setup func(t *testing.T, path string) (stdin *os.File) // makes path (roster.csv)
+		zero  bool                                             // /dev/zero may end the run as no roster first
+	}{
+		{name: "a FIFO with no writer", setup: func(t *testing.T, path string) *os.File {
+			must(0, syscall.Mkfifo(path, 0o600))
+			return nil
+		}},
+		{name: "a FIFO with rows without end", setup: func(t *testing.T, path string) *os.File {
+			must(0, syscall.Mkfifo(path, 0o600))
+			go func() {
+				w, err := os.OpenFile(path, os.O_WRONLY, 0)
+				if err != nil {
+					return
+				}
+				defer w.Close()
+				if _, err := io.WriteString(w, "user_id,last_name\n"); err != nil {
+					return
+				}
+				for i := 1; ; i++ {
+					if _, err := fmt.Fprintf(w, "%d,Row %d\n", i, i); err != nil {
+						return // the reader is gone
+					}
+				}
+			}()
+			return nil
+		}},
+		{name: "a FIFO whose writer falls silent", setup: func(t *testing.T, path string) *os.File {
+			must(0, syscall.Mkfifo(path, 0o600))
+			done := make(chan struct{})
+			t.Cleanup(func() { close(done) })
+			go func() {
+				w, err := os.OpenFile(path, os.O_WRONLY, 0)
+				if err != nil {
+					return
+				}
+				defer w.Close()
+				_, _ = io.WriteString(w, "user_id,last_name\n1,One\n")
+				<-done
+			}()
+			return nil
+		}},
+		{name: "/dev/zero", zero: true, setup: func(t *testing.T, path string) *os.File {
+			must(0, os.Symlink("/dev/zero", path))
+			return nil
+		}},
+		{name: "/dev/zero on stdin", zero: true, setup: func(t *testing.T, path string) *os.File {
+			f := must(os.Open("/dev/zero"))
+			t.Cleanup(func() { f.Close() })
+			return f
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fake := bigFake("dnl", 3, fakehttp.Faults{})
+			srv := httptest.NewServer(fake)
+			defer srv.Close()
+			dir := t.TempDir()
+			rosterPath := filepath.Join(dir, "roster.csv")
+			stdin := tt.setup(t, rosterPath)
+			arg := rosterPath
+			if stdin != nil {
+				arg = "-"
+			}
+			p := &process{cmd: exec.Command(binary(t), "apply", "--target", "dnl", "--base-url", srv.URL, "--roster", arg,
+				"--report", filepath.Join(dir, "report.csv"), "--rate", "0")}
+			p.cmd.Env = append(os.Environ(), "ROSTERSYNC_TOKEN="+testToken, "XDG_STATE_HOME="+dir, "ROSTERSYNC_LOGIN=", "ROSTERSYNC_PASSWORD=")
+			p.cmd.Stdin = stdin
+			p.cmd.Stderr = &p.stderr
+			must(0, p.cmd.Start())
+			t.Cleanup(func() { _ = p.cmd.Process.Kill() })
+			time.Sleep(300 * time.Millisecond) // reading by now
+			sent := time.Now()
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !(tt.zero && errors.Is(err, os.ErrProcessDone)) {
+				t.Fatal(err)
+			}
+			exited := make(chan int, 1)
+			go func() { exited <- p.wait(t) }()
+			var code int
+			select {
+			case code = <-exited:
+			case <-time.After(5 * time.Second):
+				_ = p.cmd.Process.Kill()
+				<-exited
+				t.Fatalf("one SIGTERM did not end the run in 5 s\n%s", p.stderr.String())
+			}
+			if took := time.Since(sent); took > time.Second {
+				t.Errorf("the run took %v to end after SIGTERM", took)
+			}
+			if code != exitInterrupted && !(tt.zero && code == exitNotStarted) {
+				t.Errorf("exit %d, want 130\n%s", code, p.stderr.String())
+			}
+			if strings.Contains(p.stderr.String(), "panic") {
+				t.Errorf("stderr:\n%s", p.stderr.String())
+			}
+			if n := len(fake.(*dnltest.Fake).Requests()); n != 0 {
+				t.Errorf("%d requests sent while the roster was read", n)
+			}
+		})
 	}
 }

@@ -48,7 +48,7 @@ func demoPlan(t *testing.T) (*sync.Plan, sync.Standing) {
 	srv := httptest.NewServer(smartflotest.New(smartflotest.Config{Token: testToken}, users))
 	defer srv.Close()
 	c := smartflo.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: testToken, Limiter: ratelimit.New(0), Policy: ratelimit.DefaultPolicy()})
-	rows, err := roster.Read(strings.NewReader(
+	rows, err := roster.Read(t.Context(), strings.NewReader(
 		"id,designation,block_agent,password,caller_id\n"+
 			"314678,Team lead,no,,\n"+
 			"314702,Senior Executive,no,,101|102\n"+

@@ -232,7 +232,7 @@ func (c *Client) login(ctx context.Context, name string, password sync.Secret) (
 
 // envelope is the part of a DNL answer that tells failure.
 type envelope struct {
-	Success   *bool                 `json:"success"`
+	Success   rest.Success          `json:"success"`
 	ErrorType string                `json:"error_type"`
 	Errors    []map[string][]string `json:"errors"`
 	Error     struct {
@@ -241,7 +241,9 @@ type envelope struct {
 	} `json:"error"`
 }
 
-// Check reads a DNL answer, matching on the HTTP status, not the strings.
+// Check reads a DNL answer, matching on the HTTP status, not the strings:
+// an HTTP error, or a 2xx whose body's success is false ("false" in any
+// case, or 0), is a failure.
 // A 401 is an expired or rejected token: the client renews it once when it
 // can log in, else the run stops.
 func Check(status int, h http.Header, body []byte) *rest.Error {
@@ -250,7 +252,7 @@ func Check(status int, h http.Header, body []byte) *rest.Error {
 	}
 	var env envelope
 	_ = json.Unmarshal(body, &env) // a body that is not JSON still fails on its status
-	if status < 400 && (env.Success == nil || *env.Success) {
+	if status < 400 && !env.Success.Failed() {
 		return nil
 	}
 	e := &rest.Error{Status: status, Message: message(env, body)}
@@ -276,7 +278,7 @@ func message(env envelope, body []byte) string {
 			parts = append(parts, s)
 		}
 	}
-	if len(parts) == 0 && env.Success == nil {
+	if len(parts) == 0 && !env.Success.Given() {
 		return rest.Snippet(body)
 	}
 	return strings.Join(parts, ": ")

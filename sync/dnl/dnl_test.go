@@ -450,6 +450,11 @@ func TestCheck(t *testing.T) {
 	}{
 		{name: "success", status: 200, body: `{"success": true, "payload": {"user_id": 1}}`, ok: true},
 		{name: "200 success false", status: 200, body: `{"success": false, "error_type": "server_error"}`, message: "server_error"},
+		{name: "200 success \"false\"", status: 200, body: `{"success": "false", "error_type": "server_error"}`, message: "server_error"},
+		{name: "200 success \"False\"", status: 200, body: `{"success": "False", "payload": {"user_id": 1}}`},
+		{name: "200 success 0", status: 200, body: `{"success": 0, "error_type": "server_error"}`, message: "server_error"},
+		{name: "200 success \"true\"", status: 200, body: `{"success": "true", "payload": {"user_id": 1}}`, ok: true},
+		{name: "200 success null", status: 200, body: `{"success": null, "payload": {"user_id": 1}}`, ok: true},
 		{name: "401 no header", status: 401,
 			body:    `{"success": false, "error_type": "unauthenticated_error", "error": {"message": "No header X-Auth-Token present", "code": 110, "reason": "auth_token_not_provided"}}`,
 			expired: true, denied: true, message: "unauthenticated_error: No header X-Auth-Token present"},
@@ -509,6 +514,9 @@ func FuzzDNLCheck(f *testing.F) {
 	f.Add(429, "7", []byte(`{"success": false, "error_type": "rate_limit_error"}`))
 	f.Add(503, "Wed, 21 Oct 2015 07:28:00 GMT", []byte("<html>down</html>"))
 	f.Add(200, "", []byte(`{"success": null, "errors": null}`))
+	f.Add(200, "", []byte(`{"success": "false", "error_type": "server_error"}`))
+	f.Add(200, "", []byte(`{"success": "FALSE", "payload": {}}`))
+	f.Add(200, "", []byte(`{"success": 0}`))
 	f.Fuzz(func(t *testing.T, status int, retryAfter string, body []byte) {
 		if status < 100 || status > 999 {
 			return
@@ -520,6 +528,9 @@ func FuzzDNLCheck(f *testing.F) {
 		e := dnl.Check(status, h, body)
 		if status >= 400 && e == nil {
 			t.Fatalf("Check(%d, %q) = nil, want a failure", status, body)
+		}
+		if status < 300 && e == nil && saysFailed(body) {
+			t.Fatalf("Check(%d, %q) = nil, but its success says the call failed", status, body)
 		}
 		if e == nil {
 			return
@@ -629,4 +640,40 @@ func TestListNamed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// saysFailed is the fuzz targets' own reading of a body: a top-level
+// success (the only key named so in any case) that is false, "false" or
+// "0" in any case, or the number 0.
+func saysFailed(body []byte) bool {
+	var obj map[string]any
+	if !json.Valid(body) {
+		return false
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if d.Decode(&obj) != nil {
+		return false
+	}
+	var v any
+	n := 0
+	for k, val := range obj {
+		if strings.EqualFold(k, "success") {
+			v, n = val, n+1
+		}
+	}
+	if n != 1 {
+		return false
+	}
+	switch v := v.(type) {
+	case bool:
+		return !v
+	case string:
+		s := strings.ToLower(strings.TrimSpace(v))
+		return s == "false" || s == "0"
+	case json.Number:
+		f, err := v.Float64()
+		return err == nil && f == 0
+	}
+	return false
 }

@@ -15,7 +15,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,7 +43,11 @@ type Error struct {
 
 func (e *Error) Error() string {
 	msg := e.Message
-	if msg == "" {
+	switch {
+	case msg != "":
+	case e.Status >= 200 && e.Status < 300:
+		msg = `the answer says the call failed ("success": false)`
+	default:
 		msg = http.StatusText(e.Status)
 	}
 	text := fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.Path, e.Status, msg)
@@ -98,26 +101,34 @@ type Client struct {
 	renewing     chan struct{}
 	renewingOnce gosync.Once
 
+	secrets *Secrets // every value to scrub from error text
+
 	mu       gosync.Mutex
 	token    sync.Secret
-	fresh    bool     // the token came from a login and no request has succeeded with it yet
-	loginErr error    // why a login failed: no login is tried again
-	secrets  []string // every value to scrub from error text
+	fresh    bool  // the token came from a login and no request has succeeded with it yet
+	loginErr error // why a login failed: no login is tried again
 }
 
 // SetToken sets the token sent with every call.
 func (c *Client) SetToken(tok sync.Secret) {
+	c.secretSet().Add(tok.Reveal())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.token = tok
-	c.secrets = append(c.secrets, tok.Reveal())
 }
 
 // AddSecret adds a value (a login password) to scrub from error text.
-func (c *Client) AddSecret(s sync.Secret) {
+func (c *Client) AddSecret(s sync.Secret) { c.secretSet().Add(s.Reveal()) }
+
+// secretSet returns the client's secrets, making the set of a client
+// built without NewClient.
+func (c *Client) secretSet() *Secrets {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.secrets = append(c.secrets, s.Reveal())
+	if c.secrets == nil {
+		c.secrets = new(Secrets)
+	}
+	return c.secrets
 }
 
 // Auth says how a call uses the token.
@@ -140,6 +151,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (sync
 
 // Call is Do with a choice of how the token is used.
 func (c *Client) Call(ctx context.Context, method, path string, in, out any, auth Auth) (sync.Result, error) {
+	c.addBodySecrets(in)
 	var payload []byte
 	if in != nil {
 		var err error
@@ -159,7 +171,7 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any, aut
 			}
 			tok = c.currentToken()
 		}
-		status, err := c.once(ctx, method, path, payload, out, tok, in)
+		status, err := c.once(ctx, method, path, payload, out, tok)
 		res.HTTPStatus = status
 		if err == nil && tok != "" {
 			c.tokenWorked(tok)
@@ -182,13 +194,13 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any, aut
 	})
 	res.Attempts = attempts
 	if err != nil {
-		return res, c.scrub(err, in)
+		return res, c.scrub(err)
 	}
 	return res, nil
 }
 
-// once sends a single request; in is its body before encoding.
-func (c *Client) once(ctx context.Context, method, path string, payload []byte, out any, tok sync.Secret, in any) (int, error) {
+// once sends a single request.
+func (c *Client) once(ctx context.Context, method, path string, payload []byte, out any, tok sync.Secret) (int, error) {
 	var body io.Reader
 	if payload != nil {
 		body = bytes.NewReader(payload)
@@ -226,7 +238,7 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 	if apiErr := c.Check(resp.StatusCode, resp.Header, data); apiErr != nil {
 		// Read the failure again from a body with its secrets removed, so
 		// that no shortening of the vendor's words can cut one in half.
-		if clean := c.Check(resp.StatusCode, resp.Header, []byte(redact(string(data), c.secretsFor(in)))); clean != nil {
+		if clean := c.Check(resp.StatusCode, resp.Header, []byte(c.secretSet().Redact(string(data)))); clean != nil {
 			apiErr = clean
 		}
 		apiErr.Method, apiErr.Path = method, trimQuery(path)
@@ -342,45 +354,22 @@ func LoginError(who string, err error) error {
 	return fmt.Errorf("logging in as %s: %w", who, err)
 }
 
-// bcryptHash matches a bcrypt hash, which must never be copied anywhere.
-var bcryptHash = regexp.MustCompile(`\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}`)
-
-// secretsFor returns every value to keep out of error text for a call
-// with body in: tokens, the login password, and the body's secret values.
-func (c *Client) secretsFor(in any) []string {
-	c.mu.Lock()
-	secrets := append([]string(nil), c.secrets...)
-	c.mu.Unlock()
+// addBodySecrets adds the secret values of a call's body (in) to the
+// secrets scrubbed from error text.
+func (c *Client) addBodySecrets(in any) {
 	if m, ok := in.(map[string]any); ok {
 		for _, k := range c.SecretKeys {
 			if s, ok := m[k].(string); ok && s != "" {
-				secrets = append(secrets, s)
+				c.secretSet().Add(s)
 			}
 		}
 	}
-	return secrets
-}
-
-// redact removes from text every secret, as it is and as JSON escapes it,
-// and anything shaped like a bcrypt hash.
-func redact(text string, secrets []string) string {
-	text = bcryptHash.ReplaceAllString(text, "[REDACTED]")
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		text = strings.ReplaceAll(text, s, "[REDACTED]")
-		if quoted, err := json.Marshal(s); err == nil {
-			text = strings.ReplaceAll(text, string(quoted[1:len(quoted)-1]), "[REDACTED]")
-		}
-	}
-	return text
 }
 
 // scrub returns err with every secret removed from its text.
-func (c *Client) scrub(err error, in any) error {
+func (c *Client) scrub(err error) error {
 	text := err.Error()
-	if clean := redact(text, c.secretsFor(in)); clean != text {
+	if clean := c.secretSet().Redact(text); clean != text {
 		return &relabeled{msg: clean, err: err}
 	}
 	return err
@@ -423,12 +412,15 @@ type Config struct {
 	Token    sync.Secret // a fixed token; or
 	Login    string      // a login and
 	Password sync.Secret // its password, to log in once and renew on expiry
+	// Secrets, when set, is the run's set of secrets, shared with whoever
+	// else scrubs output; the client adds its tokens and passwords to it.
+	Secrets *Secrets
 }
 
 // NewClient returns a client with cfg's connection, limiter and
 // credentials; the vendor fills in the header, Check and Login.
 func NewClient(cfg Config) *Client {
-	c := &Client{BaseURL: cfg.BaseURL, HTTP: cfg.HTTP, Limiter: cfg.Limiter, Policy: cfg.Policy}
+	c := &Client{BaseURL: cfg.BaseURL, HTTP: cfg.HTTP, Limiter: cfg.Limiter, Policy: cfg.Policy, secrets: cfg.Secrets}
 	if c.HTTP == nil {
 		c.HTTP = http.DefaultClient
 	}
@@ -486,20 +478,71 @@ func Snippet(body []byte) string {
 	return s
 }
 
+// Success is the "success" value of a vendor's answer, read as vendors
+// write it: a boolean, a string (Smartflo's own documentation writes
+// "false", in quotes) or a number. The zero value is an answer that holds
+// none, or a null.
+type Success struct {
+	given  bool // the answer holds a success value that is not null
+	failed bool // and the value says the call failed
+}
+
+// UnmarshalJSON reads any JSON value and never fails, so that an answer
+// whose success is odd still gives its message. False, "false" in any
+// case, 0 and "0" say the call failed; anything else does not.
+func (s *Success) UnmarshalJSON(b []byte) error {
+	*s = Success{}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	s.given = true
+	switch b[0] {
+	case 'f':
+		s.failed = string(b) == "false"
+	case '"':
+		var text string
+		if json.Unmarshal(b, &text) == nil {
+			text = strings.ToLower(strings.TrimSpace(text))
+			s.failed = text == "false" || text == "0"
+		}
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		n, err := strconv.ParseFloat(string(b), 64)
+		s.failed = err == nil && n == 0
+	}
+	return nil
+}
+
+// Given reports whether the answer held a success value (not null).
+func (s Success) Given() bool { return s.given }
+
+// Failed reports whether the answer's success value says the call failed.
+func (s Success) Failed() bool { return s.failed }
+
 // MayFail reports whether a body of a successful HTTP status might still
-// say the call failed: whether it holds a "success" key set to false
-// anywhere (a key spelled with \u escapes is not looked for). Only such
-// bodies need decoding to find out, which spares decoding every large list
-// page twice.
+// say the call failed: whether it holds a "success" key (in any case, as
+// encoding/json matches keys) anywhere whose value is not plainly true (a
+// key spelled with \u escapes is not looked for). Only such bodies need
+// decoding to find out, which spares decoding every large list page
+// twice; a value that only might be false ("false" in quotes, 0, null) is
+// decoded to tell.
 func MayFail(body []byte) bool {
-	key := []byte(`"success"`)
-	for tail := body; ; {
-		i := bytes.Index(tail, key)
-		if i < 0 {
+	const key = `success"`
+	for i := 0; ; {
+		j := bytes.IndexByte(body[i:], '"')
+		if j < 0 {
 			return false
 		}
-		tail = bytes.TrimLeft(tail[i+len(key):], " \t\r\n")
-		if len(tail) > 0 && tail[0] == ':' && bytes.HasPrefix(bytes.TrimLeft(tail[1:], " \t\r\n"), []byte("false")) {
+		i += j + 1
+		if len(body)-i < len(key) || !bytes.EqualFold(body[i:i+len(key)], []byte(key)) {
+			continue
+		}
+		tail := bytes.TrimLeft(body[i+len(key):], " \t\r\n")
+		if len(tail) == 0 || tail[0] != ':' {
+			continue
+		}
+		value := bytes.TrimLeft(tail[1:], " \t\r\n")
+		if !bytes.HasPrefix(value, []byte("true")) && (len(value) == 0 || value[0] < '1' || value[0] > '9') {
 			return true
 		}
 	}

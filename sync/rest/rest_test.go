@@ -639,6 +639,8 @@ func TestErrorText(t *testing.T) {
 		err  rest.Error
 		want string
 	}{
+		{rest.Error{Method: "PATCH", Path: "/v1/user/7", Status: 200},
+			`PATCH /v1/user/7: HTTP 200: the answer says the call failed ("success": false)`},
 		{rest.Error{Method: "PATCH", Path: "/v1/user/7", Status: 400, Message: "The given data was invalid: email: bad"},
 			"PATCH /v1/user/7: HTTP 400: The given data was invalid: email: bad"},
 		{rest.Error{Method: "GET", Path: "/v1/users", Status: 503}, "GET /v1/users: HTTP 503: Service Unavailable"},
@@ -773,6 +775,17 @@ func TestMayFail(t *testing.T) {
 		{`{"payload": {"success": false}}`, true},                    // nested: decoded to find out
 		{``, false},
 		{`"success"`, false},
+		{`{"success": "false", "message": "Too many requests."}`, true}, // as Smartflo's docs write it
+		{`{"success":"FALSE"}`, true},
+		{`{"success": 0}`, true},
+		{`{"success": null}`, true},
+		{`{"Success": false}`, true}, // encoding/json matches keys in any case
+		{`{"SUCCESS" : "False"}`, true},
+		{`{"success": 1, "data": []}`, false},
+		{`{"success": true, "data": [{"success": true}]}`, false},
+		{`{"status": "success", "data": []}`, false},
+		{`{"success"`, false},
+		{`{"success":`, true},
 	}
 	for _, tt := range tests {
 		if got := rest.MayFail([]byte(tt.body)); got != tt.want {
@@ -799,5 +812,51 @@ func TestRedirectIsAnError(t *testing.T) {
 	res, err := c.Do(t.Context(), http.MethodPatch, "/v1/user/1", map[string]any{"name": "x"}, nil)
 	if err == nil || res.Attempts != 1 || res.HTTPStatus != http.StatusMovedPermanently || !strings.Contains(err.Error(), "redirect") {
 		t.Errorf("Do = %+v, %v; want one attempt failing on the redirect", res, err)
+	}
+}
+
+func TestSuccess(t *testing.T) {
+	tests := []struct {
+		value         string
+		given, failed bool
+	}{
+		{`true`, true, false},
+		{`false`, true, true},
+		{`"false"`, true, true}, // as Smartflo's documentation writes it
+		{`"False"`, true, true},
+		{`" FALSE "`, true, true},
+		{`"fal\u0073e"`, true, true},
+		{`0`, true, true},
+		{`0.0`, true, true},
+		{`-0`, true, true},
+		{`"0"`, true, true},
+		{`1`, true, false},
+		{`"true"`, true, false},
+		{`"yes"`, true, false},
+		{`""`, true, false},
+		{`{}`, true, false},
+		{`[false]`, true, false},
+		{`null`, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			var env struct {
+				Success rest.Success `json:"success"`
+				Message string       `json:"message"`
+			}
+			if err := json.Unmarshal([]byte(`{"success": `+tt.value+`, "message": "m"}`), &env); err != nil {
+				t.Fatal(err)
+			}
+			if env.Success.Given() != tt.given || env.Success.Failed() != tt.failed || env.Message != "m" {
+				t.Errorf("success %s: given %v failed %v message %q; want given %v failed %v", tt.value,
+					env.Success.Given(), env.Success.Failed(), env.Message, tt.given, tt.failed)
+			}
+		})
+	}
+	var absent struct {
+		Success rest.Success `json:"success"`
+	}
+	if err := json.Unmarshal([]byte(`{"data": []}`), &absent); err != nil || absent.Success.Given() || absent.Success.Failed() {
+		t.Errorf("an answer without success: %+v, %v", absent.Success, err)
 	}
 }

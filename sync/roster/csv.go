@@ -55,7 +55,7 @@ type csvColumn struct {
 	err   bool        // the record source's reason the row fails
 }
 
-func readCSV(br *bufio.Reader, s *schema) ([]sync.Row, error) {
+func readCSV(br *bufio.Reader, lim *budget, s *schema) ([]sync.Row, error) {
 	first, err := br.Peek(br.Size())
 	if len(first) == 0 {
 		if err == nil || errors.Is(err, io.EOF) {
@@ -121,7 +121,7 @@ func readCSV(br *bufio.Reader, s *schema) ([]sync.Row, error) {
 	}
 
 	var rows []sync.Row
-	src := &recordSource{r: cr, header: columns, noLines: true}
+	src := &recordSource{r: cr, header: columns, noLines: true, budget: lim}
 	err = gocsv.UnmarshalDecoderToCallback(gocsv.NewSimpleDecoderFromCSVReader(src), func(rec record) {
 		b := read(len(rows)+1, rec.cells, byName)
 		if len(b.errs) > 1 {
@@ -196,6 +196,7 @@ func resolveHeader(header []string, s *schema) ([]string, map[string]*sync.Field
 // would stop it at the first bad line; this keeps bad lines to their rows.
 type recordSource struct {
 	r       *csv.Reader
+	budget  *budget // what the csv.Reader reads through; each record gets MaxRecord
 	header  []string
 	noLines bool // leave the colLine cell empty: the reader does not use it
 	sent    bool
@@ -209,6 +210,7 @@ func (s *recordSource) Read() ([]string, error) {
 		s.sent = true
 		return append(append([]string(nil), s.header...), colLine, colError), nil
 	}
+	s.budget.next()
 	rec, err := s.r.Read()
 	line := 0
 	reason := ""

@@ -57,9 +57,9 @@ func lookupEncoding(name string) (encoding.Encoding, error) {
 	return e, nil
 }
 
-// decode returns r's text as UTF-8. With an encoding named it streams;
-// detecting must read the whole file first (see detect). what names the
-// file in messages; hint says how to name another encoding.
+// decode returns r's text as UTF-8, streaming (see detect when name is
+// ""). what names the file in messages; hint says how to name another
+// encoding.
 func decode(r io.Reader, name string, warn func(string), what, hint string) (io.Reader, error) {
 	if name == "" {
 		return detect(r, warn, what, hint)
@@ -69,7 +69,10 @@ func decode(r io.Reader, name string, warn func(string), what, hint string) (io.
 		return nil, err
 	}
 	br := bufio.NewReader(r)
-	head, _ := br.Peek(3)
+	head, err := br.Peek(3)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
 	bom := bomOf(head)
 	switch {
 	case enc == utf16 && bom != "utf-16":
@@ -84,63 +87,102 @@ func decode(r io.Reader, name string, warn func(string), what, hint string) (io.
 	return enc.NewDecoder().Reader(br), nil
 }
 
-// detect reads UTF-8 (a byte order mark is left for the parser to
-// strip), UTF-16 with a byte order mark, and anything else as
-// Windows-1252, telling warn so (with hint, how to say otherwise). It
-// reads the file twice when it can seek back (a file), and otherwise
-// holds it in memory (a pipe), since the first byte that is not UTF-8 may
-// come last.
+// sniffWindow is how much of a roster, from its first byte that is not
+// ASCII, detect looks at to tell UTF-8 from Windows-1252.
+const sniffWindow = 64 << 10
+
+// detect reads UTF-16 with a byte order mark, UTF-8 (with or without one:
+// the mark is left for the parser to strip), and else Windows-1252,
+// telling warn so (with hint, how to say otherwise). It streams, holding
+// no more than sniffWindow bytes, so a roster that never ends (a FIFO,
+// /dev/zero) is read as it comes and can be stopped: ASCII reads the same
+// in both encodings and passes through as it is; at the first byte that
+// is not ASCII, the sniffWindow bytes from there decide. If they are
+// UTF-8, so is the rest, and a later byte that is not UTF-8 stops the
+// read naming its line and --encoding; else the rest is Windows-1252.
 func detect(r io.Reader, warn func(string), what, hint string) (io.Reader, error) {
-	var src io.ReadSeeker
-	start := int64(0)
-	if rs, ok := r.(io.ReadSeeker); ok {
-		if pos, err := rs.Seek(0, io.SeekCurrent); err == nil {
-			src, start = rs, pos
-		}
-	}
-	if src == nil {
-		data, err := io.ReadAll(r)
-		if err != nil {
-			return nil, err
-		}
-		src = bytes.NewReader(data)
-	}
-	bom, bad, err := scan(src, what)
-	if err != nil {
+	br := bufio.NewReaderSize(r, sniffWindow)
+	head, err := br.Peek(3)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
-	if _, err := src.Seek(start, io.SeekStart); err != nil {
-		return nil, err
+	switch bomOf(head) {
+	case "utf-16":
+		return utf16.NewDecoder().Reader(br), nil
+	case "utf-8":
+		return &utf8Reader{r: br, line: 1, what: what, bom: true}, nil
 	}
-	switch {
-	case bom == "utf-16":
-		return utf16.NewDecoder().Reader(src), nil
-	case bad == 0:
-		return src, nil
-	case bom == "utf-8":
-		return nil, &encodingError{fmt.Sprintf("%s starts with the UTF-8 byte order mark but is not valid UTF-8 (line %d)", what, bad)}
-	}
-	if warn != nil {
-		warn(fmt.Sprintf("%s is not valid UTF-8 (line %d); read as Windows-1252 (%s)", what, bad, hint))
-	}
-	return charmap.Windows1252.NewDecoder().Reader(src), nil
+	return &sniffer{br: br, line: 1, warn: warn, what: what, hint: hint}, nil
 }
 
-// scan reads r to its end, telling the byte order mark it starts with and
-// the line of its first byte that is not UTF-8 (0 if none).
-func scan(r io.Reader, what string) (bom string, bad int, err error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	head, _ := br.Peek(3)
-	if bom = bomOf(head); bom == "utf-16" {
-		return bom, 0, nil
+// sniffer passes ASCII through until the first byte that is not, then
+// reads the rest as the bytes from there say (see detect).
+type sniffer struct {
+	br         *bufio.Reader // of sniffWindow bytes
+	line       int           // the line of the next byte
+	next       io.Reader     // the rest's reader, once decided
+	warn       func(string)
+	what, hint string
+}
+
+func (s *sniffer) Read(p []byte) (int, error) {
+	if s.next != nil {
+		return s.next.Read(p)
 	}
-	u := &utf8Reader{r: br, line: 1, what: what}
-	_, err = io.Copy(io.Discard, u)
-	var encErr *encodingError
-	if errors.As(err, &encErr) {
-		return bom, u.line, nil
+	if len(p) == 0 {
+		return 0, nil
 	}
-	return bom, 0, err
+	if s.br.Buffered() == 0 {
+		if _, err := s.br.Peek(1); err != nil {
+			return 0, err
+		}
+	}
+	buf, _ := s.br.Peek(min(len(p), s.br.Buffered()))
+	ascii := 0
+	for ascii < len(buf) && buf[ascii] < utf8.RuneSelf {
+		ascii++
+	}
+	if ascii > 0 {
+		n := copy(p, buf[:ascii])
+		s.line += bytes.Count(p[:n], []byte("\n"))
+		_, _ = s.br.Discard(n)
+		return n, nil
+	}
+	window, err := s.br.Peek(sniffWindow)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	if bad := firstInvalid(window, err != nil); bad < 0 {
+		s.next = &utf8Reader{r: s.br, line: s.line, what: s.what}
+	} else {
+		if s.warn != nil {
+			line := s.line + bytes.Count(window[:bad], []byte("\n"))
+			s.warn(fmt.Sprintf("%s is not valid UTF-8 (line %d); read as Windows-1252 (%s)", s.what, line, s.hint))
+		}
+		s.next = charmap.Windows1252.NewDecoder().Reader(s.br)
+	}
+	return s.next.Read(p)
+}
+
+// firstInvalid returns the offset of the first byte of b that is not
+// UTF-8, or -1. A character cut by the end of b is not counted against it
+// unless b is all there is (end).
+func firstInvalid(b []byte, end bool) int {
+	for i := 0; i < len(b); {
+		if b[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			if !end && !utf8.FullRune(b[i:]) {
+				return -1
+			}
+			return i
+		}
+		i += size
+	}
+	return -1
 }
 
 // bomOf names the encoding whose byte order mark head starts with.
@@ -158,6 +200,7 @@ func bomOf(head []byte) string {
 type utf8Reader struct {
 	r     io.Reader
 	what  string
+	bom   bool // the file starts with the UTF-8 byte order mark
 	line  int
 	carry []byte // the start of a character cut by the end of the last read
 	err   error
@@ -209,6 +252,10 @@ func (u *utf8Reader) Read(p []byte) (int, error) {
 }
 
 func (u *utf8Reader) fail() error {
-	u.err = &encodingError{fmt.Sprintf("%s is not valid UTF-8 (line %d): give its encoding with --encoding, such as windows-1252", u.what, u.line)}
+	if u.bom {
+		u.err = &encodingError{fmt.Sprintf("%s starts with the UTF-8 byte order mark but is not valid UTF-8 (line %d)", u.what, u.line)}
+	} else {
+		u.err = &encodingError{fmt.Sprintf("%s is not valid UTF-8 (line %d): give its encoding with --encoding, such as windows-1252", u.what, u.line)}
+	}
 	return u.err
 }

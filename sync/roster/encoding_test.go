@@ -28,7 +28,7 @@ func cleanRows(t *testing.T) []sync.Row {
 	t.Helper()
 	s := smartfloSchema()
 	s.Warn = func(msg string) { t.Errorf("the clean file warns: %s", msg) }
-	rows, err := roster.ReadFile("testdata/smartflo_clean.csv", nil, s)
+	rows, err := roster.ReadFile(t.Context(), "testdata/smartflo_clean.csv", nil, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestExportsReadAsTheCleanFile(t *testing.T) {
 			var w warnings
 			s := smartfloSchema()
 			s.Encoding, s.Warn = c.encoding, w.warn
-			rows, err := roster.ReadFile(c.path, nil, s)
+			rows, err := roster.ReadFile(t.Context(), c.path, nil, s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +138,7 @@ func TestExcelMangledFixtures(t *testing.T) {
 		},
 	} {
 		t.Run(c.path, func(t *testing.T) {
-			rows, err := roster.ReadFile(c.path, nil, smartfloSchema())
+			rows, err := roster.ReadFile(t.Context(), c.path, nil, smartfloSchema())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -175,7 +175,9 @@ func TestEncodings(t *testing.T) {
 		{name: "Windows-1252 detected", in: jose, warns: 1, rows: []want{ok("1", map[string]any{"name": "José Müller"})}},
 		{name: "Windows-1252 named", encoding: "Windows-1252", in: jose, rows: []want{ok("1", map[string]any{"name": "José Müller"})}},
 		{name: "the euro sign is Windows-1252's", encoding: "cp1252", in: "id,name\n1,\x80uro\n", rows: []want{ok("1", map[string]any{"name": "€uro"})}},
-		{name: "but not Latin-1's", encoding: "latin1", in: "id,name\n1,\x80uro\n", rows: []want{ok("1", map[string]any{"name": "\u0080uro"})}},
+		// Latin-1 reads 0x80 as the control character U+0080, which no value may hold.
+		{name: "but not Latin-1's", encoding: "latin1", in: "id,name\n1,\x80uro\n",
+			rows: []want{bad("row 1: field name: a control character (U+0080) at character 1")}},
 		{name: "another IANA name", encoding: "windows-1250", in: "id,name\n1,\x8aime\n", rows: []want{ok("1", map[string]any{"name": "Šime"})}},
 		{name: "UTF-16LE detected by its BOM", in: utf16Of("id\tname\r\n1\tZoë\r\n", false), rows: []want{ok("1", map[string]any{"name": "Zoë"})}},
 		{name: "UTF-16BE detected by its BOM", in: utf16Of("id,name\n1,Zoë\n", true), rows: []want{ok("1", map[string]any{"name": "Zoë"})}},
@@ -210,7 +212,7 @@ func TestEncodings(t *testing.T) {
 					var w warnings
 					s := smartfloSchema()
 					s.Encoding, s.Warn = c.encoding, w.warn
-					rows, err := roster.Read(src.r, format, s)
+					rows, err := roster.Read(t.Context(), src.r, format, s)
 					if c.wantErr != nil {
 						checkErr(t, err, c.wantErr)
 						return
@@ -234,32 +236,32 @@ func TestEncodings(t *testing.T) {
 func TestUTF8Streamed(t *testing.T) {
 	s := smartfloSchema()
 	s.Encoding = "utf-8"
-	rows, err := roster.Read(iotest.OneByteReader(strings.NewReader("\ufeffid,name\n1,José 𝄞 Müller\n")), roster.CSV, s)
+	rows, err := roster.Read(t.Context(), iotest.OneByteReader(strings.NewReader("\ufeffid,name\n1,José 𝄞 Müller\n")), roster.CSV, s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkRows(t, rows, []want{ok("1", map[string]any{"name": "José 𝄞 Müller"})})
 
 	for _, in := range []string{"id,name\n1,a\n2,\xf0\x9d\x84x\n", "id,name\n1,a\n2,\xe9\n", "id,name\n1,a\n2,\xf0\x9d\x84"} {
-		_, err := roster.Read(iotest.OneByteReader(strings.NewReader(in)), roster.CSV, s)
+		_, err := roster.Read(t.Context(), iotest.OneByteReader(strings.NewReader(in)), roster.CSV, s)
 		checkErr(t, err, []string{"not valid UTF-8 (line 3)"})
 	}
 }
 
 // TestWarnNil checks that a detected encoding needs no Warn.
 func TestWarnNil(t *testing.T) {
-	rows, err := roster.Read(strings.NewReader("id,name\n1,Jos\xe9\n"), roster.CSV, smartfloSchema())
+	rows, err := roster.Read(t.Context(), strings.NewReader("id,name\n1,Jos\xe9\n"), roster.CSV, smartfloSchema())
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkRows(t, rows, []want{ok("1", map[string]any{"name": "José"})})
 }
 
-// TestDetectHoldsNoFile checks that detecting the encoding of a file reads
-// it twice rather than holding it in memory, and that a pipe, which
-// cannot be read twice, is held once: a roster that is mostly blank lines
-// (no rows to keep) and not UTF-8 only on its last line.
-func TestDetectHoldsNoFile(t *testing.T) {
+// TestDetectStreams checks that detecting the encoding holds no file in
+// memory, from a file or from a pipe, even when the first byte that is
+// not UTF-8 comes last: a roster that is mostly blank lines (no rows to
+// keep), Windows-1252 only on its last line.
+func TestDetectStreams(t *testing.T) {
 	const size = 8 << 20
 	data := "id,name\n1,Asha\n" + strings.Repeat("\n", size) + "2,Jos\xe9\n"
 	p := filepath.Join(t.TempDir(), "roster.csv")
@@ -286,22 +288,66 @@ func TestDetectHoldsNoFile(t *testing.T) {
 		return after.TotalAlloc - before.TotalAlloc
 	}
 
-	file := allocated(func(s roster.Schema) ([]sync.Row, error) { return roster.ReadFile(p, nil, s) })
-	if file > size/4 {
-		t.Errorf("reading a %d MiB file allocated %d MiB", size>>20, file>>20)
-	}
+	file := allocated(func(s roster.Schema) ([]sync.Row, error) { return roster.ReadFile(t.Context(), p, nil, s) })
 	f, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	pipe := allocated(func(s roster.Schema) ([]sync.Row, error) {
-		return roster.Read(struct{ io.Reader }{f}, roster.CSV, s) // hides Seek
+		return roster.Read(t.Context(), struct{ io.Reader }{f}, roster.CSV, s) // hides Seek
 	})
-	if pipe < size {
-		t.Errorf("reading a %d MiB pipe allocated %d MiB, less than it holds", size>>20, pipe>>20)
+	if file > size/4 || pipe > size/4 {
+		t.Errorf("reading %d MiB allocated %d KiB from a file, %d KiB from a pipe", size>>20, file>>10, pipe>>10)
 	}
 	t.Logf("allocated: file %d KiB, pipe %d KiB", file>>10, pipe>>10)
+}
+
+// TestDetectDecidesAtTheFirstByteNotASCII puts the first character that
+// is not ASCII past the window detection looks at from the start: what
+// comes before it is ASCII, which reads the same in both encodings, so
+// the bytes from it on decide, however late it comes. A UTF-8 file that
+// turns out not to be UTF-8 past the window stops, naming the line and
+// --encoding.
+func TestDetectDecidesAtTheFirstByteNotASCII(t *testing.T) {
+	var b strings.Builder // 20,000 rows of ASCII, 180 KiB
+	b.WriteString("id,name\n")
+	for i := 1; i <= 20000; i++ {
+		fmt.Fprintf(&b, "%d,Asha\n", i)
+	}
+	pad := b.String()
+	for _, c := range []struct {
+		name    string
+		tail    string
+		warn    string
+		wantErr []string
+		last    string
+	}{
+		{name: "Windows-1252 late", tail: "20001,Jos\xe9\n", warn: "(line 20002); read as Windows-1252", last: "José"},
+		{name: "UTF-8 late", tail: "20001,José\n", last: "José"},
+		{name: "UTF-8, then not, past the window", tail: "20001,José\n" + strings.Repeat("x", 70<<10) + "\n20002,Jos\xe9\n",
+			wantErr: []string{"the roster is not valid UTF-8 (line 20004)", "--encoding"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var w warnings
+			s := smartfloSchema()
+			s.Warn = w.warn
+			rows, err := roster.Read(t.Context(), struct{ io.Reader }{strings.NewReader(pad + c.tail)}, roster.CSV, s)
+			if c.wantErr != nil {
+				checkErr(t, err, c.wantErr)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 20001 || values(t, rows[20000])["name"] != c.last {
+				t.Fatalf("%d rows, the last %+v", len(rows), rows[len(rows)-1])
+			}
+			if (c.warn == "") != (len(w) == 0) || c.warn != "" && !strings.Contains(w[0], c.warn) {
+				t.Errorf("warnings %q, want %q", w, c.warn)
+			}
+		})
+	}
 }
 
 // FuzzUTF8Check checks the streaming UTF-8 check against utf8.Valid,
@@ -332,6 +378,35 @@ func FuzzUTF8Check(f *testing.F) {
 			if err != nil || got != want {
 				t.Fatalf("CheckUTF8(%q) = %d, %v; want %d", data, got, err, want)
 			}
+		}
+	})
+}
+
+// FuzzDetect decodes arbitrary bytes as a roster of no named encoding,
+// whole and in pieces: the same text (when it reads), warning and error
+// however the reads fall; UTF-8 comes out as it went in, without a
+// warning.
+func FuzzDetect(f *testing.F) {
+	for _, seed := range []string{"", "id,name\n1,José\n", "id,name\n1,Jos\xe9\n", "\xef\xbb\xbfid\n\xe9", "\xff\xfei\x00d\x00",
+		"a\xc3", "a\xc3\xa9" + strings.Repeat("x", 70<<10) + "\xe9", strings.Repeat("x", 70<<10) + "\xf0\x9d\x84\x9e"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if bytes.HasPrefix(data, []byte("\xff\xfe")) || bytes.HasPrefix(data, []byte("\xfe\xff")) {
+			return // UTF-16, decoded elsewhere
+		}
+		text, warns, err := roster.Detect(bytes.NewReader(data))
+		for _, r := range []io.Reader{iotest.OneByteReader(bytes.NewReader(data)), iotest.HalfReader(bytes.NewReader(data))} {
+			text2, warns2, err2 := roster.Detect(r)
+			if err == nil && text2 != text || !reflect.DeepEqual(warns2, warns) || fmt.Sprint(err2) != fmt.Sprint(err) {
+				t.Fatalf("in pieces: %q %q %v; whole: %q %q %v", text2, warns2, err2, text, warns, err)
+			}
+		}
+		if utf8.Valid(data) && (err != nil || text != string(data) || len(warns) != 0) {
+			t.Fatalf("UTF-8 %q read as %q, %q, %v", data, text, warns, err)
+		}
+		if err == nil && !utf8.ValidString(text) {
+			t.Fatalf("%q decoded to text that is not UTF-8: %q", data, text)
 		}
 	})
 }

@@ -16,7 +16,7 @@ import (
 // readJSON reads one JSON array of objects, streaming its elements. A
 // syntax error stops the run: where one element ends and the next begins
 // is no longer known.
-func readJSON(br *bufio.Reader, s *schema) ([]sync.Row, error) {
+func readJSON(br *bufio.Reader, lim *budget, s *schema) ([]sync.Row, error) {
 	dec := json.NewDecoder(br)
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -32,6 +32,7 @@ func readJSON(br *bufio.Reader, s *schema) ([]sync.Row, error) {
 	var rows []sync.Row
 	var flat []named
 	for n := 1; dec.More(); n++ {
+		lim.next()
 		var elem any
 		if err := dec.Decode(&elem); err != nil {
 			return nil, fmt.Errorf("element %d: not valid JSON: %w", n, err)
@@ -53,13 +54,15 @@ func readJSON(br *bufio.Reader, s *schema) ([]sync.Row, error) {
 
 // readJSONL reads one JSON object per line; blank lines are passed over
 // and do not count as rows. A line that is not valid JSON fails its row.
-func readJSONL(br *bufio.Reader, s *schema) ([]sync.Row, error) {
+func readJSONL(br *bufio.Reader, lim *budget, s *schema) ([]sync.Row, error) {
 	var rows []sync.Row
 	var flat []named
 	var ld lineDecoder
 	sc := bufio.NewScanner(br)
-	sc.Buffer(nil, 4<<20)
-	for line := 1; sc.Scan(); line++ {
+	sc.Buffer(nil, MaxRecord+2) // a line, and its line end
+	line := 1
+	for ; sc.Scan(); line++ {
+		lim.next()
 		text := bytes.TrimSpace(sc.Bytes())
 		if len(text) == 0 {
 			continue
@@ -76,7 +79,9 @@ func readJSONL(br *bufio.Reader, s *schema) ([]sync.Row, error) {
 		}
 		rows = append(rows, row)
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return nil, &tooLongError{line: line}
+	} else if err != nil {
 		return nil, err
 	}
 	return rows, nil

@@ -3,11 +3,11 @@ package roster
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/gocarina/gocsv"
@@ -28,16 +28,25 @@ type mapLine struct {
 // column. Its encoding is detected as a roster's is. Every bad line is
 // reported, each by its line number: a field that is not the schema's (or
 // its key), a column mapped twice, a malformed line; so is a wrong header.
-func ReadMap(path string, s Schema) (map[string]string, error) {
-	f, err := os.Open(path)
+// It reads under ctx, as ReadFile does.
+func ReadMap(ctx context.Context, path string, s Schema) (map[string]string, error) {
+	f, err := openFile(ctx, path)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("opening the mapping: %w", err)
 	}
 	defer f.Close()
 	if warn := s.Warn; warn != nil {
 		s.Warn = func(msg string) { warn(fmt.Sprintf("mapping %s: %s", path, msg)) }
 	}
-	m, err := readMap(f, s)
+	src := newCtxReader(ctx, f)
+	defer src.stop()
+	m, err := readMap(src, s)
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("mapping %s: %w", path, err)
 	}
@@ -53,7 +62,8 @@ func readMap(r io.Reader, s Schema) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(text, 4<<10)
+	lim := newBudget(text)
+	br := bufio.NewReaderSize(lim, 4<<10)
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte(utf8BOM)) {
 		_, _ = br.Discard(3)
 	}
@@ -76,7 +86,7 @@ func readMap(r io.Reader, s Schema) (map[string]string, error) {
 	if len(names) != 2 || names[0] != "column" || names[1] != "field" {
 		return nil, fmt.Errorf("line 1: the header must be column,field, not %s", strings.Join(header, string(cr.Comma)))
 	}
-	src := &recordSource{r: cr, header: names}
+	src := &recordSource{r: cr, header: names, budget: lim}
 	var lines []mapLine
 	if err := gocsv.UnmarshalCSV(src, &lines); err != nil {
 		return nil, err

@@ -27,7 +27,7 @@ func TestReadMapFixture(t *testing.T) {
 	var w warnings
 	s := smartfloSchema()
 	s.Warn = w.warn
-	m, err := roster.ReadMap("testdata/hr_mapping.csv", s)
+	m, err := roster.ReadMap(t.Context(), "testdata/hr_mapping.csv", s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestReadMapFixture(t *testing.T) {
 
 	// The HR export it is for.
 	s.Map = m
-	rows, err := roster.ReadFile("testdata/hr_export.csv", nil, s)
+	rows, err := roster.ReadFile(t.Context(), "testdata/hr_export.csv", nil, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestReadMapErrors(t *testing.T) {
 			if err := os.WriteFile(p, []byte(c.in), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			m, err := roster.ReadMap(p, smartfloSchema())
+			m, err := roster.ReadMap(t.Context(), p, smartfloSchema())
 			if c.wantErr != nil {
 				checkErr(t, err, append(c.wantErr, "mapping "+p))
 				if m != nil {
@@ -127,7 +127,7 @@ func TestReadMapErrors(t *testing.T) {
 		})
 	}
 	t.Run("missing file", func(t *testing.T) {
-		_, err := roster.ReadMap(filepath.Join(dir, "nope.csv"), smartfloSchema())
+		_, err := roster.ReadMap(t.Context(), filepath.Join(dir, "nope.csv"), smartfloSchema())
 		if !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("error %v is not ErrNotExist", err)
 		}
@@ -139,7 +139,7 @@ func TestReadMapErrors(t *testing.T) {
 		}
 		s := smartfloSchema()
 		s.Key = "email"
-		_, err := roster.ReadMap(p, s)
+		_, err := roster.ReadMap(t.Context(), p, s)
 		checkErr(t, err, []string{`line 3: column "Smartflo ID": unknown field "id"`})
 	})
 }

@@ -10,10 +10,10 @@ package roster
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -197,16 +197,21 @@ func (s *schema) column(name string) (column, error) {
 	return c, nil
 }
 
-// ReadFile reads a roster from path; "-" reads CSV from stdin.
-func ReadFile(path string, stdin io.Reader, s Schema) ([]sync.Row, error) {
+// ReadFile reads a roster from path; "-" reads CSV from stdin. It reads
+// under ctx: when ctx ends, it returns ctx's cause at once, even while
+// opening a FIFO that has no writer or waiting on one that sends nothing.
+func ReadFile(ctx context.Context, path string, stdin io.Reader, s Schema) ([]sync.Row, error) {
 	format, err := FormatOf(path)
 	if err != nil {
 		return nil, err
 	}
 	in := stdin
 	if path != "-" {
-		f, err := os.Open(path)
+		f, err := openFile(ctx, path)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
 			return nil, fmt.Errorf("opening the roster: %w", err)
 		}
 		defer f.Close()
@@ -215,7 +220,7 @@ func ReadFile(path string, stdin io.Reader, s Schema) ([]sync.Row, error) {
 	if warn := s.Warn; warn != nil {
 		s.Warn = func(msg string) { warn(fmt.Sprintf("roster %s: %s", path, msg)) }
 	}
-	rows, err := Read(in, format, s)
+	rows, err := Read(ctx, in, format, s)
 	if err != nil {
 		return nil, fmt.Errorf("roster %s: %w", path, err)
 	}
@@ -223,8 +228,10 @@ func ReadFile(path string, stdin io.Reader, s Schema) ([]sync.Row, error) {
 }
 
 // Read reads a roster in the given format, decoding it as s says (see
-// Schema.Encoding) and resolving its columns through s.Map.
-func Read(r io.Reader, format Format, s Schema) ([]sync.Row, error) {
+// Schema.Encoding) and resolving its columns through s.Map. It reads
+// under ctx (see ReadFile), and within bounds: a record past MaxRecord
+// stops it, a value past sync.MaxText fails its row.
+func Read(ctx context.Context, r io.Reader, format Format, s Schema) ([]sync.Row, error) {
 	switch format {
 	case CSV, JSON, JSONL:
 	default:
@@ -234,25 +241,36 @@ func Read(r io.Reader, format Format, s Schema) ([]sync.Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	text, err := decode(r, s.Encoding, s.Warn, "the roster", "use --encoding to say otherwise")
+	src := newCtxReader(ctx, r)
+	defer src.stop()
+	text, err := decode(src, s.Encoding, s.Warn, "the roster", "use --encoding to say otherwise")
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(text, 64<<10)
+	lim := newBudget(text)
+	br := bufio.NewReaderSize(lim, 64<<10)
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte(utf8BOM)) {
 		_, _ = br.Discard(3) // Excel's UTF-8 byte order mark
 	}
 	var rows []sync.Row
 	switch format {
 	case CSV:
-		rows, err = readCSV(br, ps)
+		rows, err = readCSV(br, lim, ps)
 	case JSON:
-		rows, err = readJSON(br, ps)
+		rows, err = readJSON(br, lim, ps)
 	case JSONL:
-		rows, err = readJSONL(br, ps)
+		rows, err = readJSONL(br, lim, ps)
 	}
-	if encErr := (*encodingError)(nil); errors.As(err, &encErr) {
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx) // stopped: what the parser made of it is beside the point
+	}
+	var encErr *encodingError
+	var tooLong *tooLongError
+	switch {
+	case errors.As(err, &encErr):
 		return nil, encErr // found mid-file: what the parser made of it is beside the point
+	case errors.As(err, &tooLong):
+		return nil, tooLong
 	}
 	return rows, err
 }
@@ -276,7 +294,9 @@ func newBuilder(n int, s *schema, most int) *builder {
 
 func (b *builder) key(v string) { b.row.Key = strings.TrimSpace(v) }
 
-// cell sets a field from a CSV cell: empty leaves the field as it is.
+// cell sets a field from a CSV cell: empty leaves the field as it is. A
+// cell past the limits of sync.MaxText, or holding a control character,
+// fails the row before it is parsed, so that no message repeats it.
 func (b *builder) cell(f *sync.Field, raw string) {
 	raw = strings.TrimSpace(raw)
 	switch {
@@ -286,12 +306,21 @@ func (b *builder) cell(f *sync.Field, raw string) {
 		b.decoded(f, nil)
 		return
 	}
+	if err := f.CheckCell(raw); err != nil {
+		b.fail(fmt.Sprintf("field %s: %v", f.Name, err))
+		return
+	}
 	v, err := f.Kind.Parse(raw)
 	b.set(f, v, err)
 }
 
-// decoded sets a field from a JSON value (nil clears it).
+// decoded sets a field from a JSON value (nil clears it), checked as
+// cell checks a cell.
 func (b *builder) decoded(f *sync.Field, raw any) {
+	if err := f.CheckJSON(raw); err != nil {
+		b.fail(fmt.Sprintf("field %s: %v", f.Name, err))
+		return
+	}
 	v, err := f.Kind.Decode(raw)
 	b.set(f, v, err)
 }

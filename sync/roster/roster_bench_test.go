@@ -101,7 +101,7 @@ func benchRead(b *testing.B, data []byte, format roster.Format, s roster.Schema)
 	b.Helper()
 	// Check the input once: a benchmark of rows that all fail measures
 	// the error path, not the reader.
-	rows, err := roster.Read(bytes.NewReader(data), format, s)
+	rows, err := roster.Read(b.Context(), bytes.NewReader(data), format, s)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func benchRead(b *testing.B, data []byte, format roster.Format, s roster.Schema)
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		if _, err := roster.Read(bytes.NewReader(data), format, s); err != nil {
+		if _, err := roster.Read(b.Context(), bytes.NewReader(data), format, s); err != nil {
 			b.Fatal(err)
 		}
 		n++

@@ -132,7 +132,7 @@ func runReadCases(t *testing.T, format roster.Format, cases []readCase) {
 			if s.Table == nil {
 				s = smartfloSchema()
 			}
-			rows, err := roster.Read(strings.NewReader(c.in), format, s)
+			rows, err := roster.Read(t.Context(), strings.NewReader(c.in), format, s)
 			if c.wantErr != nil {
 				checkErr(t, err, c.wantErr)
 				if rows != nil {
@@ -663,8 +663,8 @@ func TestReadJSONL(t *testing.T) {
 		{
 			name:    "a line too long to read stops the run",
 			schema:  d,
-			in:      "{\"user_id\": 1, \"name\": \"" + strings.Repeat("x", 5<<20) + "\"}\n",
-			wantErr: []string{"too long"},
+			in:      "{\"user_id\": 1}\n{\"user_id\": 2, \"name\": \"" + strings.Repeat("x", 5<<20) + "\"}\n",
+			wantErr: []string{"line 2: a record longer than 4 MiB"},
 		},
 	})
 }
@@ -701,7 +701,7 @@ func TestFormatOf(t *testing.T) {
 }
 
 func TestReadUnknownFormat(t *testing.T) {
-	_, err := roster.Read(strings.NewReader("id\n1\n"), "xml", smartfloSchema())
+	_, err := roster.Read(t.Context(), strings.NewReader("id\n1\n"), "xml", smartfloSchema())
 	checkErr(t, err, []string{`"xml"`})
 }
 
@@ -756,7 +756,7 @@ func TestReadFile(t *testing.T) {
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rows, err := roster.ReadFile(c.path, nil, c.schema)
+			rows, err := roster.ReadFile(t.Context(), c.path, nil, c.schema)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -777,23 +777,23 @@ func TestReadFileErrors(t *testing.T) {
 	s := smartfloSchema()
 
 	t.Run("missing file", func(t *testing.T) {
-		_, err := roster.ReadFile(filepath.Join(dir, "nope.csv"), nil, s)
+		_, err := roster.ReadFile(t.Context(), filepath.Join(dir, "nope.csv"), nil, s)
 		if !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("error %v is not ErrNotExist", err)
 		}
 	})
 	t.Run("bad extension is refused before opening", func(t *testing.T) {
-		_, err := roster.ReadFile(write("users.xlsx", "id\n1\n"), nil, s)
+		_, err := roster.ReadFile(t.Context(), write("users.xlsx", "id\n1\n"), nil, s)
 		checkErr(t, err, []string{"users.xlsx", ".csv"})
 	})
 	t.Run("errors name the file", func(t *testing.T) {
 		p := write("users.csv", "id,emial\n")
-		_, err := roster.ReadFile(p, nil, s)
+		_, err := roster.ReadFile(t.Context(), p, nil, s)
 		checkErr(t, err, []string{p, `did you mean "email"?`})
 	})
 	t.Run("extension picks the format", func(t *testing.T) {
 		p := write("users.NDJSON", "{\"id\": 5, \"name\": \"x\"}\n")
-		rows, err := roster.ReadFile(p, nil, s)
+		rows, err := roster.ReadFile(t.Context(), p, nil, s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -804,7 +804,7 @@ func TestReadFileErrors(t *testing.T) {
 		if err := os.Mkdir(p, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := roster.ReadFile(p, nil, s); err == nil {
+		if _, err := roster.ReadFile(t.Context(), p, nil, s); err == nil {
 			t.Error("reading a directory gave no error")
 		}
 	})
@@ -813,7 +813,7 @@ func TestReadFileErrors(t *testing.T) {
 func TestReadFileStdin(t *testing.T) {
 	// A slow pipe: one byte per read.
 	in := iotest.OneByteReader(strings.NewReader("\ufeffid;name\r\n1;Asha\r\n"))
-	rows, err := roster.ReadFile("-", in, smartfloSchema())
+	rows, err := roster.ReadFile(t.Context(), "-", in, smartfloSchema())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -834,7 +834,7 @@ func TestReadBrokenReader(t *testing.T) {
 	} {
 		t.Run(string(c.format), func(t *testing.T) {
 			r := io.MultiReader(strings.NewReader(c.head), iotest.ErrReader(boom))
-			rows, err := roster.Read(r, c.format, smartfloSchema())
+			rows, err := roster.Read(t.Context(), r, c.format, smartfloSchema())
 			if !errors.Is(err, boom) {
 				t.Errorf("got rows %v, error %v; want %v", rows, err, boom)
 			}
@@ -851,7 +851,7 @@ func TestBigRoster(t *testing.T) {
 	for i := 1; i <= n; i++ {
 		b.WriteString(strconv.Itoa(i) + ";name " + strconv.Itoa(i) + "\n")
 	}
-	rows, err := roster.Read(strings.NewReader(b.String()), roster.CSV, smartfloSchema())
+	rows, err := roster.Read(t.Context(), strings.NewReader(b.String()), roster.CSV, smartfloSchema())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -888,6 +888,7 @@ func checkInvariants(t *testing.T, rows []sync.Row) {
 			if v.Field == nil {
 				t.Fatalf("row %d has a value without a field", i+1)
 			}
+			checkBounded(t, i+1, v)
 			if seen[v.Field.Name] {
 				t.Fatalf("row %d sets %s twice", i+1, v.Field.Name)
 			}
@@ -914,13 +915,15 @@ func FuzzReadCSV(f *testing.F) {
 		"id,number,user_for_cdr.value\n1,9.19876E+11,502842370097\n2,+91 (0)98100-00001,(CLEAR)\n",
 		"id,name\n1,Jos\xe9\n",
 		"\xff\xfei\x00d\x00\n\x001\x00\n\x00",
+		"id,designation,caller_id\n1,a\x00b,1|2\n2,\x1b[31mred,3\x7f\n3,\u0085,\t4\n",
+		"id,designation\n1," + strings.Repeat("é", 1001) + "\n2,ok\n",
 	} {
 		f.Add([]byte(seed))
 	}
 	addFixtures(f, "testdata/*.csv")
 	s := smartfloSchema()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rows, err := roster.Read(strings.NewReader(string(data)), roster.CSV, s)
+		rows, err := roster.Read(t.Context(), strings.NewReader(string(data)), roster.CSV, s)
 		if err != nil {
 			return
 		}
@@ -943,13 +946,14 @@ func FuzzReadJSON(f *testing.F) {
 		`[{"user_id": 1, "client": null}]`,
 		"\ufeff[{\"user_id\": 1, \"client_limits\": [{\"client_id\": 1}, {\"client_id\": null}]}]",
 		"[{\"user_id\": 1, \"first_name\": \"Jos\xe9\"}]",
+		`[{"user_id": 1, "first_name": "a\u0000b", "auth_ip": [{"ip": "\u0007"}]}, {"user_id": 2, "reseller_id": 1e999}]`,
 	} {
 		f.Add([]byte(seed))
 	}
 	addFixtures(f, "testdata/*.json")
 	s := dnlSchema()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rows, err := roster.Read(strings.NewReader(string(data)), roster.JSON, s)
+		rows, err := roster.Read(t.Context(), strings.NewReader(string(data)), roster.JSON, s)
 		if err != nil {
 			return
 		}
@@ -974,7 +978,7 @@ func FuzzReadJSONL(f *testing.F) {
 	addFixtures(f, "testdata/*.jsonl")
 	s := dnlSchema()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rows, err := roster.Read(strings.NewReader(string(data)), roster.JSONL, s)
+		rows, err := roster.Read(t.Context(), strings.NewReader(string(data)), roster.JSONL, s)
 		if err != nil {
 			return
 		}
@@ -1027,7 +1031,7 @@ func FuzzReadMapped(f *testing.F) {
 		s.Encoding = encodings[int(enc)%len(encodings)]
 		warned := 0
 		s.Warn = func(string) { warned++ }
-		rows, err := roster.Read(struct{ io.Reader }{strings.NewReader(string(data))}, roster.CSV, s) // a pipe
+		rows, err := roster.Read(t.Context(), struct{ io.Reader }{strings.NewReader(string(data))}, roster.CSV, s) // a pipe
 		if warned > 1 || (warned > 0 && s.Encoding != "") {
 			t.Fatalf("warned %d times reading as %q", warned, s.Encoding)
 		}
@@ -1145,7 +1149,7 @@ func TestReadCSVErrorOrder(t *testing.T) {
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rows, err := roster.Read(strings.NewReader(c.in), roster.CSV, smartfloSchema())
+			rows, err := roster.Read(t.Context(), strings.NewReader(c.in), roster.CSV, smartfloSchema())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1183,7 +1187,7 @@ func TestBadCellsShowNoSecret(t *testing.T) {
 		{"a number for a password", `[{"id": 314678, "password": 98765432109876543210}]`, roster.JSON},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			rows, err := roster.Read(strings.NewReader(c.in), c.format, smartfloSchema())
+			rows, err := roster.Read(t.Context(), strings.NewReader(c.in), c.format, smartfloSchema())
 			if err != nil || len(rows) != 1 || rows[0].Err == nil {
 				t.Fatalf("Read = %+v, %v; want one failed row", rows, err)
 			}

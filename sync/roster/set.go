@@ -33,6 +33,8 @@ func ParseSet(t *sync.Table, expr string) (sync.Value, error) {
 		err = errors.New("give a value, or (clear) to clear the field")
 	case strings.EqualFold(raw, sync.Clear):
 		v, err = f.Kind.Decode(nil)
+	case f.CheckCell(raw) != nil:
+		err = f.CheckCell(raw)
 	default:
 		v, err = f.Kind.Parse(raw)
 	}

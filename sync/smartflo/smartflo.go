@@ -170,7 +170,7 @@ func (c *Client) login(ctx context.Context, email string, password, stale sync.S
 
 // envelope is the part of every Smartflo answer that tells failure.
 type envelope struct {
-	Success    *bool                      `json:"success"`
+	Success    rest.Success               `json:"success"`
 	Message    string                     `json:"message"`
 	Error      map[string]json.RawMessage `json:"error"`
 	RetryAfter string                     `json:"retry_after"`
@@ -179,15 +179,17 @@ type envelope struct {
 // india is the zone of the body's retry_after.
 var india = time.FixedZone("IST", 5*3600+1800)
 
-// Check reads a Smartflo answer: an HTTP error, or a 200 whose body says
-// "success": false, is a failure.
+// Check reads a Smartflo answer: an HTTP error, or a 2xx whose body's
+// success is false ("false" in any case, as the vendor's documentation
+// writes it, or 0), is a failure. A message that says the token expired
+// is an expiry, whatever the status.
 func Check(status int, h http.Header, body []byte) *rest.Error {
 	if status < 400 && !rest.MayFail(body) {
 		return nil
 	}
 	var env envelope
 	_ = json.Unmarshal(body, &env) // a body that is not JSON still fails on its status
-	if status < 400 && (env.Success == nil || *env.Success) {
+	if status < 400 && !env.Success.Failed() {
 		return nil
 	}
 	e := &rest.Error{Status: status, Message: message(env, body)}
@@ -222,7 +224,7 @@ func message(env envelope, body []byte) string {
 	if detail := rest.FieldErrors(fields); detail != "" {
 		msg = strings.TrimSuffix(msg, ".") + ": " + detail
 	}
-	if msg == "" && env.Success == nil {
+	if msg == "" && !env.Success.Given() {
 		msg = rest.Snippet(body)
 	}
 	return msg

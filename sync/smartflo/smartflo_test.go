@@ -597,6 +597,17 @@ func TestCheck(t *testing.T) {
 		{name: "empty 204", status: 204, body: ``, ok: true},
 		{name: "200 success false", status: 200, body: `{"success": false, "message": "Could not update"}`, message: "Could not update"},
 		{name: "200 token expired", status: 200, body: `{"success": false, "message": "Token has expired"}`, expired: true, message: "Token has expired"},
+		// The vendor's documentation writes success as a string.
+		{name: "200 success \"false\"", status: 200, body: `{"success": "false", "message": "Could not update"}`, message: "Could not update"},
+		{name: "200 success \"FALSE\"", status: 200, body: `{"success":" FALSE ","message":"Could not update"}`, message: "Could not update"},
+		{name: "200 success 0", status: 200, body: `{"success": 0, "message": "Could not update"}`, message: "Could not update"},
+		{name: "200 success \"0\"", status: 200, body: `{"success": "0"}`},
+		{name: "200 success \"false\", token expired", status: 200, body: `{"success": "false", "message": "Token has expired"}`, expired: true, message: "Token has expired"},
+		{name: "200 success \"true\"", status: 200, body: `{"success": "true", "message": "User updated successfully"}`, ok: true},
+		{name: "200 success 1", status: 200, body: `{"success": 1}`, ok: true},
+		{name: "200 success null", status: 200, body: `{"success": null, "data": {"id": "1"}}`, ok: true},
+		{name: "200 success \"yes\"", status: 200, body: `{"success": "yes"}`, ok: true},
+		{name: "429 as documented", status: 429, body: `{"success": "false", "message": "Too many requests."}`, message: "Too many requests."},
 		{name: "401 token expired", status: 401, body: `{"success": false, "message": "Token has expired"}`, expired: true, message: "Token has expired"},
 		{name: "401 unauthenticated", status: 401, body: `{"success": false, "message": "Unauthenticated"}`, denied: true, message: "Unauthenticated"},
 		{name: "401 bad credentials", status: 401, body: `{"success": false, "message": "Invalid credentials"}`, denied: true, message: "Invalid credentials"},
@@ -657,6 +668,10 @@ func TestCheck(t *testing.T) {
 func FuzzSmartfloCheck(f *testing.F) {
 	f.Add(200, "", []byte(`{"success": true}`))
 	f.Add(200, "", []byte(`{"success": false, "message": "Token has expired"}`))
+	f.Add(200, "", []byte(`{"success": "false", "message": "Token has expired"}`)) // as the vendor's docs write it
+	f.Add(200, "", []byte(`{"success": "False", "message": "Could not update"}`))
+	f.Add(200, "", []byte(`{"success": 0}`))
+	f.Add(429, "", []byte(`{"success": "false", "message": "Too many requests."}`)) // the documented 429
 	f.Add(400, "", []byte(`{"success": false, "message": "The given data was invalid.", "error": {"email": ["bad"]}}`))
 	f.Add(429, "5", []byte(`{"success": false, "retry_after": "2026-01-02 03:04:05"}`))
 	f.Add(429, "Wed, 21 Oct 2015 07:28:00 GMT", []byte(`{"retry_after": 5}`))
@@ -675,6 +690,9 @@ func FuzzSmartfloCheck(f *testing.F) {
 		e := smartflo.Check(status, h, body)
 		if status >= 400 && e == nil {
 			t.Fatalf("Check(%d, %q) = nil, want a failure", status, body)
+		}
+		if status < 300 && e == nil && saysFailed(body) {
+			t.Fatalf("Check(%d, %q) = nil, but its success says the call failed", status, body)
 		}
 		if e == nil {
 			return
@@ -773,6 +791,42 @@ func canonical(v any) bool {
 			}
 		}
 		return true
+	}
+	return false
+}
+
+// saysFailed is the fuzz targets' own reading of a body: a top-level
+// success (the only key named so in any case) that is false, "false" or
+// "0" in any case, or the number 0.
+func saysFailed(body []byte) bool {
+	var obj map[string]any
+	if !json.Valid(body) {
+		return false
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if d.Decode(&obj) != nil {
+		return false
+	}
+	var v any
+	n := 0
+	for k, val := range obj {
+		if strings.EqualFold(k, "success") {
+			v, n = val, n+1
+		}
+	}
+	if n != 1 {
+		return false
+	}
+	switch v := v.(type) {
+	case bool:
+		return !v
+	case string:
+		s := strings.ToLower(strings.TrimSpace(v))
+		return s == "false" || s == "0"
+	case json.Number:
+		f, err := v.Float64()
+		return err == nil && f == 0
 	}
 	return false
 }
