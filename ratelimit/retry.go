@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"net/url"
 	"time"
 )
@@ -80,9 +81,23 @@ func Retryable(err error) bool {
 		errors.Is(err, context.DeadlineExceeded)
 }
 
+// overBudget returns the status of an answer that may say the server is
+// over its request budget: 429, or 503 (what a rate-limiting proxy such as
+// nginx answers); else 0. The limiter weighs them (see Limiter).
+func overBudget(err error) int {
+	var se StatusError
+	if errors.As(err, &se) {
+		if s := se.HTTPStatus(); s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable {
+			return s
+		}
+	}
+	return 0
+}
+
 // Do runs op until it succeeds, fails permanently, or the policy gives up.
-// Every attempt first waits on lim. A 429 tells lim to slow down and pause;
-// a success lets it speed up. Do returns the number of attempts made.
+// Every attempt first waits on lim. A 429 or 503 tells lim the server may
+// be over its budget (and when to come back, for every worker); a success
+// lets it speed up. Do returns the number of attempts made.
 //
 // Waiting (for the limiter, between attempts) ends with ctx, or earlier
 // with the context WithWaitContext attached to it.
@@ -116,17 +131,24 @@ func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) e
 		if !Retryable(err) {
 			return attempt, err
 		}
-		if attempt >= p.Attempts {
-			return attempt, fmt.Errorf("gave up after %d attempts: %w", attempt, err)
-		}
 		retryAt := retryTime(err)
 		if !retryAt.After(time.Now()) {
 			retryAt = time.Time{} // passed already (clock skew): back off as if none was given
 		}
-		var se StatusError
-		if errors.As(err, &se) && se.HTTPStatus() == 429 {
-			lim.Throttled(retryAt, sent) // pauses every worker, not just this one
-		} else if !retryAt.IsZero() {
+		// The limiter hears of every sign of a budget, this request's last
+		// included: what the server said holds for every worker.
+		status := overBudget(err)
+		switch status {
+		case http.StatusTooManyRequests:
+			lim.Throttled(retryAt, sent)
+		case http.StatusServiceUnavailable:
+			lim.Unavailable(retryAt, sent)
+		}
+		if attempt >= p.Attempts {
+			return attempt, fmt.Errorf("gave up after %d attempts: %w", attempt, err)
+		}
+		if status == 0 && !retryAt.IsZero() {
+			// Said to this request alone: it waits, the others go on.
 			if serr := sleep(wait, time.Until(retryAt)); serr != nil {
 				return attempt, giveUp(err, serr)
 			}
