@@ -20,6 +20,9 @@ type Policy struct {
 	Base     time.Duration // backoff ceiling after the first failure; it doubles each time
 	Max      time.Duration // largest backoff ceiling
 	Deadline time.Duration // for all attempts together; 0 = none
+	// Health, when set, is shared by every request of a run: once it
+	// judges the API unreachable, Do stops every request with its error.
+	Health *Health
 }
 
 // DefaultPolicy is enough for a run through 15% 503s and 5% dropped
@@ -100,7 +103,8 @@ func overBudget(err error) int {
 // lets it speed up. Do returns the number of attempts made.
 //
 // Waiting (for the limiter, between attempts) ends with ctx, or earlier
-// with the context WithWaitContext attached to it.
+// with the context WithWaitContext attached to it, or when p.Health judges
+// the API unreachable.
 func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) error) (int, error) {
 	if p.Deadline > 0 {
 		var cancel context.CancelFunc
@@ -114,19 +118,42 @@ func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) e
 		defer cancel(nil)
 		defer context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })()
 	}
+	if h := p.Health; h != nil {
+		if herr := h.Err(); herr != nil {
+			return 0, herr
+		}
+		var cancel context.CancelCauseFunc
+		wait, cancel = context.WithCancelCause(wait)
+		defer cancel(nil)
+		defer context.AfterFunc(h.ctx, func() { cancel(context.Cause(h.ctx)) })()
+	}
 	var err error
+	var first time.Time
 	for attempt := 1; ; attempt++ {
 		if werr := lim.Wait(wait); werr != nil {
 			return attempt - 1, giveUp(err, werr)
 		}
 		sent := time.Now()
+		if attempt == 1 {
+			first = sent
+		}
 		err = op(ctx)
+		if ctx.Err() == nil {
+			var gaveUp time.Time
+			if attempt >= p.Attempts && attempt >= unreachableFailures {
+				gaveUp = first
+			}
+			p.Health.note(sent, err, gaveUp)
+		}
 		if err == nil {
 			lim.Succeeded(sent)
 			return attempt, nil
 		}
 		if ctx.Err() != nil {
 			return attempt, giveUp(err, context.Cause(ctx))
+		}
+		if herr := p.Health.Err(); herr != nil && unanswered(err) {
+			return attempt, giveUp(err, herr)
 		}
 		if !Retryable(err) {
 			return attempt, err
