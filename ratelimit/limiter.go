@@ -33,9 +33,10 @@ import (
 // doubles while probes hold (2%, 4%, 8% ... up to double), so it climbs
 // back to the budget in seconds. A probe refused goes back to the good
 // rate; probes a small step above it then come ever less often (every 2,
-// 4 ... 30 s), as each costs a request its turn. A refusal at a good rate
-// trims it by 4%; another soon after cuts. The rate never passes the
-// configured one, nor falls below 0.2 a second.
+// 4 ... 30 s), as each costs a request its turn, and after a refusal that
+// paused every worker the wait is 8 s at least, growing fourfold. A
+// refusal at a good rate trims it by 4%; another soon after cuts. The rate
+// never passes the configured one, nor falls below 0.2 a second.
 type Limiter struct {
 	ceiling rate.Limit // the configured rate; rate.Inf = none
 
@@ -253,7 +254,7 @@ func (l *Limiter) overBudget(retryAt, sent time.Time, certain bool) {
 			// another refusal soon after cuts deep.
 			l.trimmed = now
 			l.bad = l.rate
-			l.hold = min(maxHold, 2*max(evidence, l.hold))
+			l.holdLonger(!retryAt.IsZero())
 			l.good = l.rate * (1 - 2*firstStep)
 			l.change(l.good, now)
 			return
@@ -261,15 +262,27 @@ func (l *Limiter) overBudget(retryAt, sent time.Time, certain bool) {
 		l.cut(now, !retryAt.IsZero())
 		return
 	}
-	if l.rate <= l.good*(1+2*firstStep) {
+	if l.rate <= l.good*(1+2*firstStep) || !retryAt.IsZero() {
 		// Refused a small step above a good rate: the budget is just above
-		// it. Each such refusal costs a request its turn, so probe ever less
-		// often.
-		l.hold = min(maxHold, 2*max(evidence, l.hold))
+		// it. Or refused with a pause for every worker. Either way the next
+		// probe is worth less than it costs for a while.
+		l.holdLonger(!retryAt.IsZero())
 	}
 	l.bad = l.rate
 	l.nextStep = firstStep
 	l.change(l.good, now)
+}
+
+// holdLonger makes the next probe wait longer: twice as long as the last
+// wait, or four times (eight seconds at least) after a refusal that paused
+// every worker, as that one cost every worker a pause, not one request its
+// turn. l.mu must be held.
+func (l *Limiter) holdLonger(paused bool) {
+	if paused {
+		l.hold = min(maxHold, max(8*evidence, 4*l.hold))
+		return
+	}
+	l.hold = min(maxHold, 2*max(evidence, l.hold))
 }
 
 // probe returns the next rate to try above the good rate r: halfway to
