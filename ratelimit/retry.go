@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"net/url"
 	"time"
 )
@@ -19,6 +20,9 @@ type Policy struct {
 	Base     time.Duration // backoff ceiling after the first failure; it doubles each time
 	Max      time.Duration // largest backoff ceiling
 	Deadline time.Duration // for all attempts together; 0 = none
+	// Health, when set, is shared by every request of a run: once it
+	// judges the API unreachable, Do stops every request with its error.
+	Health *Health
 }
 
 // DefaultPolicy is enough for a run through 15% 503s and 5% dropped
@@ -80,12 +84,27 @@ func Retryable(err error) bool {
 		errors.Is(err, context.DeadlineExceeded)
 }
 
+// overBudget returns the status of an answer that may say the server is
+// over its request budget: 429, or 503 (what a rate-limiting proxy such as
+// nginx answers); else 0. The limiter weighs them (see Limiter).
+func overBudget(err error) int {
+	var se StatusError
+	if errors.As(err, &se) {
+		if s := se.HTTPStatus(); s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable {
+			return s
+		}
+	}
+	return 0
+}
+
 // Do runs op until it succeeds, fails permanently, or the policy gives up.
-// Every attempt first waits on lim. A 429 tells lim to slow down and pause;
-// a success lets it speed up. Do returns the number of attempts made.
+// Every attempt first waits on lim. A 429 or 503 tells lim the server may
+// be over its budget (and when to come back, for every worker); a success
+// lets it speed up. Do returns the number of attempts made.
 //
 // Waiting (for the limiter, between attempts) ends with ctx, or earlier
-// with the context WithWaitContext attached to it.
+// with the context WithWaitContext attached to it, or when p.Health judges
+// the API unreachable.
 func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) error) (int, error) {
 	if p.Deadline > 0 {
 		var cancel context.CancelFunc
@@ -99,13 +118,33 @@ func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) e
 		defer cancel(nil)
 		defer context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })()
 	}
+	if h := p.Health; h != nil {
+		if herr := h.Err(); herr != nil {
+			return 0, herr
+		}
+		var cancel context.CancelCauseFunc
+		wait, cancel = context.WithCancelCause(wait)
+		defer cancel(nil)
+		defer context.AfterFunc(h.ctx, func() { cancel(context.Cause(h.ctx)) })()
+	}
 	var err error
+	var first time.Time
 	for attempt := 1; ; attempt++ {
 		if werr := lim.Wait(wait); werr != nil {
 			return attempt - 1, giveUp(err, werr)
 		}
 		sent := time.Now()
+		if attempt == 1 {
+			first = sent
+		}
 		err = op(ctx)
+		if ctx.Err() == nil {
+			var gaveUp time.Time
+			if attempt >= p.Attempts && attempt >= unreachableFailures {
+				gaveUp = first
+			}
+			p.Health.note(sent, err, gaveUp)
+		}
 		if err == nil {
 			lim.Succeeded(sent)
 			return attempt, nil
@@ -113,20 +152,30 @@ func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) e
 		if ctx.Err() != nil {
 			return attempt, giveUp(err, context.Cause(ctx))
 		}
+		if herr := p.Health.Err(); herr != nil && unanswered(err) {
+			return attempt, giveUp(err, herr)
+		}
 		if !Retryable(err) {
 			return attempt, err
-		}
-		if attempt >= p.Attempts {
-			return attempt, fmt.Errorf("gave up after %d attempts: %w", attempt, err)
 		}
 		retryAt := retryTime(err)
 		if !retryAt.After(time.Now()) {
 			retryAt = time.Time{} // passed already (clock skew): back off as if none was given
 		}
-		var se StatusError
-		if errors.As(err, &se) && se.HTTPStatus() == 429 {
-			lim.Throttled(retryAt, sent) // pauses every worker, not just this one
-		} else if !retryAt.IsZero() {
+		// The limiter hears of every sign of a budget, this request's last
+		// included: what the server said holds for every worker.
+		status := overBudget(err)
+		switch status {
+		case http.StatusTooManyRequests:
+			lim.Throttled(retryAt, sent)
+		case http.StatusServiceUnavailable:
+			lim.Unavailable(retryAt, sent)
+		}
+		if attempt >= p.Attempts {
+			return attempt, fmt.Errorf("gave up after %d attempts: %w", attempt, err)
+		}
+		if status == 0 && !retryAt.IsZero() {
+			// Said to this request alone: it waits, the others go on.
 			if serr := sleep(wait, time.Until(retryAt)); serr != nil {
 				return attempt, giveUp(err, serr)
 			}

@@ -176,7 +176,8 @@ func TestDo(t *testing.T) {
 func TestDoWaitsOnLimiter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := ratelimit.Policy{Attempts: 5} // no backoff: only the limiter spaces them
-		a := &attempts{errs: repeat(&statusErr{status: 503}, 4)}
+		// 502: a failure that says nothing of the server's budget.
+		a := &attempts{errs: repeat(&statusErr{status: 502}, 4)}
 		begin := time.Now()
 		if _, err := p.Do(t.Context(), ratelimit.New(2), a.op); err != nil {
 			t.Fatal(err)
@@ -233,7 +234,7 @@ func TestDoBackoff(t *testing.T) {
 		samples := 0
 		distinct := map[time.Duration]bool{}
 		for range 300 {
-			a := &attempts{errs: repeat(&statusErr{status: 503}, 10)}
+			a := &attempts{errs: repeat(&statusErr{status: 502}, 10)}
 			if n, _ := p.Do(t.Context(), ratelimit.New(0), a.op); n != 7 {
 				t.Fatalf("Do made %d attempts, want 7", n)
 			}

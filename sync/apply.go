@@ -32,8 +32,15 @@ type Applier struct {
 }
 
 // ErrStopped wraps the reason a run stopped early: the ctx's cause, or a
-// run-wide failure such as rejected credentials.
+// run-wide failure (see runWide).
 var ErrStopped = errors.New("run stopped")
+
+// runWide reports whether err stops the whole run rather than failing its
+// row: the credentials were rejected, or the API stopped answering
+// (ratelimit.ErrUnreachable). The rows not done are skipped.
+func runWide(err error) bool {
+	return errors.Is(err, ErrAuth) || errors.Is(err, ratelimit.ErrUnreachable)
+}
 
 // Apply sends every planned change and calls record once per item, from
 // several goroutines, as each finishes. Items not planned are recorded
@@ -86,10 +93,22 @@ func (a Applier) Apply(ctx context.Context, p *Plan, record func(Outcome)) error
 				return nil
 			}
 			out := a.send(ctx, reqCtx, it)
-			if errors.Is(out.Err, ErrAuth) {
+			if runWide(out.Err) {
 				cause := out.Err
+				var dead *ratelimit.UnreachableError
+				if errors.As(cause, &dead) {
+					cause = dead // the rows not sent need not hear of this one's request
+				}
 				fatal.CompareAndSwap(nil, &cause)
-				out.Status, out.Err = Skipped, fmt.Errorf("not applied: %w", cause)
+				out.Status = Skipped
+				switch {
+				case dead == nil:
+					out.Err = fmt.Errorf("not applied: %w", out.Err)
+				case out.Result.Attempts == 0:
+					out.Err = fmt.Errorf("not sent: %w", cause)
+				default:
+					out.Err = fmt.Errorf("stopped before it was confirmed, so it may or may not have applied; a new run reconciles it: %w", out.Err)
+				}
 			}
 			record(out)
 			prog.Step(1, out.Status == Failed)

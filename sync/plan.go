@@ -437,7 +437,8 @@ func (pl Planner) resolve(r *Row, it *Item, match *Field, index map[string][]str
 
 // getAll reads users in full, Workers at a time. A user the target does
 // not hold, or whose read fails, fails the items waiting for it (when want
-// is nil, the read is for the match index: then any failure is run-wide).
+// is nil, the read is for the match index: then any failure is run-wide);
+// rejected credentials or an API that stopped answering stop the reads.
 func (pl Planner) getAll(ctx context.Context, st *state, ids []string, want map[string][]*Item) error {
 	if len(ids) == 0 {
 		return nil
@@ -460,7 +461,7 @@ func (pl Planner) getAll(ctx context.Context, st *state, ids []string, want map[
 			case err == nil:
 				st.keep(u)
 				return nil
-			case errors.Is(err, ErrAuth), gctx.Err() != nil, want == nil:
+			case runWide(err), gctx.Err() != nil, want == nil:
 				return err
 			}
 			for _, it := range want[id] {

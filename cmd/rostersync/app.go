@@ -8,6 +8,7 @@ import (
 	"io"
 	"runtime/debug"
 
+	"github.com/rostersync/rostersync/ratelimit"
 	"github.com/rostersync/rostersync/sync"
 )
 
@@ -46,6 +47,11 @@ func exitCode(err error) int {
 		return exitRefused
 	case errors.Is(err, errRowsFailed):
 		return exitRowsFailed
+	case errors.Is(err, sync.ErrStopped) && errors.Is(err, ratelimit.ErrUnreachable):
+		// The API stopped answering while changes were being sent: some
+		// rows may be done, the rest were skipped. (While reading, nothing
+		// was written: that stays a run that could not start.)
+		return exitRowsFailed
 	}
 	return exitNotStarted
 }
@@ -70,9 +76,9 @@ Credentials come from the environment, never from flags:
   ROSTERSYNC_TOKEN                           a fixed API token, or
   ROSTERSYNC_LOGIN and ROSTERSYNC_PASSWORD   a login; rostersync logs in once and renews on expiry
 
-Exit codes: 0 every row ok; 1 some row failed; 2 the run could not start (nothing was
-written); 3 refused by --max-changes or --max-block-share (nothing was written);
-130 interrupted.
+Exit codes: 0 every row ok; 1 some row failed, or the API stopped answering mid-run;
+2 the run could not start (nothing was written); 3 refused by --max-changes or
+--max-block-share (nothing was written); 130 interrupted.
 `
 
 // Run runs one command line (without the program name).

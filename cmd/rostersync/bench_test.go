@@ -1,15 +1,18 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rostersync/rostersync/report"
 	"github.com/rostersync/rostersync/sync/dnl/dnltest"
 	"github.com/rostersync/rostersync/sync/fakehttp"
 	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
@@ -66,46 +69,84 @@ func bigFake(target string, n int, faults fakehttp.Faults) fakeServer {
 	return dnltest.New(dnltest.Config{Token: testToken, Faults: faults}, users)
 }
 
+// hiddenLimits are the rate limiters BenchmarkHiddenLimit puts in front
+// of the fake, each with the most a run may take as a multiple of the time
+// the limiter's budget needs for the requests it accepted (issue 9).
+var hiddenLimits = []struct {
+	name   string
+	faults fakehttp.Faults // Limit is set per run
+	goal   float64
+}{
+	// Smartflo's 429 with Retry-After and retry_after, sliding window.
+	{"429", fakehttp.Faults{}, 1.25},
+	// The 429 Smartflo documents, with no hint, sliding window.
+	{"429-window-no-hints", fakehttp.Faults{LimitNoHints: true}, 1.25},
+	// The same 429 with no burst: nginx limit_req's spacing, burst 0.
+	{"429-no-hints", fakehttp.Faults{LimitNoBurst: true, LimitNoHints: true}, 1.25},
+	// nginx limit_req as it comes: a 503 page, no hint, no burst.
+	{"503", fakehttp.Faults{LimitStatus: http.StatusServiceUnavailable, LimitNoBurst: true, LimitNoHints: true}, 1.5},
+}
+
 // BenchmarkHiddenLimit runs apply through the CLI at --rate 10×L against a
-// fake whose hidden limit is L, in real time over loopback, and reports the
-// rate the server accepted and the wall time as a multiple of the time its
-// budget needs (requests/L). Each run lasts about 20 seconds:
+// fake behind a rate limiter of L, for each kind of limiter, in real time
+// over loopback, and reports the rate the limiter accepted, the wall time
+// as a multiple of the time its budget needs (requests/L), the answers it
+// refused and the rows that failed. Each run lasts about 20 seconds:
 //
 //	go test -run '^$' -bench HiddenLimit -benchtime 1x ./cmd/rostersync
 func BenchmarkHiddenLimit(b *testing.B) {
-	for _, limit := range []int{5, 20} {
-		b.Run(fmt.Sprintf("L=%d", limit), func(b *testing.B) {
-			n := 20 * limit
-			dir := b.TempDir()
-			rosterPath := numberedRoster(b, dir, "id,name", n, func(i int) string { return fmt.Sprintf("%d,Limited %d", i, i) })
-			var took time.Duration
-			accepted, throttled := 0, 0
-			for b.Loop() {
-				fake := bigFake("smartflo", n, fakehttp.Faults{Limit: float64(limit)}).(*smartflotest.Fake)
-				srv := httptest.NewServer(fake)
-				app := &App{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string {
-					return map[string]string{"ROSTERSYNC_TOKEN": testToken, "XDG_STATE_HOME": dir}[k]
-				}}
-				start := time.Now()
-				err := app.Run(context.Background(), []string{"apply", "--target", "smartflo", "--base-url", srv.URL,
-					"--roster", rosterPath, "--report", filepath.Join(dir, "report.csv"), "--rate", fmt.Sprint(10 * limit), "--workers", "8"})
-				took += time.Since(start)
-				srv.Close()
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, r := range fake.Requests() {
-					if r.Status == 429 {
-						throttled++
-					} else {
-						accepted++
+	for _, hl := range hiddenLimits {
+		for _, limit := range []int{2, 5, 20} {
+			b.Run(fmt.Sprintf("%s/L=%d", hl.name, limit), func(b *testing.B) {
+				n := 20 * limit
+				dir := b.TempDir()
+				rosterPath := numberedRoster(b, dir, "id,name", n, func(i int) string { return fmt.Sprintf("%d,Limited %d", i, i) })
+				refusedStatus := cmp.Or(hl.faults.LimitStatus, http.StatusTooManyRequests)
+				var took time.Duration
+				accepted, refused, failed := 0, 0, 0
+				for b.Loop() {
+					faults := hl.faults
+					faults.Limit = float64(limit)
+					fake := bigFake("smartflo", n, faults).(*smartflotest.Fake)
+					srv := httptest.NewServer(fake)
+					app := &App{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string {
+						return map[string]string{"ROSTERSYNC_TOKEN": testToken, "XDG_STATE_HOME": dir}[k]
+					}}
+					out := filepath.Join(dir, "report.csv")
+					start := time.Now()
+					err := app.Run(context.Background(), []string{"apply", "--target", "smartflo", "--base-url", srv.URL,
+						"--roster", rosterPath, "--report", out, "--rate", fmt.Sprint(10 * limit), "--workers", "8"})
+					took += time.Since(start)
+					srv.Close()
+					rows, rerr := report.ReadFile(out)
+					if rerr != nil {
+						b.Fatal(rerr)
+					}
+					for _, r := range rows {
+						if r.Status != "applied" {
+							failed++
+						}
+					}
+					if err != nil && failed == 0 {
+						b.Fatal(err)
+					}
+					for _, r := range fake.Requests() {
+						if r.Status == refusedStatus {
+							refused++
+						} else {
+							accepted++
+						}
 					}
 				}
-			}
-			ideal := float64(accepted) / float64(limit)
-			b.ReportMetric(float64(accepted)/took.Seconds(), "req/s")
-			b.ReportMetric(took.Seconds()/ideal, "x-budget-time")
-			b.ReportMetric(float64(throttled)/float64(b.N), "429s/run")
-		})
+				ratio := took.Seconds() / (float64(accepted) / float64(limit))
+				b.ReportMetric(float64(accepted)/took.Seconds(), "req/s")
+				b.ReportMetric(ratio, "x-budget-time")
+				b.ReportMetric(float64(refused)/float64(b.N), fmt.Sprintf("%ds/run", refusedStatus))
+				b.ReportMetric(float64(failed)/float64(b.N), "failed-rows/run")
+				if failed > 0 || ratio > hl.goal {
+					b.Errorf("%d rows failed; %.2f× the budget's time, goal %.2f×", failed, ratio, hl.goal)
+				}
+			})
+		}
 	}
 }

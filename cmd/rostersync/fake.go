@@ -77,6 +77,8 @@ first line of output is "token=<token> base_url=<url>".
 Examples:
   rostersync fake --target smartflo
   rostersync fake --target dnl --addr 127.0.0.1:9000 --limit 5 --fail-5xx 0.1 --reset-after 0.02
+  # nginx's limit_req in front, 5 a second, burst 0:
+  rostersync fake --target smartflo --limit 5 --limit-status 503 --limit-no-burst --limit-no-hints
 
 Flags:
 `)
@@ -84,6 +86,9 @@ Flags:
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if err := o.faults.Check(); err != nil {
+		return usageError("%v", err)
 	}
 	if o.seed == "" {
 		o.seed = filepath.Join("testdata", "demo", o.target, "users.json")

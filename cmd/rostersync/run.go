@@ -52,6 +52,8 @@ type options struct {
 	metricsFile     string
 	progressEvery   time.Duration
 	resendWriteOnly bool
+
+	unreachableAfter time.Duration // stop when the API has not answered this long
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -73,6 +75,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.encoding, "encoding", "", "roster character set: "+strings.Join(roster.Encodings, ", ")+" (default: UTF-8 or UTF-16 by their marks, else Windows-1252 with a warning)")
 	fs.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow a plain http:// base URL to a host that is not this machine")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of one request")
+	fs.DurationVar(&o.unreachableAfter, "unreachable-after", ratelimit.DefaultUnreachableAfter,
+		"stop the run when the API has not answered for this long, every request failing at the network level (refused, reset, --timeout)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "", "log format on stderr: console or json (default: console on a terminal, json otherwise)")
 	fs.StringVar(&o.output, "output", "text", "how the plan is printed on stdout: text or json")
@@ -100,6 +104,8 @@ func (o *options) check() error {
 		return usageError("--max-block-share must be a percentage, 0 to 100")
 	case o.timeout <= 0:
 		return usageError("--timeout must be positive")
+	case o.unreachableAfter <= 0:
+		return usageError("--unreachable-after must be positive")
 	case o.output != "text" && o.output != "json":
 		return usageError("--output must be text or json")
 	case o.logFormat != "" && o.logFormat != "console" && o.logFormat != "json":
@@ -543,6 +549,9 @@ func newTarget(o options, base string, cfg rest.Config, requests *atomic.Int64) 
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	cfg.Limiter = ratelimit.New(o.rate)
 	cfg.Policy = ratelimit.DefaultPolicy()
+	if u, err := url.Parse(base); err == nil {
+		cfg.Policy.Health = ratelimit.NewHealth(u.Host, o.unreachableAfter)
+	}
 	if o.target == "dnl" {
 		return dnl.New(cfg)
 	}

@@ -9,5 +9,6 @@ const (
 	ForbiddenStatus = 403
 	// DNL publishes no request limit and is assumed to have none, so the
 	// run throttles itself with --rate; a proxy in front may still answer
-	// 429 or 503, which the shared retry policy handles.
+	// 429 or 503, which the shared retry policy retries and the limiter
+	// adapts to.
 )

@@ -1,17 +1,22 @@
 // Package fakehttp is the vendor-neutral half of the shipped fakes: a log of
-// every request, a request limit answered with 429, and injected faults
-// (5xx answers, dropped connections, latency). Each vendor fake wraps its own
-// handler with it; what the answers look like stays with the vendor fake.
+// every request, a request limit (answered with the vendor's 429, or with a
+// proxy's 503 page), and injected faults (5xx answers, dropped connections,
+// latency). Each vendor fake wraps its own handler with it; what the
+// vendor's answers look like stays with the vendor fake.
 package fakehttp
 
 import (
 	"bytes"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -19,7 +24,19 @@ import (
 // Faults configures the limit and the faults a fake injects.
 // The zero value is a well-behaved server.
 type Faults struct {
-	Limit        float64       // requests a second accepted in any sliding one-second window; 0 = no limit
+	Limit float64 // requests a second accepted in any sliding one-second window; 0 = no limit
+	// LimitStatus is how a request past the limit is answered: 429 (or 0)
+	// with the vendor's own answer, or 503 with the HTML page a proxy in
+	// front answers (nginx's limit_req answers so by default).
+	LimitStatus int
+	// LimitNoBurst spaces accepted requests at least 1/Limit apart, as
+	// nginx's limit_req with burst 0 does, instead of taking Limit requests
+	// in any sliding second (which lets them come all at once).
+	LimitNoBurst bool
+	// LimitNoHints answers past the limit without saying when to come back:
+	// no Retry-After header and no body retry_after, as Smartflo documents
+	// its 429 and as nginx answers.
+	LimitNoHints bool
 	ServerErrors float64       // share of requests answered 503 without being handled
 	ResetBefore  float64       // share of requests whose connection is dropped before they are handled
 	ResetAfter   float64       // share of writes handled, then their connection dropped unanswered
@@ -30,11 +47,25 @@ type Faults struct {
 // RegisterFlags adds one flag per fault to fs, for users who rehearse a run.
 func (f *Faults) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&f.Limit, "limit", f.Limit, "requests a second the fake accepts before answering 429 (0 = no limit)")
+	fs.IntVar(&f.LimitStatus, "limit-status", f.LimitStatus, "status past --limit: 429 (the vendor's answer) or 503 (a proxy's HTML page, as nginx limit_req answers)")
+	fs.BoolVar(&f.LimitNoBurst, "limit-no-burst", f.LimitNoBurst, "space accepted requests 1/--limit apart (nginx limit_req, burst 0) instead of --limit in any sliding second")
+	fs.BoolVar(&f.LimitNoHints, "limit-no-hints", f.LimitNoHints, "answer past --limit without Retry-After or a body retry_after, as Smartflo documents its 429")
 	fs.Float64Var(&f.ServerErrors, "fail-5xx", f.ServerErrors, "share of requests answered 503, 0..1")
 	fs.Float64Var(&f.ResetBefore, "reset-before", f.ResetBefore, "share of requests whose connection is dropped before handling, 0..1")
 	fs.Float64Var(&f.ResetAfter, "reset-after", f.ResetAfter, "share of writes applied, then their connection dropped, 0..1")
 	fs.DurationVar(&f.Latency, "latency", f.Latency, "delay added to every answer")
 	fs.Uint64Var(&f.Seed, "fault-seed", f.Seed, "seed of the fault dice")
+}
+
+// Check reports a configuration the fake cannot serve.
+func (f *Faults) Check() error {
+	switch {
+	case f.LimitStatus != 0 && f.LimitStatus != http.StatusTooManyRequests && f.LimitStatus != http.StatusServiceUnavailable:
+		return fmt.Errorf("the limit status must be 429 or 503, not %d", f.LimitStatus)
+	case f.Limit < 0:
+		return errors.New("the limit must be 0 (none) or more")
+	}
+	return nil
 }
 
 // Request is one request as the fake saw it.
@@ -54,7 +85,9 @@ func isWrite(method string) bool {
 	return method == http.MethodPatch || method == http.MethodPut || method == http.MethodDelete
 }
 
-// ThrottleFunc writes the vendor's 429 answer, telling when to come back.
+// ThrottleFunc writes the vendor's 429 answer, telling when to come back;
+// retryAt is zero when the answer must give no hint of when (no
+// Retry-After header, no body field).
 type ThrottleFunc func(w http.ResponseWriter, retryAt time.Time)
 
 // Server wraps a vendor handler with the request log, the limit and the faults.
@@ -65,7 +98,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	dice     *rand.Rand
-	accepted []time.Time // arrivals within the last second, oldest first
+	accepted []time.Time // arrivals within the last second, oldest first (LimitNoBurst: the last one)
 	log      []Request
 }
 
@@ -100,8 +133,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if retryAt, ok := s.admit(now); !ok {
+		if s.faults.LimitNoHints {
+			retryAt = time.Time{}
+		}
 		rec := httptest.NewRecorder()
-		s.throttled(rec, retryAt)
+		if s.faults.LimitStatus == http.StatusServiceUnavailable {
+			proxyBusy(rec, retryAt)
+		} else {
+			s.throttled(rec, retryAt)
+		}
 		s.reply(w, rec, idx)
 		return
 	}
@@ -146,14 +186,48 @@ func (s *Server) record(req Request) (int, time.Time) {
 	return len(s.log) - 1, req.Time
 }
 
-// admit applies the sliding-window limit: it accepts the request, or says
-// when the oldest request in the window leaves it.
+// proxyPage is the page nginx answers when limit_req refuses a request.
+const proxyPage = `<html>
+<head><title>503 Service Temporarily Unavailable</title></head>
+<body>
+<center><h1>503 Service Temporarily Unavailable</h1></center>
+<hr><center>nginx</center>
+</body>
+</html>
+`
+
+// proxyBusy answers as a rate-limiting proxy in front of the API does: a
+// 503 with an HTML page, and a Retry-After header in whole seconds unless
+// retryAt is zero (nginx sends none; other proxies can be told to).
+func proxyBusy(w http.ResponseWriter, retryAt time.Time) {
+	if !retryAt.IsZero() {
+		secs := max(1, int64(math.Ceil(time.Until(retryAt).Seconds())))
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	}
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = io.WriteString(w, proxyPage)
+}
+
+// admit applies the limit: it accepts the request, or says when the next
+// one would be accepted.
 func (s *Server) admit(now time.Time) (time.Time, bool) {
 	if s.faults.Limit <= 0 {
 		return time.Time{}, true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.faults.LimitNoBurst {
+		// nginx's limit_req with burst 0: a request is accepted when 1/Limit
+		// has passed since the last accepted one; a refused one changes
+		// nothing.
+		gap := time.Duration(float64(time.Second) / s.faults.Limit)
+		if n := len(s.accepted); n > 0 && now.Sub(s.accepted[n-1]) < gap {
+			return s.accepted[n-1].Add(gap), false
+		}
+		s.accepted = append(s.accepted[:0], now)
+		return time.Time{}, true
+	}
 	cut := 0
 	for cut < len(s.accepted) && now.Sub(s.accepted[cut]) >= time.Second {
 		cut++

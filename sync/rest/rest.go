@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -218,12 +219,12 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", method, trimQuery(path), stripURL(err))
+		return 0, fmt.Errorf("%s %s: %w", method, trimQuery(path), c.timedOut(ctx, stripURL(err)))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
-		return resp.StatusCode, fmt.Errorf("%s %s: reading the answer: %w", method, trimQuery(path), err)
+		return resp.StatusCode, fmt.Errorf("%s %s: reading the answer: %w", method, trimQuery(path), c.timedOut(ctx, err))
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		// Redirects are not followed (they could carry the token elsewhere),
@@ -390,6 +391,18 @@ func trimQuery(path string) string {
 		return path[:i]
 	}
 	return path
+}
+
+// timedOut says so when err is the request's own time limit running out
+// (the CLI's --timeout, set as the http.Client's Timeout), rather than
+// Go's "context deadline exceeded (Client.Timeout exceeded ...)"; the
+// error stays a timeout for errors.As.
+func (c *Client) timedOut(ctx context.Context, err error) error {
+	var ne net.Error
+	if c.HTTP.Timeout <= 0 || ctx.Err() != nil || !errors.As(err, &ne) || !ne.Timeout() {
+		return err
+	}
+	return &relabeled{msg: fmt.Sprintf("no answer within --timeout %s", c.HTTP.Timeout), err: err}
 }
 
 // stripURL drops the URL from a transport error, keeping the *url.Error

@@ -634,6 +634,32 @@ func TestTransportErrorHidesURL(t *testing.T) {
 	}
 }
 
+// TestTimeoutNamesTheFlag checks that a request cut by the client's time
+// limit says it was --timeout, not Go's "context deadline exceeded
+// (Client.Timeout exceeded while awaiting headers)", and is still retried.
+func TestTimeoutNamesTheFlag(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := resttest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body) // then the server sees the client hang up
+			select {                           // and never answers
+			case <-r.Context().Done():
+			case <-time.After(time.Hour):
+			}
+		}))
+		defer srv.Close()
+		hc := srv.Client()
+		hc.Timeout = 1500 * time.Millisecond
+		c := newClient(srv.URL, hc, rest.Config{Token: "tok", Policy: ratelimit.Policy{Attempts: 2}})
+		res, err := c.Do(t.Context(), http.MethodPatch, "/v1/user/7", map[string]any{"name": "x"}, nil)
+		if err == nil || !strings.Contains(err.Error(), "PATCH /v1/user/7: no answer within --timeout 1.5s") {
+			t.Errorf("Do = %v, want it to name --timeout", err)
+		}
+		if strings.Contains(fmt.Sprint(err), "Client.Timeout") || res.Attempts != 2 || !ratelimit.Retryable(err) {
+			t.Errorf("Do = %v after %d attempts; want the timeout retried, in plain words", err, res.Attempts)
+		}
+	})
+}
+
 func TestErrorText(t *testing.T) {
 	tests := []struct {
 		err  rest.Error

@@ -12,7 +12,8 @@ const (
 	// holds agent ids): 13, as in api.md's example "0502842370097". A roster
 	// cell with fewer digits is taken for an id Excel turned into a number.
 	AgentIDDigits = 13
-	// The only sign of the request budget is a 429 (Retry-After and the
-	// body's retry_after); no header tells the remaining budget, so the
-	// limiter adapts to 429s alone.
+	// The only sign of the request budget is a 429 (at most Retry-After
+	// and the body's retry_after; as the vendor documents it, neither); no
+	// header tells the remaining budget, so the limiter adapts to 429s (and
+	// 503s from a proxy in front) with no hint needed.
 )

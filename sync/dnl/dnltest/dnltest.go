@@ -112,10 +112,13 @@ func (f *Fake) Logins() int {
 }
 
 // throttled is the 429 the fake answers past fakehttp's limit. DNL publishes
-// no limit (api.md); this is what a proxy in front of it answers.
+// no limit (api.md); this is what a proxy in front of it answers. With no
+// retryAt it has no Retry-After header.
 func throttled(w http.ResponseWriter, retryAt time.Time) {
-	secs := int64(math.Ceil(time.Until(retryAt).Seconds()))
-	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	if !retryAt.IsZero() {
+		secs := int64(math.Ceil(time.Until(retryAt).Seconds()))
+		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	}
 	writeJSON(w, http.StatusTooManyRequests, struct {
 		Success   bool   `json:"success"`
 		ErrorType string `json:"error_type"`

@@ -589,6 +589,16 @@ func TestRateLimit(t *testing.T) {
 	jsonEq(t, r.body, `{"success": false, "error_type": "rate_limit_error"}`)
 }
 
+func TestRateLimitWithoutHints(t *testing.T) {
+	_, base := setup(t, Config{Faults: fakehttp.Faults{Limit: 1, LimitNoHints: true}}, testUsers())
+	do(t, "GET", base+"/v1/user/1", adminTok, "")
+	r := do(t, "GET", base+"/v1/user/1", adminTok, "")
+	if r.status != 429 || r.header.Get("Retry-After") != "" {
+		t.Fatalf("status %d, Retry-After %q; want 429 with no Retry-After", r.status, r.header.Get("Retry-After"))
+	}
+	jsonEq(t, r.body, `{"success": false, "error_type": "rate_limit_error"}`)
+}
+
 func TestConcurrentPatches(t *testing.T) {
 	fake, base := setup(t, Config{}, testUsers())
 	var wg gosync.WaitGroup

@@ -244,8 +244,16 @@ func LoadUsers(path string) ([]User, error) {
 var ist = time.FixedZone("IST", 5*3600+1800)
 
 // throttled writes Smartflo's 429: a Retry-After header in whole seconds,
-// rounded up, and retry_after in the body as India time.
+// rounded up, and retry_after in the body as India time. With no retryAt it
+// is the 429 the vendor documents: no hint at all, and "success" a string.
 func throttled(w http.ResponseWriter, retryAt time.Time) {
+	if retryAt.IsZero() {
+		writeJSON(w, http.StatusTooManyRequests, struct {
+			Success string `json:"success"`
+			Message string `json:"message"`
+		}{"false", "Too many requests."})
+		return
+	}
 	secs := max(1, int64(math.Ceil(time.Until(retryAt).Seconds())))
 	at := retryAt
 	if t := at.Truncate(time.Second); !t.Equal(at) {

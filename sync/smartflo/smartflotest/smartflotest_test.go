@@ -748,6 +748,21 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// TestRateLimitAsDocumented checks the 429 the vendor documents, with no
+// hint of when to come back: no Retry-After, no retry_after, and
+// "success" the string "false".
+func TestRateLimitAsDocumented(t *testing.T) {
+	_, srv := start(t, Config{Token: permanent, Faults: fakehttp.Faults{Limit: 1, LimitNoHints: true}}, twoUsers())
+	call(t, srv, http.MethodGet, "/v1/users", permanent, "")
+	last := call(t, srv, http.MethodGet, "/v1/users", permanent, "")
+	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") != "" {
+		t.Fatalf("status %d, Retry-After %q; want 429 with no Retry-After", last.status, last.header.Get("Retry-After"))
+	}
+	if v := last.json(t); len(v) != 2 || v["success"] != "false" || v["message"] != "Too many requests." {
+		t.Errorf("body %s, want the documented {\"success\": \"false\", \"message\": \"Too many requests.\"}", last.body)
+	}
+}
+
 func TestThrottledRoundsUp(t *testing.T) {
 	tests := []struct {
 		in   time.Duration
