@@ -7,17 +7,14 @@ import (
 	"io"
 	"net"
 	"net/url"
-	gosync "sync"
+	"sync"
 	"time"
+
+	"github.com/rostersync/rostersync/sync/model"
 )
 
-// ErrUnreachable matches (with errors.Is) the error every request of a run
-// gets once its API is judged unreachable (see Health): the run cannot go
-// on, so it stops rather than spend every row's attempts on a dead API.
-var ErrUnreachable = errors.New("the API is not answering")
-
 // UnreachableError says which API stopped answering, since when, and the
-// last failure seen. It matches ErrUnreachable.
+// last failure seen. It matches model.ErrUnreachable.
 type UnreachableError struct {
 	Host  string    // host[:port] of the API
 	Since time.Time // its last answer, or the first request unanswered when none came
@@ -28,8 +25,8 @@ func (e *UnreachableError) Error() string {
 	return fmt.Sprintf("the API at %s has not answered since %s: %v", e.Host, e.Since.Format("2006-01-02 15:04:05 MST"), e.Last)
 }
 
-// Is makes errors.Is(err, ErrUnreachable) true.
-func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
+// Is makes errors.Is(err, model.ErrUnreachable) true.
+func (e *UnreachableError) Is(target error) bool { return target == model.ErrUnreachable }
 
 // DefaultUnreachableAfter is how long an API may go without answering,
 // every request failing at the network level, before a run stops.
@@ -54,7 +51,7 @@ type Health struct {
 	ctx    context.Context // canceled, with the *UnreachableError, when judged so
 	kill   context.CancelCauseFunc
 
-	mu          gosync.Mutex
+	mu          sync.Mutex
 	lastAnswer  time.Time // zero: none yet
 	streakStart time.Time // when the first request failing since the last answer was sent
 	streak      int       // requests failed since the last answer

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"net/url"
 	"strings"
-	gosync "sync"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/rostersync/rostersync/ratelimit"
+	"github.com/rostersync/rostersync/sync/model"
 )
 
 // reset is what a request to an API that went down fails with.
@@ -38,10 +39,10 @@ func TestUnreachableStopsEveryRequest(t *testing.T) {
 		time.Sleep(time.Second)
 
 		var (
-			mu       gosync.Mutex
+			mu       sync.Mutex
 			attempts int
 			errs     []error
-			wg       gosync.WaitGroup
+			wg       sync.WaitGroup
 		)
 		work := make(chan int)
 		for range 8 {
@@ -68,7 +69,7 @@ func TestUnreachableStopsEveryRequest(t *testing.T) {
 			t.Errorf("%d attempts before the API was judged unreachable, want a few per worker", attempts)
 		}
 		for i, err := range errs {
-			if !errors.Is(err, ratelimit.ErrUnreachable) {
+			if !errors.Is(err, model.ErrUnreachable) {
 				t.Fatalf("request %d: %v, want ErrUnreachable", i, err)
 			}
 		}
@@ -82,7 +83,7 @@ func TestUnreachableStopsEveryRequest(t *testing.T) {
 		// A request after the judgement sends nothing.
 		sent := false
 		n, err := p.Do(t.Context(), lim, func(context.Context) error { sent = true; return nil })
-		if n != 0 || sent || !errors.Is(err, ratelimit.ErrUnreachable) {
+		if n != 0 || sent || !errors.Is(err, model.ErrUnreachable) {
 			t.Errorf("Do after the judgement = %d, %v (sent %v); want nothing sent and ErrUnreachable", n, err, sent)
 		}
 	})
@@ -96,7 +97,7 @@ func TestAnswersAreNotUnreachable(t *testing.T) {
 		h := ratelimit.NewHealth("api.example", 5*time.Second)
 		p := ratelimit.Policy{Attempts: 1000, Base: 100 * time.Millisecond, Max: time.Second, Deadline: time.Minute, Health: h}
 		_, err := p.Do(t.Context(), ratelimit.New(0), func(context.Context) error { return &statusErr{status: 503} })
-		if errors.Is(err, ratelimit.ErrUnreachable) || h.Err() != nil {
+		if errors.Is(err, model.ErrUnreachable) || h.Err() != nil {
 			t.Fatalf("a minute of 503s: %v, %v; an API that answers is not unreachable", err, h.Err())
 		}
 
@@ -129,7 +130,7 @@ func TestOneRequestOutOfAttempts(t *testing.T) {
 		p := ratelimit.Policy{Attempts: 4, Base: 100 * time.Millisecond, Max: time.Second, Health: h}
 		begin := time.Now()
 		n, err := p.Do(t.Context(), ratelimit.New(0), func(context.Context) error { return reset })
-		if n != 4 || !errors.Is(err, ratelimit.ErrUnreachable) {
+		if n != 4 || !errors.Is(err, model.ErrUnreachable) {
 			t.Fatalf("Do = %d, %v; want 4 attempts and ErrUnreachable", n, err)
 		}
 		var ue *ratelimit.UnreachableError

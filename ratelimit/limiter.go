@@ -6,7 +6,7 @@ package ratelimit
 
 import (
 	"context"
-	gosync "sync"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -40,7 +40,7 @@ import (
 type Limiter struct {
 	ceiling rate.Limit // the configured rate; rate.Inf = none
 
-	mu        gosync.Mutex
+	mu        sync.Mutex
 	rate      rate.Limit    // the current rate; rate.Inf when unlimited
 	bucket    *rate.Limiter // paces at rate·pace; replaced on each change
 	notBefore time.Time     // no request starts before this instant

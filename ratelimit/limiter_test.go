@@ -7,7 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	gosync "sync"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -19,9 +19,9 @@ import (
 // returns the instants their requests started, sorted.
 func starts(ctx context.Context, l *ratelimit.Limiter, workers int) []time.Time {
 	var (
-		mu  gosync.Mutex
+		mu  sync.Mutex
 		got []time.Time
-		wg  gosync.WaitGroup
+		wg  sync.WaitGroup
 	)
 	for range workers {
 		wg.Go(func() {
@@ -118,7 +118,7 @@ func TestPauseUntil(t *testing.T) {
 				const early, late = 5, 5
 				var (
 					seen instants
-					wg   gosync.WaitGroup
+					wg   sync.WaitGroup
 				)
 				wait := func() {
 					if err := l.Wait(ctx); err != nil {
@@ -170,7 +170,7 @@ func TestPauseUntil(t *testing.T) {
 
 // instants collects instants under a mutex.
 type instants struct {
-	mu gosync.Mutex
+	mu sync.Mutex
 	ts []time.Time
 }
 
@@ -463,9 +463,9 @@ func TestDecreaseRebooksWaiters(t *testing.T) {
 		if err := l.Wait(t.Context()); err != nil { // spend the burst
 			t.Fatal(err)
 		}
-		var mu gosync.Mutex
+		var mu sync.Mutex
 		var starts []time.Time
-		var wg gosync.WaitGroup
+		var wg sync.WaitGroup
 		for range 6 {
 			wg.Go(func() {
 				if err := l.Wait(t.Context()); err == nil {

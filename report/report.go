@@ -16,7 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	gosync "sync"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -62,7 +62,7 @@ func FormatOf(path string) (Format, error) {
 
 // Writer writes report rows, safe for use from many goroutines.
 type Writer struct {
-	mu     gosync.Mutex
+	mu     sync.Mutex
 	format Format
 	w      io.Writer
 	csv    *csv.Writer

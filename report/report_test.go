@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 	"unicode/utf8"
 
@@ -428,7 +428,7 @@ func TestConcurrentWrite(t *testing.T) {
 			}
 			const workers, each = 32, 40
 			statuses := []string{"applied", "failed", "unchanged"}
-			var wg gosync.WaitGroup
+			var wg sync.WaitGroup
 			for g := range workers {
 				wg.Go(func() {
 					for i := range each {

@@ -30,9 +30,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rostersync/rostersync/sync/dnl/dnltest"
-	"github.com/rostersync/rostersync/sync/fakehttp"
-	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
+	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
+	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
+	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
 )
 
 //go:embed peers/curl.sh

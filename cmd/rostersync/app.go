@@ -8,8 +8,9 @@ import (
 	"io"
 	"runtime/debug"
 
-	"github.com/rostersync/rostersync/ratelimit"
-	"github.com/rostersync/rostersync/sync"
+	"github.com/rostersync/rostersync/sync/apply"
+	"github.com/rostersync/rostersync/sync/model"
+	"github.com/rostersync/rostersync/sync/plan"
 )
 
 // App is the command line, with its surroundings passed in so tests run it
@@ -43,11 +44,11 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, errInterrupted):
 		return exitInterrupted
-	case errors.Is(err, sync.ErrRefused):
+	case errors.Is(err, plan.ErrRefused):
 		return exitRefused
 	case errors.Is(err, errRowsFailed):
 		return exitRowsFailed
-	case errors.Is(err, sync.ErrStopped) && errors.Is(err, ratelimit.ErrUnreachable):
+	case errors.Is(err, apply.ErrStopped) && errors.Is(err, model.ErrUnreachable):
 		// The API stopped answering while changes were being sent: some
 		// rows may be done, the rest were skipped. (While reading, nothing
 		// was written: that stays a run that could not start.)

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/rostersync/rostersync/report"
-	"github.com/rostersync/rostersync/sync/dnl/dnltest"
-	"github.com/rostersync/rostersync/sync/fakehttp"
-	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
+	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
+	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
+	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
 )
 
 // BenchmarkApply measures whole apply runs through the CLI against a fake

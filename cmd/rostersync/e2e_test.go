@@ -12,14 +12,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rostersync/rostersync/report"
-	"github.com/rostersync/rostersync/sync/dnl/dnltest"
-	"github.com/rostersync/rostersync/sync/fakehttp"
-	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
+	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
+	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
+	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
 )
 
 // testToken is the fixed token the test fakes accept.
@@ -689,7 +689,7 @@ func TestPlainHTTPToAnotherHostIsRefused(t *testing.T) {
 func TestLoginRefusedWithSuccessFalse(t *testing.T) {
 	h := newHarness(t, "smartflo")
 	logins := 0
-	var mu gosync.Mutex
+	var mu sync.Mutex
 	h.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/auth/login" {
 			mu.Lock()

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
+	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
 )
 
 const fixtures = "../../sync/roster/testdata/"

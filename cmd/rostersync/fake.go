@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/rostersync/rostersync/sync/dnl/dnltest"
-	"github.com/rostersync/rostersync/sync/fakehttp"
-	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
+	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
+	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
+	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
 )
 
 // fakeServer is what the commands need of a shipped fake.

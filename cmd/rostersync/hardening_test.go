@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/rostersync/rostersync/report"
-	"github.com/rostersync/rostersync/sync/dnl/dnltest"
-	"github.com/rostersync/rostersync/sync/fakehttp"
-	"github.com/rostersync/rostersync/sync/ledger"
-	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
+	"github.com/rostersync/rostersync/sync/state"
+	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
+	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
+	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
 )
 
 // TestOutputsNeverOverwriteInputs names, for each output flag, a file the
@@ -192,7 +192,7 @@ func TestSecondRunRefusedByTheLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lock, err := ledger.Acquire(h.env["XDG_STATE_HOME"]+"/rostersync", "dnl", base, "apply")
+	lock, err := state.Acquire(h.env["XDG_STATE_HOME"]+"/rostersync", "dnl", base, "apply")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,22 +3,21 @@ package main
 import (
 	"fmt"
 	"io"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rs/zerolog"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
-
-	"github.com/rostersync/rostersync/sync"
 )
 
 // progress shows how a run advances, phase by phase (reading users, then
 // applying changes), so a run of thousands of rows at a few requests a
 // second never looks frozen.
 type progress interface {
-	sync.Progress
+	model.Progress
 	// Close ends the display.
 	Close()
 }
@@ -35,7 +34,7 @@ func newProgress(stderr io.Writer, logs *swapWriter, log zerolog.Logger, every t
 // swapWriter is the logger's output, which the bar takes over while it is
 // drawn so that log lines print above it.
 type swapWriter struct {
-	mu gosync.Mutex
+	mu sync.Mutex
 	w  io.Writer
 }
 
@@ -56,7 +55,7 @@ func (s *swapWriter) swap(w io.Writer) io.Writer {
 // barProgress draws an mpb bar per phase: done/total, rate, ETA and the
 // failures so far.
 type barProgress struct {
-	once   gosync.Once
+	once   sync.Once
 	p      *mpb.Progress
 	logs   *swapWriter
 	prev   io.Writer
@@ -70,7 +69,7 @@ func newBarProgress(out io.Writer, logs *swapWriter) *barProgress {
 	return b
 }
 
-// Phase implements sync.Progress.
+// Phase implements model.Progress.
 func (b *barProgress) Phase(name string, total int) {
 	b.finish()
 	failures := decor.Any(func(decor.Statistics) string {
@@ -91,7 +90,7 @@ func (b *barProgress) Phase(name string, total int) {
 			decor.OnComplete(decor.AverageETA(decor.ET_STYLE_GO, decor.WCSyncSpaceR), "done"), failures))
 }
 
-// Step implements sync.Progress.
+// Step implements model.Progress.
 func (b *barProgress) Step(n int, failed bool) {
 	if failed {
 		b.failed.Add(1)
@@ -122,15 +121,15 @@ func (b *barProgress) Close() {
 type lineProgress struct {
 	log    zerolog.Logger
 	every  time.Duration
-	mu     gosync.Mutex
+	mu     sync.Mutex
 	name   string
 	total  int
 	done   int
 	failed int
 	start  time.Time
 	stop   chan struct{}
-	once   gosync.Once
-	wg     gosync.WaitGroup
+	once   sync.Once
+	wg     sync.WaitGroup
 }
 
 func newLineProgress(log zerolog.Logger, every time.Duration) *lineProgress {
@@ -174,14 +173,14 @@ func (l *lineProgress) report() {
 	ev.Msg("progress")
 }
 
-// Phase implements sync.Progress.
+// Phase implements model.Progress.
 func (l *lineProgress) Phase(name string, total int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.name, l.total, l.done, l.failed, l.start = name, total, 0, 0, time.Now()
 }
 
-// Step implements sync.Progress.
+// Step implements model.Progress.
 func (l *lineProgress) Step(n int, failed bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

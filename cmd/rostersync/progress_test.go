@@ -17,7 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/rostersync/rostersync/sync/fakehttp"
+	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
 )
 
 // openPTY opens a pseudo-terminal: what the test reads from master is

@@ -12,7 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,12 +20,14 @@ import (
 
 	"github.com/rostersync/rostersync/ratelimit"
 	"github.com/rostersync/rostersync/report"
-	"github.com/rostersync/rostersync/sync"
-	"github.com/rostersync/rostersync/sync/dnl"
-	"github.com/rostersync/rostersync/sync/ledger"
-	"github.com/rostersync/rostersync/sync/rest"
+	"github.com/rostersync/rostersync/sync/apply"
+	"github.com/rostersync/rostersync/sync/model"
+	"github.com/rostersync/rostersync/sync/plan"
 	"github.com/rostersync/rostersync/sync/roster"
-	"github.com/rostersync/rostersync/sync/smartflo"
+	"github.com/rostersync/rostersync/sync/state"
+	"github.com/rostersync/rostersync/sync/vendors/dnl"
+	"github.com/rostersync/rostersync/sync/vendors/rest"
+	"github.com/rostersync/rostersync/sync/vendors/smartflo"
 )
 
 // options are the flags of plan and apply.
@@ -219,13 +221,13 @@ type job struct {
 	log  zerolog.Logger
 	logs *swapWriter // the log's output, which a progress bar takes over
 
-	target     sync.Target
-	ledger     *ledger.Ledger
+	target     plan.Target
+	ledger     *state.Ledger
 	report     *report.Writer
 	reportPath string
 	digests    map[int]string // by roster row: what it held (report.Row.Digest)
 
-	mu         gosync.Mutex
+	mu         sync.Mutex
 	outcomes   map[string]int // rows by status, recorded in the report or not
 	unrecorded int            // rows the report could not take
 	requests   atomic.Int64   // HTTP requests sent
@@ -242,7 +244,7 @@ func (j *job) run(ctx context.Context) error {
 	}
 	j.target = newTarget(j.opts, base, creds, &j.requests)
 	key := j.target.Key()
-	if f, err := sync.MatchField(j.target, j.opts.match); err != nil {
+	if f, err := plan.MatchField(j.target, j.opts.match); err != nil {
 		return usageError("--match: %v", err)
 	} else if f != nil {
 		key = f.Name
@@ -265,16 +267,16 @@ func (j *job) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dir, err := ledger.Dir(j.app.Getenv)
+	dir, err := state.Dir(j.app.Getenv)
 	if err != nil {
 		return err
 	}
-	lock, err := ledger.Acquire(dir, j.target.Name(), base, j.cmd)
+	lock, err := state.Acquire(dir, j.target.Name(), base, j.cmd)
 	if err != nil {
 		return err
 	}
 	defer lock.Release()
-	if j.ledger, err = ledger.Open(dir, j.target.Name(), base); err != nil {
+	if j.ledger, err = state.Open(dir, j.target.Name(), base); err != nil {
 		return err
 	}
 	defer j.ledger.Close()
@@ -286,17 +288,17 @@ func (j *job) run(ctx context.Context) error {
 	j.log.Info().Str("target", j.target.Name()).Str("base_url", base).Int("rows", len(rows)).
 		Str("report", path).Float64("rate", j.opts.rate).Int("workers", j.opts.workers).Msg("starting")
 
-	var ledgerView sync.Ledger = j.ledger
+	var ledgerView plan.Ledger = j.ledger
 	if j.opts.resendWriteOnly {
 		ledgerView = forgetful{j.ledger}
 	}
 	// The reads and the writes each get their own display: the plan prints
 	// between them, and must not be drawn over.
 	reading := newProgress(j.app.Stderr, j.logs, j.log, j.opts.progressEvery)
-	planner := sync.Planner{Target: j.target, Ledger: ledgerView, Workers: j.opts.workers, Match: key, Done: done, Progress: reading,
+	planner := plan.Planner{Target: j.target, Ledger: ledgerView, Workers: j.opts.workers, Match: key, Done: done, Progress: reading,
 		Redact: creds.Secrets.Redact}
 	start := time.Now()
-	plan, err := planner.Plan(ctx, rows)
+	p, err := planner.Plan(ctx, rows)
 	reading.Close()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -306,13 +308,13 @@ func (j *job) run(ctx context.Context) error {
 		j.skipAll(rows, fmt.Errorf("not planned: %w", err))
 		return err
 	}
-	standing := sync.Guard{MaxChanges: j.opts.maxChanges, MaxBlockShare: j.opts.maxBlockShare}.Check(plan)
+	standing := plan.Guard{MaxChanges: j.opts.maxChanges, MaxBlockShare: j.opts.maxBlockShare}.Check(p)
 	if j.opts.output == "json" {
-		if err := writePlanJSON(j.app.Stdout, plan, standing); err != nil {
+		if err := writePlanJSON(j.app.Stdout, p, standing); err != nil {
 			j.log.Error().Err(err).Msg("writing the plan to stdout") // the report still gets every row
 		}
 	} else {
-		writePlan(j.app.Stdout, plan, standing, palette{on: j.app.colour(j.app.Stdout)})
+		writePlan(j.app.Stdout, p, standing, palette{on: j.app.colour(j.app.Stdout)})
 	}
 
 	// A report that cannot be written stops the sending: a change nobody
@@ -320,7 +322,7 @@ func (j *job) run(ctx context.Context) error {
 	// logged in full instead.
 	applyCtx, stopApply := context.WithCancelCause(ctx)
 	defer stopApply(nil)
-	record := func(o sync.Outcome) {
+	record := func(o apply.Outcome) {
 		if err := j.record(j.reportRow(o)); err != nil {
 			stopApply(j.reportFailed(err))
 		}
@@ -328,24 +330,24 @@ func (j *job) run(ctx context.Context) error {
 	var runErr error
 	switch {
 	case j.cmd == "plan":
-		for i := range plan.Items {
-			it := &plan.Items[i]
-			record(sync.Outcome{Item: it, Status: it.Status, Err: it.Err})
+		for i := range p.Items {
+			it := &p.Items[i]
+			record(apply.Outcome{Item: it, Status: it.Status, Err: it.Err})
 		}
 	case standing.Err() != nil:
 		runErr = standing.Err()
-		for i := range plan.Items {
-			it := &plan.Items[i]
-			if it.Status == sync.Planned {
-				record(sync.Outcome{Item: it, Status: sync.Skipped, Err: runErr})
+		for i := range p.Items {
+			it := &p.Items[i]
+			if it.Status == model.Planned {
+				record(apply.Outcome{Item: it, Status: model.Skipped, Err: runErr})
 			} else {
-				record(sync.Outcome{Item: it, Status: it.Status, Err: it.Err})
+				record(apply.Outcome{Item: it, Status: it.Status, Err: it.Err})
 			}
 		}
 	default:
 		applying := newProgress(j.app.Stderr, j.logs, j.log, j.opts.progressEvery)
-		applier := sync.Applier{Target: j.target, Ledger: j.ledger, Workers: j.opts.workers, Grace: 10 * time.Second, Progress: applying}
-		runErr = applier.Apply(applyCtx, plan, record)
+		applier := apply.Applier{Target: j.target, Ledger: j.ledger, Workers: j.opts.workers, Grace: 10 * time.Second, Progress: applying}
+		runErr = applier.Apply(applyCtx, p, record)
 		applying.Close()
 	}
 	if err := j.report.Close(); err != nil && runErr == nil {
@@ -358,8 +360,8 @@ func (j *job) run(ctx context.Context) error {
 		return runErr
 	case j.unrecorded > 0:
 		return j.reportFailed(nil)
-	case counts[string(sync.Failed)] > 0:
-		return fmt.Errorf("%w: %d of %d rows failed; the report says why", errRowsFailed, counts[string(sync.Failed)], len(plan.Items))
+	case counts[string(model.Failed)] > 0:
+		return fmt.Errorf("%w: %d of %d rows failed; the report says why", errRowsFailed, counts[string(model.Failed)], len(p.Items))
 	}
 	return nil
 }
@@ -375,8 +377,8 @@ func (j *job) checkPaths() error {
 	}
 	inputs := []namedPath{{"--roster", o.roster}, {"--map", o.mapFile}, {"--resume", o.resume}}
 	if base, err := baseURL(o); err == nil {
-		if dir, err := ledger.Dir(j.app.Getenv); err == nil {
-			inputs = append(inputs, namedPath{"the ledger", ledger.PathOf(dir, o.target, base)})
+		if dir, err := state.Dir(j.app.Getenv); err == nil {
+			inputs = append(inputs, namedPath{"the ledger", state.PathOf(dir, o.target, base)})
 		}
 	}
 	outputs := []namedPath{{"--report", j.reportPath}, {"--summary", o.summary}, {"--metrics-file", o.metricsFile}}
@@ -407,12 +409,12 @@ func (j *job) schema(ctx context.Context, key string) (roster.Schema, error) {
 
 // skipAll writes every row as skipped when the run stops before its plan
 // is made, so the report still holds one row per roster row.
-func (j *job) skipAll(rows []sync.Row, why error) {
+func (j *job) skipAll(rows []model.Row, why error) {
 	for i := range rows {
 		r := &rows[i]
-		status, err := sync.Skipped, why
+		status, err := model.Skipped, why
 		if r.Err != nil {
-			status, err = sync.Failed, r.Err
+			status, err = model.Failed, r.Err
 		}
 		_ = j.record(report.Row{Row: r.N, Key: r.Key, Status: string(status), Error: err.Error(), Digest: j.digests[r.N]})
 	}
@@ -469,8 +471,8 @@ func (j *job) reportFailed(cause error) error {
 
 func (j *job) printSummary(counts map[string]int, took time.Duration, path string) {
 	var parts []string
-	for _, s := range []sync.Status{sync.Applied, sync.Planned, sync.Unchanged, sync.Failed, sync.Skipped} {
-		if n := counts[string(s)]; n > 0 || s == sync.Failed {
+	for _, s := range []model.Status{model.Applied, model.Planned, model.Unchanged, model.Failed, model.Skipped} {
+		if n := counts[string(s)]; n > 0 || s == model.Failed {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
 	}
@@ -482,7 +484,7 @@ func (j *job) printSummary(counts map[string]int, took time.Duration, path strin
 }
 
 // reportRow turns an outcome into its report row.
-func (j *job) reportRow(o sync.Outcome) report.Row {
+func (j *job) reportRow(o apply.Outcome) report.Row {
 	r := report.Row{
 		Row: o.Item.Row, Key: o.Item.Key, UserID: o.Item.UserID, Status: string(o.Status),
 		HTTPStatus: o.Result.HTTPStatus, Attempts: o.Result.Attempts, Fields: strings.Join(o.Item.Fields(), "|"),
@@ -497,9 +499,9 @@ func (j *job) reportRow(o sync.Outcome) report.Row {
 // credentials reads the run's credentials from the environment.
 func credentials(getenv func(string) string) (rest.Config, error) {
 	c := rest.Config{
-		Token:    sync.Secret(getenv("ROSTERSYNC_TOKEN")),
+		Token:    model.Secret(getenv("ROSTERSYNC_TOKEN")),
 		Login:    getenv("ROSTERSYNC_LOGIN"),
-		Password: sync.Secret(getenv("ROSTERSYNC_PASSWORD")),
+		Password: model.Secret(getenv("ROSTERSYNC_PASSWORD")),
 		Secrets:  new(rest.Secrets), // what no output may show, shared by the client and the plan
 	}
 	switch {
@@ -541,7 +543,7 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func newTarget(o options, base string, cfg rest.Config, requests *atomic.Int64) sync.Target {
+func newTarget(o options, base string, cfg rest.Config, requests *atomic.Int64) plan.Target {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = o.workers * 2
 	cfg.BaseURL = base
@@ -594,7 +596,7 @@ func (j *job) writeSummaries(start time.Time, runErr error) error {
 
 // forgetful hides the ledger's memory from the planner, so every
 // write-only field in the roster is sent; writes are still recorded.
-type forgetful struct{ *ledger.Ledger }
+type forgetful struct{ *state.Ledger }
 
 func (forgetful) Written(string) map[string]any { return nil }
 
@@ -610,7 +612,7 @@ func digestKey(c rest.Config) []byte {
 // resumeFrom reads a previous report and returns which rows it finished:
 // those it marks applied or unchanged whose number, key and content (the
 // digest under key) are the same now. A row edited since is planned afresh.
-func resumeFrom(path string, key []byte) (func(*sync.Row) (string, bool), error) {
+func resumeFrom(path string, key []byte) (func(*model.Row) (string, bool), error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -620,11 +622,11 @@ func resumeFrom(path string, key []byte) (func(*sync.Row) (string, bool), error)
 	}
 	finished := map[int]report.Row{}
 	for _, r := range prev {
-		if r.Status == string(sync.Applied) || r.Status == string(sync.Unchanged) {
+		if r.Status == string(model.Applied) || r.Status == string(model.Unchanged) {
 			finished[r.Row] = r
 		}
 	}
-	return func(r *sync.Row) (string, bool) {
+	return func(r *model.Row) (string, bool) {
 		p, ok := finished[r.N]
 		if !ok || p.Key != r.Key || p.Digest == "" || p.Digest != r.Digest(key) {
 			return "", false

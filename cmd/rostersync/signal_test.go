@@ -11,19 +11,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	gosync "sync"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rostersync/rostersync/report"
-	"github.com/rostersync/rostersync/sync/dnl/dnltest"
-	"github.com/rostersync/rostersync/sync/fakehttp"
-	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
+	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
+	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
+	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
 )
 
 var (
-	buildOnce gosync.Once
+	buildOnce sync.Once
 	binPath   string
 	buildErr  error
 )

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	gosync "sync"
+	"sync"
 	"testing"
 )
 
@@ -98,7 +98,7 @@ func TestExpiryInA200WithSuccessFalse(t *testing.T) {
 				h.env = map[string]string{"ROSTERSYNC_LOGIN": "admin@example.com", "ROSTERSYNC_PASSWORD": "s3cret-pw",
 					"XDG_STATE_HOME": h.env["XDG_STATE_HOME"]}
 			}
-			var once gosync.Once
+			var once sync.Once
 			h.answering(func(r *http.Request) string {
 				expired := ""
 				if r.Method == http.MethodPatch {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rostersync/rostersync/sync"
+	"github.com/rostersync/rostersync/sync/model"
 )
 
 // summary is what a run did, for nightly jobs: --summary writes it as
@@ -33,7 +33,7 @@ type summary struct {
 }
 
 // statuses are the report's statuses, in the order summaries list them.
-var statuses = []sync.Status{sync.Applied, sync.Unchanged, sync.Planned, sync.Failed, sync.Skipped}
+var statuses = []model.Status{model.Applied, model.Unchanged, model.Planned, model.Failed, model.Skipped}
 
 func newSummary(command, target string, started time.Time, took time.Duration, counts map[string]int, requests int64, exit int, report string) summary {
 	s := summary{Command: command, Target: target, StartedAt: started.UTC(), DurationSeconds: took.Seconds(),

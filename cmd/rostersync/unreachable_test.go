@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rostersync/rostersync/sync/fakehttp"
-	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
+	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
+	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
 )
 
 // deadAfterReads serves a fake whose API answers reads, then dies: every

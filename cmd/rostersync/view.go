@@ -6,7 +6,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/rostersync/rostersync/sync"
+	"github.com/rostersync/rostersync/sync/model"
+	"github.com/rostersync/rostersync/sync/plan"
 )
 
 // palette colours the plan view; the zero value prints plain text.
@@ -28,10 +29,10 @@ func (c palette) faint(s string) string  { return c.paint("2", s) }
 // per user that would change with each field as old → new (secrets as
 // (sensitive)), blocks marked to stand out, the rows that fail, then the
 // counts and the guard.
-func writePlan(w io.Writer, p *sync.Plan, s sync.Standing, c palette) {
+func writePlan(w io.Writer, p *plan.Plan, s plan.Standing, c palette) {
 	for i := range p.Items {
 		it := &p.Items[i]
-		if it.Status != sync.Planned {
+		if it.Status != model.Planned {
 			continue
 		}
 		mark, tag := c.change("~"), ""
@@ -51,13 +52,13 @@ func writePlan(w io.Writer, p *sync.Plan, s sync.Standing, c palette) {
 		fmt.Fprintln(w, c.faint("    (unknown): a write-only field rostersync has not written before, so it is sent"))
 	}
 	for i := range p.Items {
-		if it := &p.Items[i]; it.Status == sync.Failed {
+		if it := &p.Items[i]; it.Status == model.Failed {
 			fmt.Fprintf(w, "%s %v\n", c.danger("✗"), it.Err)
 		}
 	}
 	fmt.Fprintf(w, "\nPlan: %s to change (%s), %d unchanged, %s, %d skipped.\n",
-		c.change(fmt.Sprint(p.Count(sync.Planned))), blocksText(p.Blocks(), c), p.Count(sync.Unchanged),
-		failedText(p.Count(sync.Failed), c), p.Count(sync.Skipped))
+		c.change(fmt.Sprint(p.Count(model.Planned))), blocksText(p.Blocks(), c), p.Count(model.Unchanged),
+		failedText(p.Count(model.Failed), c), p.Count(model.Skipped))
 	fmt.Fprintln(w, "Guard:")
 	for _, line := range s.Lines() {
 		if strings.HasSuffix(line, "REFUSE") {
@@ -69,17 +70,17 @@ func writePlan(w io.Writer, p *sync.Plan, s sync.Standing, c palette) {
 
 // who names the user an item changes: its key, and its id when the key
 // is another field (an email).
-func who(p *sync.Plan, it *sync.Item) string {
+func who(p *plan.Plan, it *plan.Item) string {
 	if it.Key == it.UserID {
 		return fmt.Sprintf("%s %s", p.Match, it.Key)
 	}
 	return fmt.Sprintf("%s %s (user %s)", p.Match, it.Key, it.UserID)
 }
 
-func hasUnknown(p *sync.Plan) bool {
+func hasUnknown(p *plan.Plan) bool {
 	for i := range p.Items {
 		for _, ch := range p.Items[i].Changes {
-			if !ch.Known && p.Items[i].Status == sync.Planned {
+			if !ch.Known && p.Items[i].Status == model.Planned {
 				return true
 			}
 		}
@@ -109,7 +110,7 @@ func plural(n int) string {
 }
 
 // show renders one side of a change; secrets never show.
-func show(c sync.Change, v any, known bool) string {
+func show(c plan.Change, v any, known bool) string {
 	switch {
 	case !known:
 		return "(unknown)"
@@ -158,7 +159,7 @@ type jsonChange struct {
 }
 
 // writePlanJSON writes the plan as one JSON document.
-func writePlanJSON(w io.Writer, p *sync.Plan, s sync.Standing) error {
+func writePlanJSON(w io.Writer, p *plan.Plan, s plan.Standing) error {
 	out := jsonPlan{Target: p.Target, Match: p.Match, Items: make([]jsonItem, len(p.Items)), Counts: map[string]int{},
 		Guard: jsonGuard{Changes: s.Changes, MaxChanges: s.MaxChanges, Blocks: s.Blocks, BlockShare: s.BlockShare(), MaxBlockShare: s.MaxBlockShare}}
 	if p.Users >= 0 {
@@ -167,7 +168,7 @@ func writePlanJSON(w io.Writer, p *sync.Plan, s sync.Standing) error {
 	if err := s.Err(); err != nil {
 		out.Guard.Refused = err.Error()
 	}
-	for _, st := range []sync.Status{sync.Planned, sync.Unchanged, sync.Failed, sync.Skipped} {
+	for _, st := range []model.Status{model.Planned, model.Unchanged, model.Failed, model.Skipped} {
 		out.Counts[string(st)] = p.Count(st)
 	}
 	for i := range p.Items {

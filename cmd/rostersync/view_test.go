@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/rostersync/rostersync/ratelimit"
-	"github.com/rostersync/rostersync/sync"
-	"github.com/rostersync/rostersync/sync/rest"
+	"github.com/rostersync/rostersync/sync/plan"
 	"github.com/rostersync/rostersync/sync/roster"
-	"github.com/rostersync/rostersync/sync/smartflo"
-	"github.com/rostersync/rostersync/sync/smartflo/smartflotest"
+	"github.com/rostersync/rostersync/sync/vendors/rest"
+	"github.com/rostersync/rostersync/sync/vendors/smartflo"
+	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -42,7 +42,7 @@ func golden(t *testing.T, name string, got []byte) {
 // demoPlan plans a roster against the Smartflo demo seed: changes, a
 // block, a password, a write-only field, an unknown id, a bad cell and a
 // duplicate.
-func demoPlan(t *testing.T) (*sync.Plan, sync.Standing) {
+func demoPlan(t *testing.T) (*plan.Plan, plan.Standing) {
 	t.Helper()
 	users := must(smartflotest.LoadUsers("../../testdata/demo/smartflo/users.json"))
 	srv := httptest.NewServer(smartflotest.New(smartflotest.Config{Token: testToken}, users))
@@ -60,11 +60,11 @@ func demoPlan(t *testing.T) (*sync.Plan, sync.Standing) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := sync.Planner{Target: c, Workers: 2}.Plan(context.Background(), rows)
+	p, err := plan.Planner{Target: c, Workers: 2}.Plan(context.Background(), rows)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p, sync.Guard{MaxChanges: 500, MaxBlockShare: 10}.Check(p)
+	return p, plan.Guard{MaxChanges: 500, MaxBlockShare: 10}.Check(p)
 }
 
 func TestPlanViewGolden(t *testing.T) {

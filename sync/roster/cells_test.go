@@ -7,20 +7,20 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/rostersync/rostersync/sync"
+	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/roster"
 )
 
 // checkBounded fails a fuzz run whose row kept a value past the limits
 // or holding a control character other than tab and newline.
-func checkBounded(t *testing.T, n int, v sync.Value) {
+func checkBounded(t *testing.T, n int, v model.Value) {
 	t.Helper()
 	total := 0
 	var check func(x any)
 	check = func(x any) {
 		switch x := x.(type) {
 		case string:
-			if utf8.RuneCountInString(x) > sync.MaxText {
+			if utf8.RuneCountInString(x) > model.MaxText {
 				t.Fatalf("row %d: %s holds %d characters", n, v.Field.Name, utf8.RuneCountInString(x))
 			}
 			for _, r := range x {
@@ -36,7 +36,7 @@ func checkBounded(t *testing.T, n int, v sync.Value) {
 		}
 	}
 	check(v.V)
-	if total > sync.MaxList {
+	if total > model.MaxList {
 		t.Fatalf("row %d: %s holds %d characters in all", n, v.Field.Name, total)
 	}
 }
@@ -46,11 +46,11 @@ func checkBounded(t *testing.T, n int, v sync.Value) {
 // and field and never repeating the cell (a password's least of all); the
 // other rows are read.
 func TestCellBounds(t *testing.T) {
-	long := strings.Repeat("é", sync.MaxText+1) // characters, not bytes, count
-	atLimit := strings.Repeat("é", sync.MaxText)
-	secret := "pw-" + strings.Repeat("s", sync.MaxText)
-	items := strings.TrimSuffix(strings.Repeat("1234567890|", sync.MaxList/10+1), "|")
-	longItem := "101|" + strings.Repeat("9", sync.MaxText+1)
+	long := strings.Repeat("é", model.MaxText+1) // characters, not bytes, count
+	atLimit := strings.Repeat("é", model.MaxText)
+	secret := "pw-" + strings.Repeat("s", model.MaxText)
+	items := strings.TrimSuffix(strings.Repeat("1234567890|", model.MaxList/10+1), "|")
+	longItem := "101|" + strings.Repeat("9", model.MaxText+1)
 	tests := []struct {
 		name    string
 		cell    string // the designation, or caller_id, or password cell
@@ -118,7 +118,7 @@ func csvQuote(s string) string {
 // TestSetBounds checks --set values against the same limits.
 func TestSetBounds(t *testing.T) {
 	tab := smartfloSchema().Table
-	for _, expr := range []string{"designation=a\x07b", "designation=" + strings.Repeat("x", sync.MaxText+1)} {
+	for _, expr := range []string{"designation=a\x07b", "designation=" + strings.Repeat("x", model.MaxText+1)} {
 		if _, err := roster.ParseSet(tab, expr); err == nil || len(err.Error()) > 200 {
 			t.Errorf("ParseSet(%.30q) = %v; want a short error", expr, err)
 		}

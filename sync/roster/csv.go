@@ -12,8 +12,7 @@ import (
 	"strings"
 
 	"github.com/gocarina/gocsv"
-
-	"github.com/rostersync/rostersync/sync"
+	"github.com/rostersync/rostersync/sync/model"
 )
 
 // Hidden columns the record source adds for gocsv to carry through.
@@ -50,12 +49,12 @@ func (r *record) UnmarshalCSVWithFields(_, cell string) error {
 
 // csvColumn is what readCSV does with the cell at one position of a record.
 type csvColumn struct {
-	field *sync.Field // the field it sets, or nil
-	key   bool        // the key
-	err   bool        // the record source's reason the row fails
+	field *model.Field // the field it sets, or nil
+	key   bool         // the key
+	err   bool         // the record source's reason the row fails
 }
 
-func readCSV(br *bufio.Reader, lim *budget, s *schema) ([]sync.Row, error) {
+func readCSV(br *bufio.Reader, lim *budget, s *schema) ([]model.Row, error) {
 	first, err := br.Peek(br.Size())
 	if len(first) == 0 {
 		if err == nil || errors.Is(err, io.EOF) {
@@ -120,7 +119,7 @@ func readCSV(br *bufio.Reader, lim *budget, s *schema) ([]sync.Row, error) {
 		return *b
 	}
 
-	var rows []sync.Row
+	var rows []model.Row
 	src := &recordSource{r: cr, header: columns, noLines: true, budget: lim}
 	err = gocsv.UnmarshalDecoderToCallback(gocsv.NewSimpleDecoderFromCSVReader(src), func(rec record) {
 		b := read(len(rows)+1, rec.cells, byName)
@@ -147,9 +146,9 @@ func btoi(b bool) int {
 
 // resolveHeader maps each header name to a column id for gocsv (colKey,
 // colSkip or the field name) and checks the header as a whole.
-func resolveHeader(header []string, s *schema) ([]string, map[string]*sync.Field, error) {
+func resolveHeader(header []string, s *schema) ([]string, map[string]*model.Field, error) {
 	columns := make([]string, len(header))
-	fields := map[string]*sync.Field{}
+	fields := map[string]*model.Field{}
 	seen := map[string]int{}
 	hasKey := false
 	for i, name := range header {

@@ -14,7 +14,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
-	"github.com/rostersync/rostersync/sync"
+	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/roster"
 )
 
@@ -24,7 +24,7 @@ type warnings []string
 func (w *warnings) warn(msg string) { *w = append(*w, msg) }
 
 // cleanRows reads the clean Smartflo fixture, checking it reads as meant.
-func cleanRows(t *testing.T) []sync.Row {
+func cleanRows(t *testing.T) []model.Row {
 	t.Helper()
 	s := smartfloSchema()
 	s.Warn = func(msg string) { t.Errorf("the clean file warns: %s", msg) }
@@ -269,7 +269,7 @@ func TestDetectStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []want{ok("1", map[string]any{"name": "Asha"}), ok("2", map[string]any{"name": "José"})}
-	allocated := func(read func(s roster.Schema) ([]sync.Row, error)) uint64 {
+	allocated := func(read func(s roster.Schema) ([]model.Row, error)) uint64 {
 		t.Helper()
 		var w warnings
 		s := smartfloSchema()
@@ -288,13 +288,13 @@ func TestDetectStreams(t *testing.T) {
 		return after.TotalAlloc - before.TotalAlloc
 	}
 
-	file := allocated(func(s roster.Schema) ([]sync.Row, error) { return roster.ReadFile(t.Context(), p, nil, s) })
+	file := allocated(func(s roster.Schema) ([]model.Row, error) { return roster.ReadFile(t.Context(), p, nil, s) })
 	f, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	pipe := allocated(func(s roster.Schema) ([]sync.Row, error) {
+	pipe := allocated(func(s roster.Schema) ([]model.Row, error) {
 		return roster.Read(t.Context(), struct{ io.Reader }{f}, roster.CSV, s) // hides Seek
 	})
 	if file > size/4 || pipe > size/4 {

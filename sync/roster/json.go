@@ -10,13 +10,13 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rostersync/rostersync/sync"
+	"github.com/rostersync/rostersync/sync/model"
 )
 
 // readJSON reads one JSON array of objects, streaming its elements. A
 // syntax error stops the run: where one element ends and the next begins
 // is no longer known.
-func readJSON(br *bufio.Reader, lim *budget, s *schema) ([]sync.Row, error) {
+func readJSON(br *bufio.Reader, lim *budget, s *schema) ([]model.Row, error) {
 	dec := json.NewDecoder(br)
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -29,7 +29,7 @@ func readJSON(br *bufio.Reader, lim *budget, s *schema) ([]sync.Row, error) {
 	if tok != json.Delim('[') {
 		return nil, errors.New("a JSON roster is an array of objects; for one object per line, name the file .jsonl")
 	}
-	var rows []sync.Row
+	var rows []model.Row
 	var flat []named
 	for n := 1; dec.More(); n++ {
 		lim.next()
@@ -54,8 +54,8 @@ func readJSON(br *bufio.Reader, lim *budget, s *schema) ([]sync.Row, error) {
 
 // readJSONL reads one JSON object per line; blank lines are passed over
 // and do not count as rows. A line that is not valid JSON fails its row.
-func readJSONL(br *bufio.Reader, lim *budget, s *schema) ([]sync.Row, error) {
-	var rows []sync.Row
+func readJSONL(br *bufio.Reader, lim *budget, s *schema) ([]model.Row, error) {
+	var rows []model.Row
 	var flat []named
 	var ld lineDecoder
 	sc := bufio.NewScanner(br)
@@ -70,7 +70,7 @@ func readJSONL(br *bufio.Reader, lim *budget, s *schema) ([]sync.Row, error) {
 		n := len(rows) + 1
 		elem, ok := ld.decode(text)
 		if !ok {
-			rows = append(rows, sync.Row{N: n, Err: fmt.Errorf("row %d (line %d): not valid JSON", n, line)})
+			rows = append(rows, model.Row{N: n, Err: fmt.Errorf("row %d (line %d): not valid JSON", n, line)})
 			continue
 		}
 		row, err := rowOf(n, elem, s, &flat)
@@ -118,10 +118,10 @@ func (d *lineDecoder) decode(text []byte) (any, bool) {
 // key. Nested objects name dotted fields. An unknown key stops the run,
 // as an unknown CSV column does. flat is room for the element's values,
 // kept from row to row.
-func rowOf(n int, elem any, s *schema, flat *[]named) (sync.Row, error) {
+func rowOf(n int, elem any, s *schema, flat *[]named) (model.Row, error) {
 	obj, ok := elem.(map[string]any)
 	if !ok {
-		return sync.Row{N: n, Err: fmt.Errorf("row %d: not a JSON object", n)}, nil
+		return model.Row{N: n, Err: fmt.Errorf("row %d: not a JSON object", n)}, nil
 	}
 	*flat = (*flat)[:0]
 	flatten("", obj, flat)
@@ -132,7 +132,7 @@ func rowOf(n int, elem any, s *schema, flat *[]named) (sync.Row, error) {
 		name, v := p.name, p.v
 		col, err := s.column(name)
 		if err != nil {
-			return sync.Row{}, fmt.Errorf("element %d: %w", n, err)
+			return model.Row{}, fmt.Errorf("element %d: %w", n, err)
 		}
 		if col.skip {
 			continue

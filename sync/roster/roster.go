@@ -18,7 +18,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rostersync/rostersync/sync"
+	"github.com/rostersync/rostersync/sync/model"
 )
 
 // Format is a roster file format.
@@ -50,7 +50,7 @@ func FormatOf(path string) (Format, error) {
 // Schema is what a roster's columns may be: the target's fields and the
 // column that names each row's user, and how to read the file.
 type Schema struct {
-	Table *sync.Table
+	Table *model.Table
 	// Key is the column that names each row's user: the target's id
 	// column, or a field the run matches users on ("email"). The key
 	// column is not a field the row sets.
@@ -64,7 +64,7 @@ type Schema struct {
 	// Set holds the values every row sets (--set field=value), as
 	// ParseSet makes them. A roster column that sets one of these fields
 	// is an error.
-	Set []sync.Value
+	Set []model.Value
 	// Encoding names the file's character encoding (see Encodings); ""
 	// detects it: UTF-8 with or without a byte order mark, UTF-16 with
 	// one, else Windows-1252, which Warn is told about.
@@ -133,9 +133,9 @@ func unknown(what, name string, valid []string) error {
 
 // column is what a roster column holds.
 type column struct {
-	field *sync.Field // the field it sets; nil for the key or an ignored column
-	key   bool        // the key column
-	skip  bool        // mapped to "", ignored
+	field *model.Field // the field it sets; nil for the key or an ignored column
+	key   bool         // the key column
+	skip  bool         // mapped to "", ignored
 }
 
 // id names the column's target for duplicate checks: the key, a field
@@ -200,7 +200,7 @@ func (s *schema) column(name string) (column, error) {
 // ReadFile reads a roster from path; "-" reads CSV from stdin. It reads
 // under ctx: when ctx ends, it returns ctx's cause at once, even while
 // opening a FIFO that has no writer or waiting on one that sends nothing.
-func ReadFile(ctx context.Context, path string, stdin io.Reader, s Schema) ([]sync.Row, error) {
+func ReadFile(ctx context.Context, path string, stdin io.Reader, s Schema) ([]model.Row, error) {
 	format, err := FormatOf(path)
 	if err != nil {
 		return nil, err
@@ -230,8 +230,8 @@ func ReadFile(ctx context.Context, path string, stdin io.Reader, s Schema) ([]sy
 // Read reads a roster in the given format, decoding it as s says (see
 // Schema.Encoding) and resolving its columns through s.Map. It reads
 // under ctx (see ReadFile), and within bounds: a record past MaxRecord
-// stops it, a value past sync.MaxText fails its row.
-func Read(ctx context.Context, r io.Reader, format Format, s Schema) ([]sync.Row, error) {
+// stops it, a value past model.MaxText fails its row.
+func Read(ctx context.Context, r io.Reader, format Format, s Schema) ([]model.Row, error) {
 	switch format {
 	case CSV, JSON, JSONL:
 	default:
@@ -252,7 +252,7 @@ func Read(ctx context.Context, r io.Reader, format Format, s Schema) ([]sync.Row
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte(utf8BOM)) {
 		_, _ = br.Discard(3) // Excel's UTF-8 byte order mark
 	}
-	var rows []sync.Row
+	var rows []model.Row
 	switch format {
 	case CSV:
 		rows, err = readCSV(br, lim, ps)
@@ -275,19 +275,19 @@ func Read(ctx context.Context, r io.Reader, format Format, s Schema) ([]sync.Row
 	return rows, err
 }
 
-// builder turns a row's named cells or JSON values into a sync.Row,
+// builder turns a row's named cells or JSON values into a model.Row,
 // collecting every bad value of the row into one error.
 type builder struct {
-	row   sync.Row
-	every []sync.Value // the values every row sets (Schema.Set)
+	row   model.Row
+	every []model.Value // the values every row sets (Schema.Set)
 	errs  []string
 }
 
 // newBuilder starts row n, which sets at most most fields of its own.
 func newBuilder(n int, s *schema, most int) *builder {
-	b := &builder{row: sync.Row{N: n}, every: s.Set}
+	b := &builder{row: model.Row{N: n}, every: s.Set}
 	if most += len(s.Set); most > 0 {
-		b.row.Values = make([]sync.Value, 0, most) // one allocation per row
+		b.row.Values = make([]model.Value, 0, most) // one allocation per row
 	}
 	return b
 }
@@ -295,14 +295,14 @@ func newBuilder(n int, s *schema, most int) *builder {
 func (b *builder) key(v string) { b.row.Key = strings.TrimSpace(v) }
 
 // cell sets a field from a CSV cell: empty leaves the field as it is. A
-// cell past the limits of sync.MaxText, or holding a control character,
+// cell past the limits of model.MaxText, or holding a control character,
 // fails the row before it is parsed, so that no message repeats it.
-func (b *builder) cell(f *sync.Field, raw string) {
+func (b *builder) cell(f *model.Field, raw string) {
 	raw = strings.TrimSpace(raw)
 	switch {
 	case raw == "":
 		return
-	case strings.EqualFold(raw, sync.Clear):
+	case strings.EqualFold(raw, model.Clear):
 		b.decoded(f, nil)
 		return
 	}
@@ -316,7 +316,7 @@ func (b *builder) cell(f *sync.Field, raw string) {
 
 // decoded sets a field from a JSON value (nil clears it), checked as
 // cell checks a cell.
-func (b *builder) decoded(f *sync.Field, raw any) {
+func (b *builder) decoded(f *model.Field, raw any) {
 	if err := f.CheckJSON(raw); err != nil {
 		b.fail(fmt.Sprintf("field %s: %v", f.Name, err))
 		return
@@ -325,7 +325,7 @@ func (b *builder) decoded(f *sync.Field, raw any) {
 	b.set(f, v, err)
 }
 
-func (b *builder) set(f *sync.Field, v any, err error) {
+func (b *builder) set(f *model.Field, v any, err error) {
 	switch {
 	case err != nil && f.Secret:
 		b.fail(fmt.Sprintf("field %s: not a valid value (not shown: it is secret)", f.Name))
@@ -334,14 +334,14 @@ func (b *builder) set(f *sync.Field, v any, err error) {
 		b.fail(fmt.Sprintf("field %s: %v", f.Name, err))
 		return
 	}
-	b.row.Values = append(b.row.Values, sync.Value{Field: f, V: v})
+	b.row.Values = append(b.row.Values, model.Value{Field: f, V: v})
 }
 
 func (b *builder) fail(msg string) { b.errs = append(b.errs, msg) }
 
 // done finishes the row; a row with bad values, or no key, fails. A row
 // that does not fail gets the values every row sets.
-func (b *builder) done(key string) sync.Row {
+func (b *builder) done(key string) model.Row {
 	if b.row.Key == "" && len(b.errs) == 0 {
 		b.fail(fmt.Sprintf("%s is empty", key))
 	}
@@ -351,7 +351,7 @@ func (b *builder) done(key string) sync.Row {
 	} else {
 		b.row.Values = append(b.row.Values, b.every...)
 	}
-	sync.SortValues(b.row.Values)
+	model.SortValues(b.row.Values)
 	return b.row
 }
 

@@ -14,11 +14,11 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/rostersync/rostersync/sync"
-	"github.com/rostersync/rostersync/sync/dnl"
-	"github.com/rostersync/rostersync/sync/rest"
+	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/roster"
-	"github.com/rostersync/rostersync/sync/smartflo"
+	"github.com/rostersync/rostersync/sync/vendors/dnl"
+	"github.com/rostersync/rostersync/sync/vendors/rest"
+	"github.com/rostersync/rostersync/sync/vendors/smartflo"
 )
 
 func smartfloSchema() roster.Schema {
@@ -44,7 +44,7 @@ func ok(key string, vals map[string]any) want { return want{key: key, vals: vals
 func bad(errs ...string) want { return want{errs: errs} }
 
 // values gives a row's values by field name, failing on a field set twice.
-func values(t *testing.T, r sync.Row) map[string]any {
+func values(t *testing.T, r model.Row) map[string]any {
 	t.Helper()
 	out := map[string]any{}
 	for _, v := range r.Values {
@@ -56,7 +56,7 @@ func values(t *testing.T, r sync.Row) map[string]any {
 	return out
 }
 
-func checkRows(t *testing.T, rows []sync.Row, wants []want) {
+func checkRows(t *testing.T, rows []model.Row, wants []want) {
 	t.Helper()
 	if len(rows) != len(wants) {
 		for _, r := range rows {
@@ -69,7 +69,7 @@ func checkRows(t *testing.T, rows []sync.Row, wants []want) {
 		if r.N != i+1 {
 			t.Errorf("row %d: N = %d", i+1, r.N)
 		}
-		if !slices.IsSortedFunc(r.Values, func(a, b sync.Value) int { return strings.Compare(a.Field.Name, b.Field.Name) }) {
+		if !slices.IsSortedFunc(r.Values, func(a, b model.Value) int { return strings.Compare(a.Field.Name, b.Field.Name) }) {
 			t.Errorf("row %d: values are not sorted by name", i+1)
 		}
 		if w.errs != nil {
@@ -868,7 +868,7 @@ func TestBigRoster(t *testing.T) {
 // checkInvariants is what every roster must give, however broken: rows
 // numbered from 1, each failed or naming its user, a failed row carrying
 // no values, and no field set twice.
-func checkInvariants(t *testing.T, rows []sync.Row) {
+func checkInvariants(t *testing.T, rows []model.Row) {
 	t.Helper()
 	for i, r := range rows {
 		if r.N != i+1 {
@@ -880,7 +880,7 @@ func checkInvariants(t *testing.T, rows []sync.Row) {
 		if r.Err != nil && len(r.Values) > 0 {
 			t.Fatalf("row %d failed but keeps values", i+1)
 		}
-		if !slices.IsSortedFunc(r.Values, func(a, b sync.Value) int { return strings.Compare(a.Field.Name, b.Field.Name) }) {
+		if !slices.IsSortedFunc(r.Values, func(a, b model.Value) int { return strings.Compare(a.Field.Name, b.Field.Name) }) {
 			t.Fatalf("row %d: values are not sorted by name", i+1)
 		}
 		seen := map[string]bool{}
@@ -1024,7 +1024,7 @@ func FuzzReadMapped(f *testing.F) {
 	}
 	s := smartfloSchema()
 	s.Map = hrMap
-	s.Set = []sync.Value{{Field: s.Table.Field("international_outbound"), V: false}}
+	s.Set = []model.Value{{Field: s.Table.Field("international_outbound"), V: false}}
 	encodings := []string{"", "utf-8", "windows-1252", "utf-16"}
 	f.Fuzz(func(t *testing.T, data []byte, enc uint8) {
 		s := s
@@ -1040,7 +1040,7 @@ func FuzzReadMapped(f *testing.F) {
 		}
 		checkInvariants(t, rows)
 		for _, r := range rows {
-			if r.Err == nil && !slices.ContainsFunc(r.Values, func(v sync.Value) bool { return v.Field.Name == "international_outbound" }) {
+			if r.Err == nil && !slices.ContainsFunc(r.Values, func(v model.Value) bool { return v.Field.Name == "international_outbound" }) {
 				t.Fatalf("row %d lacks the --set value", r.N)
 			}
 		}

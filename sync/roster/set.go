@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/rostersync/rostersync/sync"
+	"github.com/rostersync/rostersync/sync/model"
 )
 
 // ParseSet parses a constant setter, "field=value" (--set
@@ -13,25 +13,25 @@ import (
 // value is read as a roster cell of the field: trimmed, and "(clear)" in
 // any case clears the field. A secret is refused: a command line is seen
 // by others.
-func ParseSet(t *sync.Table, expr string) (sync.Value, error) {
+func ParseSet(t *model.Table, expr string) (model.Value, error) {
 	name, raw, ok := strings.Cut(expr, "=")
 	name = strings.ToLower(strings.TrimSpace(name))
 	if !ok || name == "" {
-		return sync.Value{}, fmt.Errorf("--set %q: want field=value, such as block_agent=true", expr)
+		return model.Value{}, fmt.Errorf("--set %q: want field=value, such as block_agent=true", expr)
 	}
 	f := t.Field(name)
 	if f == nil {
-		return sync.Value{}, fmt.Errorf("--set %s: %w", expr, unknown("field", name, t.Names()))
+		return model.Value{}, fmt.Errorf("--set %s: %w", expr, unknown("field", name, t.Names()))
 	}
 	if f.Secret {
-		return sync.Value{}, fmt.Errorf("--set %s: %s is secret and a command line is not: give it in the roster", name, name)
+		return model.Value{}, fmt.Errorf("--set %s: %s is secret and a command line is not: give it in the roster", name, name)
 	}
 	var v any
 	var err error
 	switch raw = strings.TrimSpace(raw); {
 	case raw == "":
 		err = errors.New("give a value, or (clear) to clear the field")
-	case strings.EqualFold(raw, sync.Clear):
+	case strings.EqualFold(raw, model.Clear):
 		v, err = f.Kind.Decode(nil)
 	case f.CheckCell(raw) != nil:
 		err = f.CheckCell(raw)
@@ -39,7 +39,7 @@ func ParseSet(t *sync.Table, expr string) (sync.Value, error) {
 		v, err = f.Kind.Parse(raw)
 	}
 	if err != nil {
-		return sync.Value{}, fmt.Errorf("--set %s: %w", name, err)
+		return model.Value{}, fmt.Errorf("--set %s: %w", name, err)
 	}
-	return sync.Value{Field: f, V: v}, nil
+	return model.Value{Field: f, V: v}, nil
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rostersync/rostersync/sync"
+	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/roster"
 )
 
@@ -59,9 +59,9 @@ func TestParseSet(t *testing.T) {
 }
 
 // sets parses setters against the Smartflo table.
-func sets(t *testing.T, exprs ...string) []sync.Value {
+func sets(t *testing.T, exprs ...string) []model.Value {
 	t.Helper()
-	var out []sync.Value
+	var out []model.Value
 	for _, e := range exprs {
 		v, err := roster.ParseSet(smartfloSchema().Table, e)
 		if err != nil {

@@ -1,0 +1,197 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Field describes one PATCH field of a target: how its values look, where
+// the reads hold it, and how carefully it must be handled.
+type Field struct {
+	Name   string // PATCH field name; nested fields are dotted ("client.is_panel_trunks")
+	Kind   Kind
+	Read   Path   // where the one-user read holds it; zero = never returned (write-only)
+	List   Path   // where a list item holds it; zero = the list lacks it
+	Secret bool   // never shown, logged or reported; compared against a bcrypt hash
+	Group  string // fields of one group are sent together when any of them changes
+	Blocks any    // the value that blocks a user (Smartflo block_agent true, DNL active false); nil = none
+}
+
+// WriteOnly reports whether no read returns the field, so the diff compares
+// it against the ledger of what this tool last wrote.
+func (f *Field) WriteOnly() bool { return f.Read.Zero() }
+
+// Path locates a value inside a decoded JSON object: dotted keys, and
+// optionally a number the value is compared with (yielding a bool).
+type Path struct {
+	keys []string
+	is   *int64
+}
+
+// At returns the path of a dotted key list, such as "team_member.email".
+func At(dotted string) Path { return Path{keys: strings.Split(dotted, ".")} }
+
+// Is returns a path that yields whether the value at p is the number n
+// (Smartflo tells a block by a status code).
+func (p Path) Is(n int64) Path {
+	p.is = &n
+	return p
+}
+
+// Zero reports whether p locates nothing.
+func (p Path) Zero() bool { return len(p.keys) == 0 }
+
+// Lookup returns the value at p, with absent keys and null parents read as null.
+func (p Path) Lookup(doc map[string]any) any {
+	var v any = doc
+	for _, k := range p.keys {
+		obj, ok := v.(map[string]any)
+		if !ok {
+			v = nil
+			break
+		}
+		v = obj[k]
+	}
+	if p.is == nil {
+		return v
+	}
+	n, ok := v.(json.Number)
+	if !ok {
+		return nil
+	}
+	got, err := n.Int64()
+	return err == nil && got == *p.is
+}
+
+func (p Path) String() string { return strings.Join(p.keys, ".") }
+
+// Table is a target's fields, in a stable order, looked up by name.
+type Table struct {
+	fields []Field
+	index  map[string]int
+	nRead  int // fields the one-user read holds
+	nList  int // fields a list item holds
+}
+
+// NewTable builds a table. It panics on a duplicate name: tables are
+// written by hand, once per target.
+func NewTable(fields ...Field) *Table {
+	t := &Table{fields: fields, index: make(map[string]int, len(fields))}
+	for i, f := range fields {
+		if _, dup := t.index[f.Name]; dup {
+			panic("sync: duplicate field " + f.Name)
+		}
+		t.index[f.Name] = i
+		if !f.Read.Zero() {
+			t.nRead++
+		}
+		if !f.List.Zero() {
+			t.nList++
+		}
+	}
+	return t
+}
+
+// Fields returns the table's fields in order.
+func (t *Table) Fields() []Field { return t.fields }
+
+// Field returns the named field, or nil.
+func (t *Table) Field(name string) *Field {
+	i, ok := t.index[name]
+	if !ok {
+		return nil
+	}
+	return &t.fields[i]
+}
+
+// Names returns every field name, sorted.
+func (t *Table) Names() []string {
+	names := make([]string, len(t.fields))
+	for i, f := range t.fields {
+		names[i] = f.Name
+	}
+	slices.Sort(names)
+	return names
+}
+
+// User is a user as read from the target: its id and the current value of
+// every field the read carried.
+type User struct {
+	ID     string
+	Values map[string]any
+	Full   bool // from the one-user read, so every readable field is known
+}
+
+// Has reports whether the read carried the named field.
+func (u *User) Has(name string) bool {
+	_, ok := u.Values[name]
+	return ok
+}
+
+// UserFromRead builds a user from a decoded one-user read.
+func (t *Table) UserFromRead(id string, doc map[string]any) (User, error) {
+	return t.user(id, doc, true)
+}
+
+// UserFromList builds a user from a decoded item of the list read.
+func (t *Table) UserFromList(id string, doc map[string]any) (User, error) {
+	return t.user(id, doc, false)
+}
+
+func (t *Table) user(id string, doc map[string]any, full bool) (User, error) {
+	n := t.nList
+	if full {
+		n = t.nRead
+	}
+	u := User{ID: id, Values: make(map[string]any, n), Full: full}
+	for i := range t.fields {
+		f := &t.fields[i]
+		p := f.List
+		if full {
+			p = f.Read
+		}
+		if p.Zero() {
+			continue
+		}
+		raw := p.Lookup(doc)
+		if f.Secret {
+			hash, _ := raw.(string) // a bcrypt hash, or nothing set
+			u.Values[f.Name] = hash
+			continue
+		}
+		v, err := f.Kind.Decode(raw)
+		switch {
+		case err == nil:
+		case raw == nil:
+			v, err = nil, nil // null where the kind has no cleared value: unknown, differs from any value
+		case isText(raw):
+			// Text the kind would refuse from a roster (an agent id of 12
+			// digits, a legacy email): the API holds it, so keep it as it is.
+			v, err = raw, nil
+		}
+		if err != nil {
+			return User{}, fmt.Errorf("user %s: the API's %s: %w", id, p, err)
+		}
+		u.Values[f.Name] = v
+	}
+	return u, nil
+}
+
+// isText reports whether a decoded JSON value is a string or a list of
+// strings.
+func isText(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return true
+	case []any:
+		for _, e := range v {
+			if _, ok := e.(string); !ok {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

@@ -1,0 +1,70 @@
+// Package model is the vocabulary every stage of a run shares: fields and
+// their kinds, a target's field table, roster rows and their values, users
+// as read from a target, secrets, statuses, request results and progress.
+// It imports no other package of rostersync and does no I/O.
+package model
+
+import (
+	"errors"
+)
+
+// Result tells how a request went at the HTTP level.
+type Result struct {
+	HTTPStatus int // last status seen; 0 when none arrived
+	Attempts   int // requests sent, retries included
+}
+
+var (
+	// ErrAuth means the target rejected the credentials. It stops the run.
+	ErrAuth = errors.New("credentials rejected")
+	// ErrUnreachable means the target's API stopped answering at all. It
+	// stops the run.
+	ErrUnreachable = errors.New("the API is not answering")
+	// ErrNotFound means the target holds no user with the id asked for.
+	ErrNotFound = errors.New("no such user")
+)
+
+// RunWide reports whether err stops the whole run rather than failing the
+// row it came from: the credentials were rejected, or the API stopped
+// answering.
+func RunWide(err error) bool {
+	return errors.Is(err, ErrAuth) || errors.Is(err, ErrUnreachable)
+}
+
+// Secret is a token or password. It never prints: fmt, logs and JSON
+// see "[REDACTED]".
+type Secret string
+
+// Reveal returns the secret itself, for the one place that sends it.
+func (s Secret) Reveal() string { return string(s) }
+
+func (s Secret) String() string { return "[REDACTED]" }
+
+// GoString keeps %#v from printing the secret.
+func (s Secret) GoString() string { return `"[REDACTED]"` }
+
+// MarshalText keeps encoders from writing the secret.
+func (s Secret) MarshalText() ([]byte, error) { return []byte("[REDACTED]"), nil }
+
+// Progress hears how a run advances: a phase (listing users, reading
+// users, applying changes) and each step of it.
+type Progress interface {
+	// Phase starts a phase of total steps (0: not known in advance).
+	Phase(name string, total int)
+	// Step counts n steps of the current phase done, failed or not.
+	Step(n int, failed bool)
+}
+
+// noProgress is the Progress of a run nobody watches.
+type noProgress struct{}
+
+func (noProgress) Phase(string, int) {}
+func (noProgress) Step(int, bool)    {}
+
+// ProgressOrNone returns p, or a Progress that hears nothing when p is nil.
+func ProgressOrNone(p Progress) Progress {
+	if p == nil {
+		return noProgress{}
+	}
+	return p
+}

@@ -1,0 +1,252 @@
+// Package state owns rostersync's state directory: the lock one run holds
+// on a target, and the ledger.
+//
+// The ledger keeps, per target, the record of what rostersync last
+// wrote to each user's write-only fields (Smartflo's caller_id, agent_group
+// and password), which no read returns. Without it every run would rewrite
+// them; Terraform keeps state for the same reason. Passwords are kept only
+// as bcrypt hashes.
+//
+// A ledger is a JSON Lines file under the user's state directory, one file
+// per target and base URL, appended to as writes succeed (so a crash loses
+// nothing) and compacted when closed. Deleting the file, or running with
+// --resend-write-only, makes the next apply send every write-only field
+// again.
+package state
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+)
+
+// Dir returns the directory ledgers live in: $XDG_STATE_HOME/rostersync,
+// else ~/.local/state/rostersync. It never falls back to the working
+// directory.
+func Dir(getenv func(string) string) (string, error) {
+	if d := getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "rostersync"), nil
+	}
+	home := getenv("HOME")
+	if !filepath.IsAbs(home) {
+		return "", errors.New("no state directory: set XDG_STATE_HOME or HOME")
+	}
+	return filepath.Join(home, ".local", "state", "rostersync"), nil
+}
+
+// header is the first line of a ledger file, for people who open it.
+type header struct {
+	Target  string `json:"target"`
+	BaseURL string `json:"base_url"`
+}
+
+// entry is one recorded write.
+type entry struct {
+	UserID string         `json:"user_id"`
+	Fields map[string]any `json:"fields"`
+}
+
+// Ledger is one target's record. It implements sync.Ledger.
+type Ledger struct {
+	path string
+	head header
+
+	mu      sync.Mutex
+	users   map[string]map[string]any
+	file    *os.File // open for appending once something is recorded
+	written bool
+	whole   int64 // when the file ends in a torn line, the length before it; else -1
+}
+
+// Open loads the ledger of a target at a base URL from dir, or starts an
+// empty one. Nothing is written until Record is called.
+func Open(dir, target, baseURL string) (*Ledger, error) {
+	l := &Ledger{
+		path:  PathOf(dir, target, baseURL),
+		head:  header{Target: target, BaseURL: baseURL},
+		users: map[string]map[string]any{},
+		whole: -1,
+	}
+	data, err := os.ReadFile(l.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return l, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the ledger: %w", err)
+	}
+	if err := l.load(data); err != nil {
+		return nil, fmt.Errorf("ledger %s: %w (delete it to start afresh; the next apply resends write-only fields)", l.path, err)
+	}
+	return l, nil
+}
+
+// PathOf returns the file the ledger of a target at a base URL lives in.
+func PathOf(dir, target, baseURL string) string {
+	sum := sha256.Sum256([]byte(baseURL))
+	return filepath.Join(dir, fmt.Sprintf("%s-%s.jsonl", target, hex.EncodeToString(sum[:6])))
+}
+
+// Path returns the ledger's file name.
+func (l *Ledger) Path() string { return l.path }
+
+func (l *Ledger) load(data []byte) error {
+	if i := bytes.LastIndexByte(data, '\n'); i < len(data)-1 {
+		data = data[:i+1] // a torn last line from a crash
+		l.whole = int64(i + 1)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.UseNumber()
+		if n == 1 {
+			var h header
+			if err := dec.Decode(&h); err != nil || h != l.head {
+				return fmt.Errorf("line 1 is not the header of %s at %s", l.head.Target, l.head.BaseURL)
+			}
+			continue
+		}
+		var e entry
+		if err := dec.Decode(&e); err != nil || e.UserID == "" {
+			return fmt.Errorf("line %d is not a ledger entry", n)
+		}
+		l.merge(e)
+	}
+	return sc.Err()
+}
+
+func (l *Ledger) merge(e entry) {
+	u := l.users[e.UserID]
+	if u == nil {
+		u = map[string]any{}
+		l.users[e.UserID] = u
+	}
+	maps.Copy(u, e.Fields)
+}
+
+// Written implements sync.Ledger.
+func (l *Ledger) Written(userID string) map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.users[userID])
+}
+
+// Record implements sync.Ledger: it appends the write to the file, then
+// remembers it.
+func (l *Ledger) Record(userID string, fields map[string]any) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	line, err := json.Marshal(entry{UserID: userID, Fields: fields})
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.file == nil {
+		if l.file, err = l.openAppend(); err != nil {
+			return err
+		}
+	}
+	if _, err := l.file.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("ledger %s: %w", l.path, err)
+	}
+	l.written = true
+	// Round-trip so Written returns what a later run would load.
+	var e entry
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	if err := dec.Decode(&e); err == nil {
+		l.merge(e)
+	}
+	return nil
+}
+
+func (l *Ledger) openAppend() (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(l.path), 0o700); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	if l.whole >= 0 {
+		// Appending after a torn line would glue the next entry to it,
+		// leaving a bad line that is no longer the last.
+		if err := f.Truncate(l.whole); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("ledger %s: %w", l.path, err)
+		}
+		l.whole = -1
+	}
+	if st, err := f.Stat(); err == nil && st.Size() == 0 {
+		h, _ := json.Marshal(l.head)
+		if _, err := f.Write(append(h, '\n')); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("ledger %s: %w", l.path, err)
+		}
+	}
+	return f, nil
+}
+
+// Close compacts the file to one line per user, when anything was
+// recorded, by writing a new file and renaming it over the old.
+func (l *Ledger) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.file == nil {
+		return nil
+	}
+	err := l.file.Close()
+	l.file = nil
+	if err != nil || !l.written {
+		return err
+	}
+	var buf bytes.Buffer
+	h, _ := json.Marshal(l.head)
+	buf.Write(append(h, '\n'))
+	for _, id := range slices.Sorted(maps.Keys(l.users)) {
+		line, err := json.Marshal(entry{UserID: id, Fields: l.users[id]})
+		if err != nil {
+			return err
+		}
+		buf.Write(append(line, '\n'))
+	}
+	if err := replaceFile(l.path, buf.Bytes()); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return nil
+}
+
+// replaceFile writes data to a new file, syncs it and renames it over
+// path, so a crash leaves either the old file or the new one.
+func replaceFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}

@@ -1,0 +1,286 @@
+// Package dnl is the DNL (Denovo Lab class 4 softswitch) target: its field
+// table, its API client and how its answers are read. The fake server
+// lives in dnltest.
+package dnl
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/rostersync/rostersync/sync/model"
+	"github.com/rostersync/rostersync/sync/plan"
+	"github.com/rostersync/rostersync/sync/vendors/rest"
+)
+
+// Key is the roster column holding a DNL user id.
+const Key = "user_id"
+
+// table is every PATCH field of the vendor's page. The list items and the
+// one-user read are the same USER object, which holds each field under its
+// PATCH name; passwd comes back as a bcrypt hash.
+var table = model.NewTable(fields()...)
+
+func fields() []model.Field {
+	f := func(name string, kind model.Kind) model.Field {
+		return model.Field{Name: name, Kind: kind, Read: model.At(name), List: model.At(name)}
+	}
+	passwd := f("passwd", model.Text)
+	passwd.Secret = true
+	active := f("active", model.Bool)
+	active.Blocks = false // active false blocks the user
+	list := []model.Field{
+		passwd,
+		f("user_type", model.OneOf("admin", "agent", "client")),
+		f("default_mod", model.Text),
+		f("reseller_id", model.Int),
+		f("outbound_report", model.Bool),
+		f("client_limits", model.List(model.Int, "client_id")),
+		f("last_name", model.Text),
+		f("role_id", model.Int),
+		f("all_termination", model.Bool),
+		f("auth_ip", model.List(model.Text, "ip")),
+		f("landing_page", model.Text),
+		f("first_name", model.Text),
+		active,
+		f("client_id", model.Int),
+		f("default_mod2", model.Text),
+		f("avatar_id", model.Int),
+		f("report_group", model.Bool),
+		f("card_id", model.Int),
+		f("show_carrier_trunk_drop_only", model.Bool),
+		f("name", model.Text),
+		f("report_fields", model.Text),
+		f("email", model.Email),
+		f("client.carrier_name", model.Text),
+	}
+	for _, panel := range []string{"ratetable", "invoices", "products", "paymenthistory", "trunks", "balance",
+		"onlinepayment", "cid_blocking", "sippacket", "accountsummary", "summaryreport", "cdrslist"} {
+		list = append(list, f("client.is_panel_"+panel, model.Bool))
+	}
+	return append(list, f("client.is_panelaccess", model.Bool))
+}
+
+// Client is a DNL API client. It implements plan.Target.
+type Client struct {
+	api *rest.Client
+}
+
+var (
+	_ plan.Target      = (*Client)(nil)
+	_ plan.NamedLister = (*Client)(nil)
+)
+
+// New returns a client for cfg. DNL is self-hosted: BaseURL is required.
+func New(cfg rest.Config) *Client {
+	api := rest.NewClient(cfg)
+	api.AuthHeader = "X-Auth-Token"
+	api.SecretKeys = []string{"passwd", "password"}
+	api.Check = Check
+	c := &Client{api: api}
+	if cfg.Login != "" {
+		api.Login = func(ctx context.Context, _ model.Secret) (model.Secret, error) {
+			return c.login(ctx, cfg.Login, cfg.Password)
+		}
+	}
+	return c
+}
+
+// Name implements plan.Target.
+func (c *Client) Name() string { return "dnl" }
+
+// Table implements plan.Target.
+func (c *Client) Table() *model.Table { return table }
+
+// Key implements plan.Target.
+func (c *Client) Key() string { return Key }
+
+// MatchFields implements plan.Target.
+func (c *Client) MatchFields() []string { return []string{"email", "name"} }
+
+// listPage is the payload of GET /v1/user/list.
+type listPage struct {
+	Total   int              `json:"total"`
+	Page    int              `json:"page"`
+	PerPage int              `json:"per_page"`
+	Items   []map[string]any `json:"items"`
+}
+
+// List implements plan.Target, reading pages until it holds the total the
+// API reports; a short count is an error, never a partial state.
+func (c *Client) List(ctx context.Context, yield func(model.User) error) error {
+	_, err := c.listFrom(ctx, "", 0, 0, yield)
+	return err
+}
+
+// idsPerRead is how many ids one user_id_in read asks for: a URL of a
+// couple of kilobytes at most.
+const idsPerRead = 200
+
+// ListNamed implements plan.NamedLister. The first page tells the total;
+// the rest comes from whichever costs fewer requests: the remaining pages,
+// or user_id_in reads of the ids the first page did not hold.
+func (c *Client) ListNamed(ctx context.Context, ids []string, yield func(model.User) error) (int, error) {
+	seen := map[string]bool{}
+	total, err := c.listFrom(ctx, "", 0, 1, func(u model.User) error {
+		seen[u.ID] = true
+		return yield(u)
+	})
+	if err != nil || len(seen) == total {
+		return total, err
+	}
+	var missing []string
+	for _, id := range ids {
+		if _, err := strconv.ParseInt(id, 10, 64); err == nil && !seen[id] {
+			missing = append(missing, id)
+		}
+	}
+	pagesLeft := (total+MaxPerPage-1)/MaxPerPage - 1
+	if reads := (len(missing) + idsPerRead - 1) / idsPerRead; reads >= pagesLeft {
+		_, err := c.listFrom(ctx, "", 1, 0, yield)
+		return total, err
+	}
+	for lo := 0; lo < len(missing); lo += idsPerRead {
+		filter := "&user_id_in=" + strings.Join(missing[lo:min(lo+idsPerRead, len(missing))], ",")
+		if _, err := c.listFrom(ctx, filter, 0, 0, yield); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// listFrom reads the list with a filter ("" or "&name=value...") from a
+// page on, up to maxPages (0 = until done), checking what it gathered
+// against the total the API reports, which it returns.
+func (c *Client) listFrom(ctx context.Context, filter string, page, maxPages int, yield func(model.User) error) (total int, err error) {
+	seen := page * MaxPerPage
+	for n := 0; maxPages == 0 || n < maxPages; n, page = n+1, page+1 {
+		var out struct {
+			Payload listPage `json:"payload"`
+		}
+		path := fmt.Sprintf("/v1/user/list?page=%d&per_page=%d%s", page, MaxPerPage, filter)
+		if _, err := c.api.Do(ctx, http.MethodGet, path, nil, &out); err != nil {
+			return total, err
+		}
+		total = out.Payload.Total
+		for _, item := range out.Payload.Items {
+			u, err := userOf(item, table.UserFromList)
+			if err != nil {
+				return total, err
+			}
+			if err := yield(u); err != nil {
+				return total, err
+			}
+		}
+		seen += len(out.Payload.Items)
+		switch {
+		case seen == total:
+			return total, nil
+		case seen > total, len(out.Payload.Items) == 0:
+			return total, fmt.Errorf("GET /v1/user/list: read %d users but the API reports a total of %d", seen, total)
+		}
+	}
+	return total, nil
+}
+
+func userOf(item map[string]any, build func(string, map[string]any) (model.User, error)) (model.User, error) {
+	id, ok := item["user_id"].(json.Number)
+	if !ok {
+		return model.User{}, fmt.Errorf("a user without a numeric user_id")
+	}
+	return build(id.String(), item)
+}
+
+// Get implements plan.Target.
+func (c *Client) Get(ctx context.Context, id string) (model.User, error) {
+	var out struct {
+		Payload map[string]any `json:"payload"`
+	}
+	if _, err := c.api.Do(ctx, http.MethodGet, "/v1/user/"+url.PathEscape(id), nil, &out); err != nil {
+		return model.User{}, err
+	}
+	if out.Payload == nil {
+		return model.User{}, fmt.Errorf("GET /v1/user/%s: the answer holds no payload", id)
+	}
+	return userOf(out.Payload, table.UserFromRead)
+}
+
+// Patch implements plan.Target.
+func (c *Client) Patch(ctx context.Context, id string, body map[string]any) (model.Result, error) {
+	return c.api.Do(ctx, http.MethodPatch, "/v1/user/"+url.PathEscape(id), body, nil)
+}
+
+// login sends POST /v1/auth once; DNL has no refresh call.
+func (c *Client) login(ctx context.Context, name string, password model.Secret) (model.Secret, error) {
+	in := map[string]string{"email_or_name": name, "password": password.Reveal()}
+	var out struct {
+		Payload struct {
+			Token string `json:"token"`
+		} `json:"payload"`
+	}
+	if _, err := c.api.Call(ctx, http.MethodPost, "/v1/auth", in, &out, rest.NoToken); err != nil {
+		return "", rest.LoginError(name, err)
+	}
+	if out.Payload.Token == "" {
+		return "", fmt.Errorf("logging in as %s: the answer holds no token", name)
+	}
+	return model.Secret(out.Payload.Token), nil
+}
+
+// envelope is the part of a DNL answer that tells failure.
+type envelope struct {
+	Success   rest.Success          `json:"success"`
+	ErrorType string                `json:"error_type"`
+	Errors    []map[string][]string `json:"errors"`
+	Error     struct {
+		Message string `json:"message"`
+		Reason  string `json:"reason"`
+	} `json:"error"`
+}
+
+// Check reads a DNL answer, matching on the HTTP status, not the strings:
+// an HTTP error, or a 2xx whose body's success is false ("false" in any
+// case, or 0), is a failure.
+// A 401 is an expired or rejected token: the client renews it once when it
+// can log in, else the run stops.
+func Check(status int, h http.Header, body []byte) *rest.Error {
+	if status < 400 && !rest.MayFail(body) {
+		return nil
+	}
+	var env envelope
+	_ = json.Unmarshal(body, &env) // a body that is not JSON still fails on its status
+	if status < 400 && !env.Success.Failed() {
+		return nil
+	}
+	e := &rest.Error{Status: status, Message: message(env, body)}
+	e.Expired = status == http.StatusUnauthorized
+	e.Denied = status == http.StatusUnauthorized || status == ForbiddenStatus
+	e.Missing = status == http.StatusNotFound
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		e.Retry = rest.RetryAfterHeader(h)
+	}
+	return e
+}
+
+func message(env envelope, body []byte) string {
+	fields := map[string][]string{}
+	for _, obj := range env.Errors {
+		for k, v := range obj {
+			fields[k] = append(fields[k], v...)
+		}
+	}
+	parts := []string{}
+	for _, s := range []string{env.ErrorType, env.Error.Message, rest.FieldErrors(fields)} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if len(parts) == 0 && !env.Success.Given() {
+		return rest.Snippet(body)
+	}
+	return strings.Join(parts, ": ")
+}

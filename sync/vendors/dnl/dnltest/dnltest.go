@@ -1,0 +1,479 @@
+// Package dnltest is a fake DNL (Denovo Lab class 4 softswitch) API server,
+// shipped as an ordinary package like net/http/httptest so that tests, the
+// demo command and the fake command can run against it. It owns what the
+// vendor answers: the paths under /v1, X-Auth-Token authentication, listing,
+// reading and patching users, the validation errors and the error envelopes.
+// It does not own the request log, the request limit or injected faults:
+// those come from fakehttp, which wraps its handler.
+package dnltest
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
+)
+
+// Config configures a Fake.
+type Config struct {
+	Token      string          // a fixed admin token accepted in X-Auth-Token; "" = none
+	AgentToken string          // a fixed non-admin token: reads allowed, PATCH answers 403; "" = none
+	Admin      string          // the email_or_name POST /v1/auth accepts (an admin); "" disables login
+	Password   string          // the password POST /v1/auth accepts with Admin
+	TokenTTL   time.Duration   // lifetime of tokens from POST /v1/auth; 0 = never expire
+	BcryptCost int             // cost for a stored passwd; 0 = 12 like the vendor
+	Faults     fakehttp.Faults // limit and injected faults
+}
+
+// Fake is a fake DNL API. It embeds the fakehttp.Server, so it is an
+// http.Handler and has Requests(), Writes(), MaxInWindow().
+type Fake struct {
+	*fakehttp.Server
+	cfg Config
+
+	mu     sync.Mutex
+	users  map[int64]*User
+	ids    []int64 // sorted; users are never added or removed
+	tokens map[string]session
+	logins int
+}
+
+// session is a token issued by POST /v1/auth.
+type session struct {
+	expires time.Time // zero: never
+}
+
+// defaultCost is the bcrypt cost the vendor's hashes show ("$2b$12$").
+const defaultCost = 12
+
+// New returns a Fake holding deep copies of users. It panics when two users
+// share a user_id; seed files read with ReadUsers never do.
+func New(cfg Config, users []User) *Fake {
+	if cfg.BcryptCost == 0 {
+		cfg.BcryptCost = defaultCost
+	}
+	f := &Fake{cfg: cfg, users: make(map[int64]*User, len(users)), tokens: map[string]session{}}
+	for _, u := range users {
+		if _, dup := f.users[u.UserID]; dup {
+			panic(fmt.Sprintf("dnltest: duplicate user_id %d", u.UserID))
+		}
+		c := u.clone()
+		f.users[u.UserID] = &c
+		f.ids = append(f.ids, u.UserID)
+	}
+	slices.Sort(f.ids)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/auth", f.handleAuth)
+	mux.HandleFunc("GET /v1/user/list", f.authed(f.handleList))
+	mux.HandleFunc("GET /v1/user/{user_id}", f.authed(f.handleGet))
+	mux.HandleFunc("PATCH /v1/user/{user_id}", f.authed(f.handlePatch))
+	f.Server = fakehttp.Wrap(mux, cfg.Faults, throttled)
+	return f
+}
+
+// Users returns a snapshot of all users (deep copies), sorted by user_id.
+func (f *Fake) Users() []User {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]User, 0, len(f.ids))
+	for _, id := range f.ids {
+		out = append(out, f.users[id].clone())
+	}
+	return out
+}
+
+// User returns a deep copy of the user with the given id, and whether it exists.
+func (f *Fake) User(id int64) (User, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, ok := f.users[id]
+	if !ok {
+		return User{}, false
+	}
+	return u.clone(), true
+}
+
+// Logins reports the POST /v1/auth calls so far, successful or not.
+func (f *Fake) Logins() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.logins
+}
+
+// throttled is the 429 the fake answers past fakehttp's limit. DNL publishes
+// no limit (api.md); this is what a proxy in front of it answers. With no
+// retryAt it has no Retry-After header.
+func throttled(w http.ResponseWriter, retryAt time.Time) {
+	if !retryAt.IsZero() {
+		secs := int64(math.Ceil(time.Until(retryAt).Seconds()))
+		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	}
+	writeJSON(w, http.StatusTooManyRequests, struct {
+		Success   bool   `json:"success"`
+		ErrorType string `json:"error_type"`
+	}{false, "rate_limit_error"})
+}
+
+// authed checks X-Auth-Token before calling h, telling h whether the token
+// is an admin's.
+func (f *Fake) authed(h func(w http.ResponseWriter, r *http.Request, admin bool)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok := r.Header.Get("X-Auth-Token")
+		if tok == "" {
+			unauthenticated(w, "No header X-Auth-Token present", 110, "auth_token_not_provided")
+			return
+		}
+		admin, ok := f.checkToken(tok)
+		if !ok {
+			unauthenticated(w, "Token is invalid or expired", 111, "auth_token_invalid")
+			return
+		}
+		h(w, r, admin)
+	}
+}
+
+// checkToken reports whether tok is valid now and whether it is an admin's.
+func (f *Fake) checkToken(tok string) (admin, ok bool) {
+	if f.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(f.cfg.Token)) == 1 {
+		return true, true
+	}
+	if f.cfg.AgentToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(f.cfg.AgentToken)) == 1 {
+		return false, true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.tokens[tok]
+	if !ok {
+		return false, false
+	}
+	if !s.expires.IsZero() && !time.Now().Before(s.expires) {
+		delete(f.tokens, tok)
+		return false, false
+	}
+	return true, true // only the admin can log in
+}
+
+// handleAuth serves POST /v1/auth.
+func (f *Fake) handleAuth(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.logins++
+	f.mu.Unlock()
+
+	obj, errs := decodeObject(r)
+	if errs == nil {
+		var v validator
+		for k := range obj {
+			if k != "email_or_name" && k != "password" {
+				v.add(k, msgUnknown)
+			}
+		}
+		name, _ := v.requiredString(obj, "email_or_name")
+		pass, _ := v.requiredString(obj, "password")
+		errs = v.errs
+		if errs == nil {
+			f.login(w, name, pass)
+			return
+		}
+	}
+	validationError(w, errs)
+}
+
+// login answers a well-formed POST /v1/auth.
+func (f *Fake) login(w http.ResponseWriter, name, pass string) {
+	if f.cfg.Admin == "" || name != f.cfg.Admin ||
+		subtle.ConstantTimeCompare([]byte(pass), []byte(f.cfg.Password)) != 1 {
+		unauthenticated(w, "Invalid credentials", 0, "invalid_credentials")
+		return
+	}
+	tok := newToken()
+	now := time.Now()
+	var s session
+	if f.cfg.TokenTTL > 0 {
+		s.expires = now.Add(f.cfg.TokenTTL)
+	}
+	type authUser struct {
+		UserID   int64  `json:"user_id"`
+		Name     string `json:"name"`
+		UserType string `json:"user_type"`
+	}
+	// The admin's own record when the store has it; otherwise user 1, the
+	// softswitch's first admin (the seed's create_user_id).
+	who := authUser{UserID: 1, Name: f.cfg.Admin, UserType: "admin"}
+
+	f.mu.Lock()
+	for t, old := range f.tokens {
+		if !old.expires.IsZero() && !now.Before(old.expires) {
+			delete(f.tokens, t)
+		}
+	}
+	f.tokens[tok] = s
+	for _, id := range f.ids {
+		u := f.users[id]
+		if u.UserType == "admin" && (u.Name == name || strings.EqualFold(u.Email, name)) {
+			who.UserID, who.Name = u.UserID, u.Name
+			break
+		}
+	}
+	f.mu.Unlock()
+
+	type payload struct {
+		Token string   `json:"token"`
+		User  authUser `json:"user"`
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Success bool    `json:"success"`
+		Payload payload `json:"payload"`
+	}{true, payload{tok, who}})
+}
+
+func newToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// listParams are the query parameters GET /v1/user/list takes.
+var listParams = []string{"page", "per_page", "user_id_in", "active", "user_type"}
+
+// maxPerPage is the largest per_page the list accepts (assumed, api.md).
+const maxPerPage = 1000
+
+// handleList serves GET /v1/user/list.
+func (f *Fake) handleList(w http.ResponseWriter, r *http.Request, _ bool) {
+	q := r.URL.Query()
+	var v validator
+	for k := range q {
+		if !slices.Contains(listParams, k) {
+			v.add(k, msgUnknown)
+		}
+	}
+	page, perPage := int64(0), int64(100)
+	if s := q.Get("page"); q.Has("page") {
+		if n, err := strconv.ParseInt(s, 10, 64); err != nil {
+			v.add("page", msgInteger)
+		} else if n < 0 {
+			v.add("page", "Must be greater than or equal to 0.")
+		} else {
+			page = n
+		}
+	}
+	if s := q.Get("per_page"); q.Has("per_page") {
+		if n, err := strconv.ParseInt(s, 10, 64); err != nil {
+			v.add("per_page", msgInteger)
+		} else if n < 1 || n > maxPerPage {
+			v.add("per_page", fmt.Sprintf("Must be greater than or equal to 1 and less than or equal to %d.", maxPerPage))
+		} else {
+			perPage = n
+		}
+	}
+	var ids map[int64]bool
+	if s := q.Get("user_id_in"); s != "" {
+		ids = map[int64]bool{}
+		for _, part := range strings.Split(s, ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
+			if err != nil {
+				v.add("user_id_in", msgInteger)
+				break
+			}
+			ids[n] = true
+		}
+	}
+	var active *bool
+	if s := q.Get("active"); q.Has("active") {
+		switch strings.ToLower(s) {
+		case "true", "1":
+			active = new(true)
+		case "false", "0":
+			active = new(false)
+		default:
+			v.add("active", msgBoolean)
+		}
+	}
+	userType := q.Get("user_type")
+	if q.Has("user_type") && !validUserType(userType) {
+		v.add("user_type", msgUserType)
+	}
+	if v.errs != nil {
+		validationError(w, v.errs)
+		return
+	}
+
+	f.mu.Lock()
+	// Candidates in user_id order: the filter's ids, else everyone. Only the
+	// active and user_type filters need a look at each candidate, so an
+	// unfiltered page costs its own size, not the whole store's.
+	candidates := f.ids
+	if ids != nil {
+		candidates = make([]int64, 0, len(ids))
+		for id := range ids {
+			if f.users[id] != nil {
+				candidates = append(candidates, id)
+			}
+		}
+		slices.Sort(candidates)
+	}
+	if active != nil || userType != "" {
+		var kept []int64
+		for _, id := range candidates {
+			if u := f.users[id]; (active == nil || u.Active == *active) && (userType == "" || u.UserType == userType) {
+				kept = append(kept, id)
+			}
+		}
+		candidates = kept
+	}
+	items := []User{}
+	if n := int64(len(candidates)); page < (n+perPage-1)/perPage { // so page*perPage cannot overflow
+		for _, id := range candidates[page*perPage : min((page+1)*perPage, n)] {
+			items = append(items, f.users[id].clone())
+		}
+	}
+	total := len(candidates)
+	f.mu.Unlock()
+
+	type list struct {
+		Total   int    `json:"total"`
+		Page    int64  `json:"page"`
+		PerPage int64  `json:"per_page"`
+		Items   []User `json:"items"`
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Success bool `json:"success"`
+		Payload list `json:"payload"`
+	}{true, list{total, page, perPage, items}})
+}
+
+// handleGet serves GET /v1/user/{user_id}.
+func (f *Fake) handleGet(w http.ResponseWriter, r *http.Request, _ bool) {
+	u, ok := f.lookup(r)
+	if !ok {
+		notFound(w)
+		return
+	}
+	writeUser(w, u)
+}
+
+// handlePatch serves PATCH /v1/user/{user_id}.
+func (f *Fake) handlePatch(w http.ResponseWriter, r *http.Request, admin bool) {
+	if !admin {
+		type detail struct {
+			Message string `json:"message"`
+		}
+		writeJSON(w, http.StatusForbidden, struct {
+			Success   bool   `json:"success"`
+			ErrorType string `json:"error_type"`
+			Error     detail `json:"error"`
+		}{false, "forbidden_error", detail{"Only admin can edit users"}})
+		return
+	}
+	u, ok := f.lookup(r)
+	if !ok {
+		notFound(w)
+		return
+	}
+	ch, errs := parsePatch(r)
+	if errs != nil {
+		validationError(w, errs)
+		return
+	}
+	hash := ""
+	if ch.passwd != nil {
+		var err error
+		if hash, err = hashPassword(*ch.passwd, f.cfg.BcryptCost); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
+
+	f.mu.Lock()
+	stored := f.users[u.UserID]
+	next := stored.clone()
+	for _, apply := range ch.applies {
+		apply(&next)
+	}
+	if ch.passwd != nil {
+		next.Passwd = hash
+	}
+	*stored = next
+	u = next.clone()
+	f.mu.Unlock()
+	writeUser(w, u)
+}
+
+// lookup returns a copy of the user the path's {user_id} names.
+func (f *Fake) lookup(r *http.Request) (User, bool) {
+	id, err := strconv.ParseInt(r.PathValue("user_id"), 10, 64)
+	if err != nil {
+		return User{}, false
+	}
+	return f.User(id)
+}
+
+func writeUser(w http.ResponseWriter, u User) {
+	writeJSON(w, http.StatusOK, struct {
+		Success bool `json:"success"`
+		Payload User `json:"payload"`
+	}{true, u})
+}
+
+func notFound(w http.ResponseWriter) {
+	writeJSON(w, http.StatusNotFound, struct {
+		Success   bool   `json:"success"`
+		ErrorType string `json:"error_type"`
+	}{false, "Object not found error"})
+}
+
+// unauthenticated writes the seed's 401 envelope. A zero code is left out.
+func unauthenticated(w http.ResponseWriter, message string, code int, reason string) {
+	type detail struct {
+		Message string `json:"message"`
+		Code    int    `json:"code,omitempty"`
+		Reason  string `json:"reason"`
+	}
+	writeJSON(w, http.StatusUnauthorized, struct {
+		Success   bool   `json:"success"`
+		ErrorType string `json:"error_type"`
+		Error     detail `json:"error"`
+	}{false, "unauthenticated_error", detail{message, code, reason}})
+}
+
+// validationError writes the 400 envelope, one object per bad field.
+func validationError(w http.ResponseWriter, errs []fieldError) {
+	slices.SortStableFunc(errs, func(a, b fieldError) int { return strings.Compare(a.field, b.field) })
+	items := make([]map[string][]string, 0, len(errs))
+	for _, e := range errs {
+		if n := len(items); n > 0 {
+			if msgs, same := items[n-1][e.field]; same {
+				items[n-1][e.field] = append(msgs, e.msg)
+				continue
+			}
+		}
+		items = append(items, map[string][]string{e.field: {e.msg}})
+	}
+	writeJSON(w, http.StatusBadRequest, struct {
+		Success   bool                  `json:"success"`
+		ErrorType string                `json:"error_type"`
+		Errors    []map[string][]string `json:"errors"`
+	}{false, "validation_error", items})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,562 @@
+// Package rest is the HTTP plumbing both target clients share: every
+// request waits on the run's limiter and goes through its retry policy,
+// bodies are read through a size limit, the token is renewed once when it
+// expires, and failures become *Error values whose text holds no secret.
+// What the vendor's answers mean stays with the vendor's package.
+package rest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rostersync/rostersync/ratelimit"
+	"github.com/rostersync/rostersync/sync/model"
+)
+
+// MaxBody bounds what is read of any response body.
+const MaxBody = 8 << 20
+
+// Error is an API call that failed: an HTTP error status, or a success
+// status whose body says the call failed.
+type Error struct {
+	Method  string
+	Path    string // without the query
+	Status  int
+	Message string    // the vendor's words, secrets removed
+	Retry   time.Time // when the server asked to be called again; zero = not said
+	Expired bool      // the token expired
+	Denied  bool      // the credentials were rejected or lack rights
+	Missing bool      // the object does not exist
+}
+
+func (e *Error) Error() string {
+	msg := e.Message
+	switch {
+	case msg != "":
+	case e.Status >= 200 && e.Status < 300:
+		msg = `the answer says the call failed ("success": false)`
+	default:
+		msg = http.StatusText(e.Status)
+	}
+	text := fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.Path, e.Status, msg)
+	if e.Denied {
+		text = model.ErrAuth.Error() + ": " + text
+	}
+	return text
+}
+
+// HTTPStatus returns the status, for the retry policy.
+func (e *Error) HTTPStatus() int { return e.Status }
+
+// RetryAt returns when the server asked to be called again.
+func (e *Error) RetryAt() time.Time { return e.Retry }
+
+// Unwrap lets callers match rejected credentials and unknown users with
+// errors.Is(err, model.ErrAuth) and model.ErrNotFound.
+func (e *Error) Unwrap() error {
+	switch {
+	case e.Denied:
+		return model.ErrAuth
+	case e.Missing:
+		return model.ErrNotFound
+	}
+	return nil
+}
+
+// CheckFunc reads a vendor's answer: nil for success, else an *Error with
+// Status, Message and the flags filled in (Method and Path are added).
+type CheckFunc func(status int, header http.Header, body []byte) *Error
+
+// LoginFunc obtains a fresh token; stale is the token that expired ("" at
+// the start). It sends its own requests with Client.Call, never Renewing.
+type LoginFunc func(ctx context.Context, stale model.Secret) (model.Secret, error)
+
+// Client sends one target's API calls.
+type Client struct {
+	BaseURL    string // without /v1
+	HTTP       *http.Client
+	Limiter    *ratelimit.Limiter
+	Policy     ratelimit.Policy
+	AuthHeader string   // "Authorization" or "X-Auth-Token"
+	AuthPrefix string   // "Bearer " or ""
+	SecretKeys []string // body keys whose values are secrets ("password")
+	Check      CheckFunc
+	Login      LoginFunc // nil with a fixed token
+
+	// renewing holds one token while a renewal runs: one at a time, and
+	// waiting for it respects the caller's ctx (a channel, not a mutex,
+	// since the renewal itself waits on the network and the limiter).
+	renewing     chan struct{}
+	renewingOnce sync.Once
+
+	secrets *Secrets // every value to scrub from error text
+
+	mu       sync.Mutex
+	token    model.Secret
+	fresh    bool  // the token came from a login and no request has succeeded with it yet
+	loginErr error // why a login failed: no login is tried again
+}
+
+// SetToken sets the token sent with every call.
+func (c *Client) SetToken(tok model.Secret) {
+	c.secretSet().Add(tok.Reveal())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.token = tok
+}
+
+// AddSecret adds a value (a login password) to scrub from error text.
+func (c *Client) AddSecret(s model.Secret) { c.secretSet().Add(s.Reveal()) }
+
+// secretSet returns the client's secrets, making the set of a client
+// built without NewClient.
+func (c *Client) secretSet() *Secrets {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.secrets == nil {
+		c.secrets = new(Secrets)
+	}
+	return c.secrets
+}
+
+// Auth says how a call uses the token.
+type Auth int
+
+const (
+	// Renewing sends the token and renews it once when it expires.
+	Renewing Auth = iota
+	// TokenOnly sends the token but never renews it (for refreshing it).
+	TokenOnly
+	// NoToken sends no token (for logging in).
+	NoToken
+)
+
+// Do sends a call with the token, renewing it when it expires, with
+// retries, and decodes a success body into out (when out is not nil).
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) (model.Result, error) {
+	return c.Call(ctx, method, path, in, out, Renewing)
+}
+
+// Call is Do with a choice of how the token is used.
+func (c *Client) Call(ctx context.Context, method, path string, in, out any, auth Auth) (model.Result, error) {
+	c.addBodySecrets(in)
+	var payload []byte
+	if in != nil {
+		var err error
+		if payload, err = json.Marshal(in); err != nil {
+			return model.Result{}, fmt.Errorf("%s %s: encoding the body: %w", method, trimQuery(path), err)
+		}
+	}
+	var res model.Result
+	attempts, err := c.Policy.Do(ctx, c.Limiter, func(ctx context.Context) error {
+		var tok model.Secret
+		if auth != NoToken {
+			tok = c.currentToken()
+		}
+		if auth == Renewing && tok == "" && c.Login != nil {
+			if err := c.renew(ctx, "", nil); err != nil {
+				return err
+			}
+			tok = c.currentToken()
+		}
+		status, err := c.once(ctx, method, path, payload, out, tok)
+		res.HTTPStatus = status
+		if err == nil && tok != "" {
+			c.tokenWorked(tok)
+		}
+		var apiErr *Error
+		if errors.As(err, &apiErr) && auth == Renewing {
+			switch {
+			case apiErr.Expired:
+				if rerr := c.renew(ctx, tok, apiErr); rerr != nil {
+					return rerr
+				}
+				return ratelimit.Again(err)
+			case apiErr.Denied && tok != "" && c.renewedSince(ctx, tok):
+				// Another worker renewed the token while this request was
+				// in flight, and the server no longer takes the old one.
+				return ratelimit.Again(err)
+			}
+		}
+		return err
+	})
+	res.Attempts = attempts
+	if err != nil {
+		return res, c.scrub(err)
+	}
+	return res, nil
+}
+
+// once sends a single request.
+func (c *Client) once(ctx context.Context, method, path string, payload []byte, out any, tok model.Secret) (int, error) {
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, body)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, trimQuery(path), err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok != "" {
+		req.Header.Set(c.AuthHeader, c.AuthPrefix+tok.Reveal())
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, trimQuery(path), c.timedOut(ctx, stripURL(err)))
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("%s %s: reading the answer: %w", method, trimQuery(path), c.timedOut(ctx, err))
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// Redirects are not followed (they could carry the token elsewhere),
+		// and a redirected PATCH was not applied.
+		return resp.StatusCode, &Error{Method: method, Path: trimQuery(path), Status: resp.StatusCode,
+			Message: "the API answered with a redirect; check --base-url (its scheme, host and path)"}
+	}
+	if len(data) > MaxBody {
+		return resp.StatusCode, &Error{Method: method, Path: trimQuery(path), Status: resp.StatusCode,
+			Message: fmt.Sprintf("answer larger than %d bytes", MaxBody)}
+	}
+	if apiErr := c.Check(resp.StatusCode, resp.Header, data); apiErr != nil {
+		// Read the failure again from a body with its secrets removed, so
+		// that no shortening of the vendor's words can cut one in half.
+		if clean := c.Check(resp.StatusCode, resp.Header, []byte(c.secretSet().Redact(string(data)))); clean != nil {
+			apiErr = clean
+		}
+		apiErr.Method, apiErr.Path = method, trimQuery(path)
+		if apiErr.Status == 0 {
+			apiErr.Status = resp.StatusCode
+		}
+		return resp.StatusCode, apiErr
+	}
+	if out != nil {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: the answer is not the JSON expected: %w", method, trimQuery(path), resp.StatusCode, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+func (c *Client) currentToken() model.Secret {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.token
+}
+
+// renewedSince reports whether the token is no longer tok, once any
+// renewal in progress has ended.
+func (c *Client) renewedSince(ctx context.Context, tok model.Secret) bool {
+	if c.lockRenewal(ctx) != nil {
+		return false
+	}
+	defer c.unlockRenewal()
+	return c.currentToken() != tok
+}
+
+// lockRenewal waits until no renewal runs, or ctx is done.
+func (c *Client) lockRenewal(ctx context.Context) error {
+	c.renewingOnce.Do(func() { c.renewing = make(chan struct{}, 1) })
+	select {
+	case c.renewing <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func (c *Client) unlockRenewal() { <-c.renewing }
+
+// tokenWorked notes that a request succeeded with tok.
+func (c *Client) tokenWorked(tok model.Secret) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token == tok {
+		c.fresh = false
+	}
+}
+
+// renew logs in again, once per expiry: callers that saw the same stale
+// token wait for one login and share its token. A fixed token that
+// expires, or a token from a login that expires before any request
+// succeeded with it, stops the run: logging in again would loop, and a
+// loop of logins can lock the vendor account.
+func (c *Client) renew(ctx context.Context, stale model.Secret, cause error) error {
+	if err := c.lockRenewal(ctx); err != nil {
+		return err
+	}
+	defer c.unlockRenewal()
+	if c.currentToken() != stale {
+		return nil // someone renewed it already
+	}
+	if c.Login == nil {
+		return authError(cause, "with ROSTERSYNC_LOGIN and ROSTERSYNC_PASSWORD set instead of a fixed token, rostersync logs in again once")
+	}
+	c.mu.Lock()
+	loop, failed := stale != "" && c.fresh, c.loginErr
+	c.mu.Unlock()
+	switch {
+	case failed != nil:
+		return failed // the login for this token failed already: once is enough
+	case loop:
+		return authError(cause, "though no request has succeeded since the last login; not logging in again")
+	}
+	tok, err := c.Login(ctx, stale)
+	if err != nil {
+		c.mu.Lock()
+		c.loginErr = err
+		c.mu.Unlock()
+		return err
+	}
+	c.SetToken(tok)
+	c.mu.Lock()
+	c.fresh = true
+	c.mu.Unlock()
+	return nil
+}
+
+// authError stops the run on cause, with a hint; cause's text already
+// says the credentials were rejected when it wraps model.ErrAuth.
+func authError(cause error, hint string) error {
+	if errors.Is(cause, model.ErrAuth) {
+		return fmt.Errorf("%w (%s)", cause, hint)
+	}
+	return fmt.Errorf("%w: %v (%s)", model.ErrAuth, cause, hint)
+}
+
+// LoginError reports a failed login by who. An answer that refused it (a
+// 4xx other than 408 and 429, or a 2xx that said it failed) means the
+// credentials were rejected, which stops the run.
+func LoginError(who string, err error) error {
+	var apiErr *Error
+	if errors.As(err, &apiErr) && !ratelimit.Retryable(apiErr) && !errors.Is(err, model.ErrAuth) {
+		return fmt.Errorf("logging in as %s: %w: %w", who, model.ErrAuth, err)
+	}
+	return fmt.Errorf("logging in as %s: %w", who, err)
+}
+
+// addBodySecrets adds the secret values of a call's body (in) to the
+// secrets scrubbed from error text.
+func (c *Client) addBodySecrets(in any) {
+	if m, ok := in.(map[string]any); ok {
+		for _, k := range c.SecretKeys {
+			if s, ok := m[k].(string); ok && s != "" {
+				c.secretSet().Add(s)
+			}
+		}
+	}
+}
+
+// scrub returns err with every secret removed from its text.
+func (c *Client) scrub(err error) error {
+	text := err.Error()
+	if clean := c.secretSet().Redact(text); clean != text {
+		return &relabeled{msg: clean, err: err}
+	}
+	return err
+}
+
+// relabeled is an error shown with other text (secrets or a URL removed)
+// that errors.Is and As still see through to the original.
+type relabeled struct {
+	msg string
+	err error
+}
+
+func (r *relabeled) Error() string { return r.msg }
+func (r *relabeled) Unwrap() error { return r.err }
+
+func trimQuery(path string) string {
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		return path[:i]
+	}
+	return path
+}
+
+// timedOut says so when err is the request's own time limit running out
+// (the CLI's --timeout, set as the http.Client's Timeout), rather than
+// Go's "context deadline exceeded (Client.Timeout exceeded ...)"; the
+// error stays a timeout for errors.As.
+func (c *Client) timedOut(ctx context.Context, err error) error {
+	var ne net.Error
+	if c.HTTP.Timeout <= 0 || ctx.Err() != nil || !errors.As(err, &ne) || !ne.Timeout() {
+		return err
+	}
+	return &relabeled{msg: fmt.Sprintf("no answer within --timeout %s", c.HTTP.Timeout), err: err}
+}
+
+// stripURL drops the URL from a transport error, keeping the *url.Error
+// for errors.As (the retry policy wants it): the method and path are said
+// already, and a URL may carry credentials.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &relabeled{msg: ue.Err.Error(), err: err}
+	}
+	return err
+}
+
+// Config is what a target client needs to reach its API.
+type Config struct {
+	BaseURL  string // API root without /v1
+	HTTP     *http.Client
+	Limiter  *ratelimit.Limiter
+	Policy   ratelimit.Policy
+	Token    model.Secret // a fixed token; or
+	Login    string       // a login and
+	Password model.Secret // its password, to log in once and renew on expiry
+	// Secrets, when set, is the run's set of secrets, shared with whoever
+	// else scrubs output; the client adds its tokens and passwords to it.
+	Secrets *Secrets
+}
+
+// NewClient returns a client with cfg's connection, limiter and
+// credentials; the vendor fills in the header, Check and Login.
+func NewClient(cfg Config) *Client {
+	c := &Client{BaseURL: cfg.BaseURL, HTTP: cfg.HTTP, Limiter: cfg.Limiter, Policy: cfg.Policy, secrets: cfg.Secrets}
+	if c.HTTP == nil {
+		c.HTTP = http.DefaultClient
+	}
+	if c.Limiter == nil {
+		c.Limiter = ratelimit.New(0)
+	}
+	if cfg.Token != "" {
+		c.SetToken(cfg.Token)
+	}
+	if cfg.Password != "" {
+		c.AddSecret(cfg.Password)
+	}
+	return c
+}
+
+// RetryAfterHeader reads a Retry-After header, in seconds or as an HTTP
+// date; zero when absent or unreadable.
+func RetryAfterHeader(h http.Header) time.Time {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return time.Time{}
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil && secs >= 0 {
+		// Bounded so that the product cannot overflow into the past.
+		return time.Now().Add(time.Duration(min(secs, int64(math.MaxInt64/time.Second))) * time.Second)
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return t
+	}
+	return time.Time{}
+}
+
+// FieldErrors renders per-field validation messages, sorted by field:
+// "email: not a valid address; name: too long".
+func FieldErrors(fields map[string][]string) string {
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = k + ": " + strings.Join(fields[k], " ")
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Snippet gives the start of a body that is not the JSON expected (a
+// proxy's error page), on one line, for an error message.
+func Snippet(body []byte) string {
+	s := strings.Join(strings.Fields(string(body)), " ")
+	if len(s) > 160 {
+		s = s[:160] + "…"
+	}
+	return s
+}
+
+// Success is the "success" value of a vendor's answer, read as vendors
+// write it: a boolean, a string (Smartflo's own documentation writes
+// "false", in quotes) or a number. The zero value is an answer that holds
+// none, or a null.
+type Success struct {
+	given  bool // the answer holds a success value that is not null
+	failed bool // and the value says the call failed
+}
+
+// UnmarshalJSON reads any JSON value and never fails, so that an answer
+// whose success is odd still gives its message. False, "false" in any
+// case, 0 and "0" say the call failed; anything else does not.
+func (s *Success) UnmarshalJSON(b []byte) error {
+	*s = Success{}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	s.given = true
+	switch b[0] {
+	case 'f':
+		s.failed = string(b) == "false"
+	case '"':
+		var text string
+		if json.Unmarshal(b, &text) == nil {
+			text = strings.ToLower(strings.TrimSpace(text))
+			s.failed = text == "false" || text == "0"
+		}
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		n, err := strconv.ParseFloat(string(b), 64)
+		s.failed = err == nil && n == 0
+	}
+	return nil
+}
+
+// Given reports whether the answer held a success value (not null).
+func (s Success) Given() bool { return s.given }
+
+// Failed reports whether the answer's success value says the call failed.
+func (s Success) Failed() bool { return s.failed }
+
+// MayFail reports whether a body of a successful HTTP status might still
+// say the call failed: whether it holds a "success" key (in any case, as
+// encoding/json matches keys) anywhere whose value is not plainly true (a
+// key spelled with \u escapes is not looked for). Only such bodies need
+// decoding to find out, which spares decoding every large list page
+// twice; a value that only might be false ("false" in quotes, 0, null) is
+// decoded to tell.
+func MayFail(body []byte) bool {
+	const key = `success"`
+	for i := 0; ; {
+		j := bytes.IndexByte(body[i:], '"')
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+		if len(body)-i < len(key) || !bytes.EqualFold(body[i:i+len(key)], []byte(key)) {
+			continue
+		}
+		tail := bytes.TrimLeft(body[i+len(key):], " \t\r\n")
+		if len(tail) == 0 || tail[0] != ':' {
+			continue
+		}
+		value := bytes.TrimLeft(tail[1:], " \t\r\n")
+		if !bytes.HasPrefix(value, []byte("true")) && (len(value) == 0 || value[0] < '1' || value[0] > '9') {
+			return true
+		}
+	}
+}

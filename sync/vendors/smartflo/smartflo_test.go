@@ -1,0 +1,832 @@
+package smartflo_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/rostersync/rostersync/ratelimit"
+	"github.com/rostersync/rostersync/sync/model"
+	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
+	"github.com/rostersync/rostersync/sync/vendors/rest"
+	"github.com/rostersync/rostersync/sync/vendors/rest/resttest"
+	"github.com/rostersync/rostersync/sync/vendors/smartflo"
+	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
+)
+
+const (
+	permanent = "perm-token-7f3c"
+	admin     = "admin@example.com"
+	adminPw   = "admin-pw-9"
+)
+
+// seed returns n users with ids that are neither contiguous nor in order,
+// two roles, and every flag and CDR type in use.
+func seed(n int) []smartflotest.User {
+	users := make([]smartflotest.User, n)
+	for i := range users {
+		id := int64(300000 + (n-i)*7) // reverse order: the fake must sort
+		u := smartflotest.User{
+			ID: id, Name: fmt.Sprintf("User %d", i), Number: fmt.Sprintf("+9198%08d", i),
+			Email: fmt.Sprintf("user%d@example.com", i), Designation: []string{"Agent", "Team lead", ""}[i%3],
+			LoginID: fmt.Sprintf("user%d", i), RoleID: 54630 + int64(i%2), RoleName: []string{"Quality", "Sales"}[i%2],
+			AgentID: fmt.Sprintf("05028423%05d", i), Blocked: i%5 == 0, WebLoginBlocked: i%3 == 0,
+			LoginBasedCalling: i%2 == 0, InternationalOutbound: i%7 == 0,
+		}
+		if i%4 == 1 {
+			u.UsersForCDR = smartflotest.CDR{Type: smartflotest.CDRAgent, Value: []string{"0502842300001", u.AgentID}}
+		}
+		users[i] = u
+	}
+	return users
+}
+
+// start serves a fake over real HTTP (httptest) and returns a client of it
+// with cfg's credentials (the permanent token when cfg has none).
+func start(t *testing.T, fcfg smartflotest.Config, users []smartflotest.User, cfg rest.Config) (*smartflotest.Fake, *smartflo.Client) {
+	t.Helper()
+	fcfg.Token, fcfg.Email, fcfg.Password, fcfg.BcryptCost = permanent, admin, adminPw, bcrypt.MinCost
+	fake := smartflotest.New(fcfg, users)
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	return fake, newClient(srv, cfg)
+}
+
+func newClient(srv *httptest.Server, cfg rest.Config) *smartflo.Client {
+	cfg.BaseURL, cfg.HTTP = srv.URL, srv.Client()
+	if cfg.Token == "" && cfg.Login == "" {
+		cfg.Token = permanent
+	}
+	if cfg.Policy.Attempts == 0 {
+		cfg.Policy = ratelimit.Policy{Attempts: 3, Base: time.Millisecond, Max: time.Millisecond}
+	}
+	return smartflo.New(cfg)
+}
+
+// listValues is what the list says of u, per the field table.
+func listValues(u smartflotest.User) map[string]any {
+	return map[string]any{
+		"name":                   u.Name,
+		"login_id":               u.LoginID,
+		"user_role":              strconv.FormatInt(u.RoleID, 10),
+		"block_agent":            u.Blocked,
+		"login_based_calling":    u.LoginBasedCalling,
+		"international_outbound": u.InternationalOutbound,
+	}
+}
+
+// readValues is what the one-user read says of u, per the field table.
+func readValues(u smartflotest.User) map[string]any {
+	v := listValues(u)
+	v["number"] = u.Number
+	v["email"] = u.Email
+	v["designation"] = u.Designation
+	v["block_web_login"] = u.WebLoginBlocked
+	v["user_for_cdr.type"] = u.UsersForCDR.Type
+	agents := []any{}
+	for _, a := range u.UsersForCDR.Value {
+		agents = append(agents, a)
+	}
+	v["user_for_cdr.value"] = agents
+	return v
+}
+
+func TestListWalksAllPages(t *testing.T) {
+	const n = 250
+	fake, c := start(t, smartflotest.Config{}, seed(n), rest.Config{})
+	var got []model.User
+	err := c.List(t.Context(), func(u model.User) error {
+		got = append(got, u)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fake.Users()
+	if len(got) != n || len(want) != n {
+		t.Fatalf("List gave %d users of %d", len(got), n)
+	}
+	for i, u := range got {
+		w := want[i]
+		if u.ID != strconv.FormatInt(w.ID, 10) || u.Full {
+			t.Fatalf("user %d: id %s full %v, want id %d from the list", i, u.ID, u.Full, w.ID)
+		}
+		if !reflect.DeepEqual(u.Values, listValues(w)) {
+			t.Errorf("user %s:\n got %v\nwant %v", u.ID, u.Values, listValues(w))
+		}
+	}
+	// Three pages of at most 100, each after the last id of the one before.
+	var queries []string
+	for _, r := range fake.Requests() {
+		queries = append(queries, r.Query)
+	}
+	wantQ := []string{
+		"limit=100",
+		"limit=100&last_seen_id=" + strconv.FormatInt(want[99].ID, 10),
+		"limit=100&last_seen_id=" + strconv.FormatInt(want[199].ID, 10),
+	}
+	if !slices.Equal(queries, wantQ) {
+		t.Errorf("queries = %q, want %q", queries, wantQ)
+	}
+}
+
+func TestListEdges(t *testing.T) {
+	for _, n := range []int{0, 1, 100, 101} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			fake, c := start(t, smartflotest.Config{}, seed(n), rest.Config{})
+			count := 0
+			if err := c.List(t.Context(), func(model.User) error { count++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if count != n {
+				t.Errorf("List gave %d users of %d", count, n)
+			}
+			if pages, want := len(fake.Requests()), max(1, (n+99)/100); pages != want {
+				t.Errorf("%d pages read, want %d", pages, want)
+			}
+		})
+	}
+}
+
+func TestListStopsOnYieldError(t *testing.T) {
+	_, c := start(t, smartflotest.Config{}, seed(150), rest.Config{})
+	stop := errors.New("enough")
+	count := 0
+	err := c.List(t.Context(), func(model.User) error {
+		count++
+		if count == 3 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || count != 3 {
+		t.Errorf("List = %v after %d users, want the yield's error after 3", err, count)
+	}
+}
+
+// TestListBadPages serves list answers the client must refuse rather than
+// take for the full state.
+func TestListBadPages(t *testing.T) {
+	tests := []struct {
+		name string
+		page string
+		want string
+	}{
+		{"count mismatch", `{"has_more": false, "count": 2, "data": [{"id": 1, "name": "a"}]}`, "count 2"},
+		{"cursor stuck", `{"has_more": true, "count": 1, "last_seen_id": 0, "data": [{"id": 1}]}`, "did not advance"},
+		{"no cursor", `{"has_more": true, "count": 1, "data": [{"id": 1}]}`, "did not advance"},
+		{"id not a number", `{"has_more": false, "count": 1, "data": [{"id": "x1"}]}`, "numeric id"},
+		{"bad field", `{"has_more": false, "count": 1, "data": [{"id": 1, "name": true}]}`, "true is not a string"},
+		{"not JSON", `<html>gateway</html>`, "not the JSON expected"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls++
+				if calls > 5 {
+					http.Error(w, "looping", 500)
+					return
+				}
+				_, _ = w.Write([]byte(tt.page))
+			}))
+			defer srv.Close()
+			c := newClient(srv, rest.Config{})
+			err := c.List(t.Context(), func(model.User) error { return nil })
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("List = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestGet(t *testing.T) {
+	users := seed(12)
+	fake, c := start(t, smartflotest.Config{}, users, rest.Config{})
+	for _, w := range fake.Users() {
+		t.Run(fmt.Sprint(w.ID), func(t *testing.T) {
+			u, err := c.Get(t.Context(), strconv.FormatInt(w.ID, 10))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !u.Full || u.ID != strconv.FormatInt(w.ID, 10) {
+				t.Errorf("Get gave id %s full %v", u.ID, u.Full)
+			}
+			if !reflect.DeepEqual(u.Values, readValues(w)) {
+				t.Errorf("\n got %v\nwant %v", u.Values, readValues(w))
+			}
+			for _, wo := range []string{"caller_id", "agent_group", "password"} {
+				if u.Has(wo) {
+					t.Errorf("the write-only %s came back from a read", wo)
+				}
+			}
+		})
+	}
+}
+
+func TestUnknownUser(t *testing.T) {
+	_, c := start(t, smartflotest.Config{}, seed(3), rest.Config{})
+	for _, id := range []string{"999999", "abc", "0"} {
+		t.Run(id, func(t *testing.T) {
+			if _, err := c.Get(t.Context(), id); !errors.Is(err, model.ErrNotFound) {
+				t.Errorf("Get(%s) = %v, want ErrNotFound", id, err)
+			}
+			res, err := c.Patch(t.Context(), id, map[string]any{"name": "x"})
+			if !errors.Is(err, model.ErrNotFound) || res.HTTPStatus != 404 || res.Attempts != 1 {
+				t.Errorf("Patch(%s) = %+v, %v; want ErrNotFound after one 404", id, res, err)
+			}
+		})
+	}
+}
+
+func TestPatch(t *testing.T) {
+	users := seed(3)
+	fake, c := start(t, smartflotest.Config{}, users, rest.Config{})
+	id := users[0].ID
+	body := map[string]any{
+		"name": "Asha Rao", "email": "asha@example.com", "block_agent": false,
+		"user_role": "54631", "caller_id": []any{"101", "102"},
+		"user_for_cdr": map[string]any{"type": "agent", "value": []any{"0502842300009"}},
+	}
+	res, err := c.Patch(t.Context(), strconv.FormatInt(id, 10), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.HTTPStatus != 200 || res.Attempts != 1 {
+		t.Errorf("Result = %+v", res)
+	}
+	got, _ := fake.User(id)
+	if got.Name != "Asha Rao" || got.Email != "asha@example.com" || got.Blocked || got.RoleID != 54631 ||
+		!slices.Equal(got.CallerID, []string{"101", "102"}) ||
+		got.UsersForCDR.Type != "agent" || !slices.Equal(got.UsersForCDR.Value, []string{"0502842300009"}) {
+		t.Errorf("the fake holds %+v after the patch", got)
+	}
+	if other, _ := fake.User(users[1].ID); other.Name != users[1].Name {
+		t.Errorf("another user changed: %+v", other)
+	}
+	// A read gives the new state back.
+	u, err := c.Get(t.Context(), strconv.FormatInt(id, 10))
+	if err != nil || u.Values["name"] != "Asha Rao" || u.Values["user_role"] != "54631" {
+		t.Errorf("Get after Patch = %v, %v", u.Values, err)
+	}
+}
+
+func TestPatchValidation(t *testing.T) {
+	users := seed(2)
+	fake, c := start(t, smartflotest.Config{}, users, rest.Config{})
+	id := strconv.FormatInt(users[0].ID, 10)
+	tests := []struct {
+		body map[string]any
+		want []string
+	}{
+		{map[string]any{"email": "not-an-address"}, []string{"HTTP 400", "email: The email field must be a valid email address."}},
+		{map[string]any{"number": "12", "login_id": "a b"}, []string{"login_id: The login_id field must not contain spaces.", "number: The number field must be"}},
+		{map[string]any{"user_role": "1"}, []string{"user_role: The selected user_role is invalid."}},
+		{map[string]any{"user_for_cdr": map[string]any{"type": "agent"}}, []string{"user_for_cdr.value"}},
+		{map[string]any{"designation_typo": "x"}, []string{"designation_typo: The designation_typo field is not allowed."}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.want[0], func(t *testing.T) {
+			res, err := c.Patch(t.Context(), id, tt.body)
+			if err == nil {
+				t.Fatal("Patch succeeded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if res.Attempts != 1 || res.HTTPStatus != 400 || errors.Is(err, model.ErrAuth) || errors.Is(err, model.ErrNotFound) {
+				t.Errorf("Result = %+v, err %v: want one 400, neither auth nor not-found", res, err)
+			}
+		})
+	}
+	if got, _ := fake.User(users[0].ID); got.Email != users[0].Email || got.Number != users[0].Number ||
+		got.LoginID != users[0].LoginID || got.RoleID != users[0].RoleID || got.UsersForCDR.Type != "all" {
+		t.Errorf("a rejected patch changed the user: %+v", got)
+	}
+}
+
+func TestBadToken(t *testing.T) {
+	users := seed(2)
+	fake, c := start(t, smartflotest.Config{}, users, rest.Config{Token: "forged"})
+	id := strconv.FormatInt(users[0].ID, 10)
+	calls := map[string]func() error{
+		"List":  func() error { return c.List(t.Context(), func(model.User) error { return nil }) },
+		"Get":   func() error { _, err := c.Get(t.Context(), id); return err },
+		"Patch": func() error { _, err := c.Patch(t.Context(), id, map[string]any{"name": "x"}); return err },
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			before := len(fake.Requests())
+			err := call()
+			if !errors.Is(err, model.ErrAuth) {
+				t.Errorf("%s = %v, want ErrAuth", name, err)
+			}
+			if strings.Contains(err.Error(), "forged") {
+				t.Errorf("the token is in the error: %v", err)
+			}
+			if n := len(fake.Requests()) - before; n != 1 {
+				t.Errorf("%d requests, want 1: a rejected token is not retried", n)
+			}
+		})
+	}
+	if fake.Logins() != 0 {
+		t.Errorf("%d logins without credentials", fake.Logins())
+	}
+}
+
+func TestLogin(t *testing.T) {
+	users := seed(5)
+	fake, c := start(t, smartflotest.Config{}, users, rest.Config{Login: admin, Password: adminPw})
+	for range 3 {
+		if _, err := c.Get(t.Context(), strconv.FormatInt(users[0].ID, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Patch(t.Context(), strconv.FormatInt(users[0].ID, 10), map[string]any{"name": "Z"}); err != nil {
+		t.Fatal(err)
+	}
+	if fake.Logins() != 1 || fake.Refreshes() != 0 {
+		t.Errorf("%d logins and %d refreshes for four calls, want 1 and 0", fake.Logins(), fake.Refreshes())
+	}
+}
+
+func TestLoginRejected(t *testing.T) {
+	fake, c := start(t, smartflotest.Config{}, seed(2), rest.Config{Login: admin, Password: "wrong-pw-5",
+		Policy: ratelimit.Policy{Attempts: 8}})
+	err := c.List(t.Context(), func(model.User) error { return nil })
+	if !errors.Is(err, model.ErrAuth) {
+		t.Errorf("List = %v, want ErrAuth", err)
+	}
+	if strings.Contains(err.Error(), "wrong-pw-5") {
+		t.Errorf("the password is in the error: %v", err)
+	}
+	if fake.Logins() != 1 {
+		t.Errorf("%d login attempts, want exactly 1: failed logins lock the account", fake.Logins())
+	}
+}
+
+// inBubble runs a fake over the in-memory network in a synctest bubble, so
+// that token lifetimes and Retry-After are exact and take no real time.
+func inBubble(t *testing.T, fcfg smartflotest.Config, users []smartflotest.User, cfg rest.Config, f func(*testing.T, *smartflotest.Fake, *smartflo.Client)) {
+	synctest.Test(t, func(t *testing.T) {
+		fcfg.Token, fcfg.Email, fcfg.Password, fcfg.BcryptCost = permanent, admin, adminPw, bcrypt.MinCost
+		fake := smartflotest.New(fcfg, users)
+		srv := resttest.NewServer(fake)
+		defer srv.Close()
+		f(t, fake, newClient(srv, cfg))
+	})
+}
+
+// TestTokenExpiryRefresh lets a login's token expire, then checks that a
+// read (401 "Token has expired") and a write (200 with success false) each
+// renew it with exactly one refresh and no new login.
+func TestTokenExpiryRefresh(t *testing.T) {
+	users := seed(3)
+	id := strconv.FormatInt(users[0].ID, 10)
+	const ttl = 5 * time.Minute
+	for _, op := range []string{"Get", "Patch"} {
+		t.Run(op, func(t *testing.T) {
+			inBubble(t, smartflotest.Config{TokenTTL: ttl}, users, rest.Config{Login: admin, Password: adminPw},
+				func(t *testing.T, fake *smartflotest.Fake, c *smartflo.Client) {
+					if _, err := c.Get(t.Context(), id); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(ttl + time.Second)
+					var res model.Result
+					var err error
+					if op == "Get" {
+						_, err = c.Get(t.Context(), id)
+					} else {
+						res, err = c.Patch(t.Context(), id, map[string]any{"name": "Renewed"})
+					}
+					if err != nil {
+						t.Fatalf("%s after expiry: %v", op, err)
+					}
+					if fake.Logins() != 1 || fake.Refreshes() != 1 {
+						t.Errorf("%d logins and %d refreshes, want 1 and 1", fake.Logins(), fake.Refreshes())
+					}
+					if op == "Patch" {
+						if u, _ := fake.User(users[0].ID); u.Name != "Renewed" || res.Attempts != 2 {
+							t.Errorf("after renewal: name %q, %d attempts; want Renewed after 2", u.Name, res.Attempts)
+						}
+					}
+					// The renewed token serves many more calls without renewal.
+					for range 5 {
+						if _, err := c.Get(t.Context(), id); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if fake.Logins() != 1 || fake.Refreshes() != 1 {
+						t.Errorf("later calls renewed again: %d logins, %d refreshes", fake.Logins(), fake.Refreshes())
+					}
+				})
+		})
+	}
+}
+
+// TestTokenExpiryConcurrent has several workers find the token expired at
+// once: one refresh serves them all.
+func TestTokenExpiryConcurrent(t *testing.T) {
+	users := seed(8)
+	const ttl = 10 * time.Minute
+	inBubble(t, smartflotest.Config{TokenTTL: ttl}, users, rest.Config{Login: admin, Password: adminPw},
+		func(t *testing.T, fake *smartflotest.Fake, c *smartflo.Client) {
+			if _, err := c.Get(t.Context(), strconv.FormatInt(users[0].ID, 10)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(ttl)
+			var wg sync.WaitGroup
+			for _, u := range users {
+				wg.Go(func() {
+					if _, err := c.Patch(t.Context(), strconv.FormatInt(u.ID, 10), map[string]any{"designation": "Renewed"}); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			if fake.Logins() != 1 || fake.Refreshes() != 1 {
+				t.Errorf("%d logins and %d refreshes for %d concurrent expiries, want 1 and 1", fake.Logins(), fake.Refreshes(), len(users))
+			}
+			for _, u := range fake.Users() {
+				if u.Designation != "Renewed" {
+					t.Errorf("user %d not patched", u.ID)
+				}
+			}
+		})
+}
+
+// TestTokenExpiresRightAfterLogin checks the guard against login loops: a
+// token from a login that expires before any request succeeded with it
+// stops the run instead of logging in again.
+func TestTokenExpiresRightAfterLogin(t *testing.T) {
+	users := seed(2)
+	// Each answer takes a millisecond, so every token is dead when first used.
+	cfg := smartflotest.Config{TokenTTL: time.Nanosecond, Faults: fakehttp.Faults{Latency: time.Millisecond}}
+	inBubble(t, cfg, users, rest.Config{Login: admin, Password: adminPw},
+		func(t *testing.T, fake *smartflotest.Fake, c *smartflo.Client) {
+			id := strconv.FormatInt(users[0].ID, 10)
+			if _, err := c.Get(t.Context(), id); !errors.Is(err, model.ErrAuth) {
+				t.Errorf("Get = %v, want ErrAuth", err)
+			}
+			if fake.Logins() != 1 || fake.Refreshes() != 0 {
+				t.Errorf("%d logins and %d refreshes, want 1 and 0", fake.Logins(), fake.Refreshes())
+			}
+		})
+}
+
+// TestFixedTokenExpired uses a token from a login as a fixed token: when it
+// expires the run stops, since there is nothing to log in with.
+func TestFixedTokenExpired(t *testing.T) {
+	users := seed(2)
+	synctest.Test(t, func(t *testing.T) {
+		fake := smartflotest.New(smartflotest.Config{Email: admin, Password: adminPw, TokenTTL: time.Minute, BcryptCost: bcrypt.MinCost}, users)
+		srv := resttest.NewServer(fake)
+		defer srv.Close()
+		resp, err := srv.Client().Post(srv.URL+"/v1/auth/login", "application/json",
+			strings.NewReader(`{"email": "`+admin+`", "password": "`+adminPw+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&tok)
+		resp.Body.Close()
+		if err != nil || tok.AccessToken == "" {
+			t.Fatalf("login: %v", err)
+		}
+		c := newClient(srv, rest.Config{Token: model.Secret(tok.AccessToken)})
+		id := strconv.FormatInt(users[0].ID, 10)
+		if _, err := c.Patch(t.Context(), id, map[string]any{"name": "Before"}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Minute)
+		_, err = c.Patch(t.Context(), id, map[string]any{"name": "After"})
+		if !errors.Is(err, model.ErrAuth) {
+			t.Errorf("Patch with an expired fixed token = %v, want ErrAuth", err)
+		}
+		if err != nil && strings.Contains(err.Error(), tok.AccessToken) {
+			t.Errorf("the token is in the error: %v", err)
+		}
+		if u, _ := fake.User(users[0].ID); u.Name != "Before" {
+			t.Errorf("name %q, want Before", u.Name)
+		}
+		if fake.Logins() != 1 || fake.Refreshes() != 0 {
+			t.Errorf("%d logins and %d refreshes, want only the test's own login", fake.Logins(), fake.Refreshes())
+		}
+	})
+}
+
+// TestRateLimited runs patches through a fake that takes 2 requests a
+// second while the client is configured for 10: every patch must land,
+// through the fake's 429s, and the client must slow down.
+func TestRateLimited(t *testing.T) {
+	users := seed(20)
+	lim := ratelimit.New(10)
+	inBubble(t, smartflotest.Config{Faults: fakehttp.Faults{Limit: 2}}, users,
+		rest.Config{Limiter: lim, Policy: ratelimit.DefaultPolicy()},
+		func(t *testing.T, fake *smartflotest.Fake, c *smartflo.Client) {
+			var wg sync.WaitGroup
+			for _, u := range users {
+				wg.Go(func() {
+					if _, err := c.Patch(t.Context(), strconv.FormatInt(u.ID, 10), map[string]any{"designation": "Paced"}); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			throttled := 0
+			for _, r := range fake.Requests() {
+				if r.Status == http.StatusTooManyRequests {
+					throttled++
+				}
+			}
+			if throttled == 0 {
+				t.Error("the fake never answered 429: the test proves nothing")
+			}
+			if fake.Writes() > len(users)+throttled {
+				t.Errorf("%d writes for %d users and %d 429s", fake.Writes(), len(users), throttled)
+			}
+			if throttled > len(users) {
+				t.Errorf("%d 429s for %d patches: the client did not slow down", throttled, len(users))
+			}
+			if lim.Rate() >= 10 {
+				t.Errorf("rate %v after 429s", lim.Rate())
+			}
+			for _, u := range fake.Users() {
+				if u.Designation != "Paced" {
+					t.Errorf("user %d not patched", u.ID)
+				}
+			}
+		})
+}
+
+func TestCheck(t *testing.T) {
+	// The fake clock of a synctest bubble starts at 2000-01-01 00:00 UTC,
+	// which is 05:30 in India.
+	start := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name    string
+		status  int
+		header  http.Header
+		body    string
+		ok      bool
+		expired bool
+		denied  bool
+		missing bool
+		message string
+		retry   time.Time
+	}{
+		{name: "success", status: 200, body: `{"success": true, "message": "User updated successfully"}`, ok: true},
+		{name: "read without success", status: 200, body: `{"data": {"id": "1"}}`, ok: true},
+		{name: "empty 204", status: 204, body: ``, ok: true},
+		{name: "200 success false", status: 200, body: `{"success": false, "message": "Could not update"}`, message: "Could not update"},
+		{name: "200 token expired", status: 200, body: `{"success": false, "message": "Token has expired"}`, expired: true, message: "Token has expired"},
+		// The vendor's documentation writes success as a string.
+		{name: "200 success \"false\"", status: 200, body: `{"success": "false", "message": "Could not update"}`, message: "Could not update"},
+		{name: "200 success \"FALSE\"", status: 200, body: `{"success":" FALSE ","message":"Could not update"}`, message: "Could not update"},
+		{name: "200 success 0", status: 200, body: `{"success": 0, "message": "Could not update"}`, message: "Could not update"},
+		{name: "200 success \"0\"", status: 200, body: `{"success": "0"}`},
+		{name: "200 success \"false\", token expired", status: 200, body: `{"success": "false", "message": "Token has expired"}`, expired: true, message: "Token has expired"},
+		{name: "200 success \"true\"", status: 200, body: `{"success": "true", "message": "User updated successfully"}`, ok: true},
+		{name: "200 success 1", status: 200, body: `{"success": 1}`, ok: true},
+		{name: "200 success null", status: 200, body: `{"success": null, "data": {"id": "1"}}`, ok: true},
+		{name: "200 success \"yes\"", status: 200, body: `{"success": "yes"}`, ok: true},
+		{name: "429 as documented", status: 429, body: `{"success": "false", "message": "Too many requests."}`, message: "Too many requests."},
+		{name: "401 token expired", status: 401, body: `{"success": false, "message": "Token has expired"}`, expired: true, message: "Token has expired"},
+		{name: "401 unauthenticated", status: 401, body: `{"success": false, "message": "Unauthenticated"}`, denied: true, message: "Unauthenticated"},
+		{name: "401 bad credentials", status: 401, body: `{"success": false, "message": "Invalid credentials"}`, denied: true, message: "Invalid credentials"},
+		{name: "403", status: 403, body: `{"success": false, "message": "Forbidden"}`, denied: true, message: "Forbidden"},
+		{name: "404", status: 404, body: `{"success": false, "message": "User not found"}`, missing: true, message: "User not found"},
+		{name: "400 fields", status: 400,
+			body:    `{"success": false, "message": "The given data was invalid.", "error": {"name": ["The name field must not be empty."], "email": ["The email field must be a valid email address."]}}`,
+			message: "The given data was invalid: email: The email field must be a valid email address.; name: The name field must not be empty."},
+		{name: "400 field as a string", status: 400, body: `{"success": false, "message": "Bad", "error": {"number": "too short", "x": 5}}`,
+			message: "Bad: number: too short"},
+		{name: "429 header only", status: 429, header: http.Header{"Retry-After": {"3"}}, body: `{"success": false, "message": "Too Many Requests"}`,
+			message: "Too Many Requests", retry: start.Add(3 * time.Second)},
+		{name: "429 body later than header", status: 429, header: http.Header{"Retry-After": {"3"}},
+			body:    `{"success": false, "message": "Too Many Requests", "retry_after": "2000-01-01 05:30:10"}`,
+			message: "Too Many Requests", retry: start.Add(10 * time.Second)},
+		{name: "429 header later than body", status: 429, header: http.Header{"Retry-After": {"30"}},
+			body:    `{"success": false, "message": "Too Many Requests", "retry_after": "2000-01-01 05:30:10"}`,
+			message: "Too Many Requests", retry: start.Add(30 * time.Second)},
+		{name: "429 body only", status: 429, body: `{"success": false, "retry_after": "2000-01-01 06:00:00"}`,
+			retry: start.Add(30 * time.Minute)},
+		{name: "429 unreadable body date", status: 429, body: `{"success": false, "retry_after": "soon"}`},
+		{name: "503 html", status: 503, header: http.Header{"Retry-After": {"1"}}, body: "<html>\n<h1>503 Service Unavailable</h1></html>",
+			message: "<html> <h1>503 Service Unavailable</h1></html>", retry: start.Add(time.Second)},
+		{name: "500 empty", status: 500, body: ``},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := smartflo.Check(tt.status, tt.header, []byte(tt.body))
+				if tt.ok {
+					if e != nil {
+						t.Fatalf("Check = %v, want success", e)
+					}
+					return
+				}
+				if e == nil {
+					t.Fatal("Check = nil, want a failure")
+				}
+				if e.Status != tt.status || e.Expired != tt.expired || e.Denied != tt.denied || e.Missing != tt.missing {
+					t.Errorf("Check = %+v, want status %d expired %v denied %v missing %v", e, tt.status, tt.expired, tt.denied, tt.missing)
+				}
+				if e.Message != tt.message {
+					t.Errorf("Message = %q, want %q", e.Message, tt.message)
+				}
+				if !e.Retry.Equal(tt.retry) {
+					t.Errorf("Retry = %v, want %v", e.Retry, tt.retry)
+				}
+				if errors.Is(e, model.ErrAuth) != tt.denied || errors.Is(e, model.ErrNotFound) != tt.missing {
+					t.Errorf("errors.Is on %v disagrees with the flags", e)
+				}
+			})
+		})
+	}
+}
+
+// FuzzSmartfloCheck feeds Check arbitrary answers: it must never panic, and
+// every HTTP error status must be a failure.
+func FuzzSmartfloCheck(f *testing.F) {
+	f.Add(200, "", []byte(`{"success": true}`))
+	f.Add(200, "", []byte(`{"success": false, "message": "Token has expired"}`))
+	f.Add(200, "", []byte(`{"success": "false", "message": "Token has expired"}`)) // as the vendor's docs write it
+	f.Add(200, "", []byte(`{"success": "False", "message": "Could not update"}`))
+	f.Add(200, "", []byte(`{"success": 0}`))
+	f.Add(429, "", []byte(`{"success": "false", "message": "Too many requests."}`)) // the documented 429
+	f.Add(400, "", []byte(`{"success": false, "message": "The given data was invalid.", "error": {"email": ["bad"]}}`))
+	f.Add(429, "5", []byte(`{"success": false, "retry_after": "2026-01-02 03:04:05"}`))
+	f.Add(429, "Wed, 21 Oct 2015 07:28:00 GMT", []byte(`{"retry_after": 5}`))
+	f.Add(503, "-1", []byte("<html>down</html>"))
+	f.Add(200, "", []byte(`{"success": "yes", "error": [1, 2]}`))
+	f.Add(401, "", []byte(`null`))
+	f.Add(404, "", []byte{0xff, 0xfe})
+	f.Fuzz(func(t *testing.T, status int, retryAfter string, body []byte) {
+		if status < 100 || status > 999 {
+			return
+		}
+		h := http.Header{}
+		if retryAfter != "" {
+			h.Set("Retry-After", retryAfter)
+		}
+		e := smartflo.Check(status, h, body)
+		if status >= 400 && e == nil {
+			t.Fatalf("Check(%d, %q) = nil, want a failure", status, body)
+		}
+		if status < 300 && e == nil && saysFailed(body) {
+			t.Fatalf("Check(%d, %q) = nil, but its success says the call failed", status, body)
+		}
+		if e == nil {
+			return
+		}
+		if e.Expired && e.Denied {
+			t.Errorf("Check(%d, %q) says both expired and denied", status, body)
+		}
+		if e.Missing != (status == smartflo.NotFoundStatus) {
+			t.Errorf("Check(%d) Missing = %v", status, e.Missing)
+		}
+		_ = e.Error()
+	})
+}
+
+// FuzzUserFrom decodes arbitrary JSON objects as the one-user read and as
+// a list item: never a panic, and every value in canonical form.
+func FuzzUserFrom(f *testing.F) {
+	for _, u := range seed(6) {
+		fake := smartflotest.New(smartflotest.Config{Token: permanent}, []smartflotest.User{u})
+		srv := httptest.NewServer(fake)
+		for _, path := range []string{"/v1/users", fmt.Sprintf("/v1/user/%d", u.ID)} {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+			req.Header.Set("Authorization", "Bearer "+permanent)
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				f.Fatal(err)
+			}
+			var buf bytes.Buffer
+			_, _ = buf.ReadFrom(resp.Body)
+			resp.Body.Close()
+			var env struct {
+				Data json.RawMessage `json:"data"`
+			}
+			_ = json.Unmarshal(buf.Bytes(), &env)
+			if env.Data[0] == '[' {
+				var items []json.RawMessage
+				_ = json.Unmarshal(env.Data, &items)
+				env.Data = items[0]
+			}
+			f.Add([]byte(env.Data))
+		}
+		srv.Close()
+	}
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"name": null, "team_member": {"status": "0", "role": {"id": 1.5}}, "agent": []}`))
+	f.Add([]byte(`{"agent": {"status": 1e400}, "user_role": {"id": "x"}, "team_member": {"users_for_cdr": {"type": "agent", "value": [null]}}}`))
+	f.Add([]byte(`{"team_member": {"email": "A <a@b.c>", "users_for_cdr": {"type": "none", "value": "a|b"}}}`))
+	table := smartflo.New(rest.Config{}).Table()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var doc map[string]any
+		if dec.Decode(&doc) != nil || doc == nil {
+			return
+		}
+		for _, full := range []bool{true, false} {
+			build := table.UserFromList
+			if full {
+				build = table.UserFromRead
+			}
+			u, err := build("7", doc)
+			if err != nil {
+				continue
+			}
+			if u.ID != "7" || u.Full != full {
+				t.Errorf("user %+v", u)
+			}
+			for name, v := range u.Values {
+				field := table.Field(name)
+				if field == nil {
+					t.Fatalf("value for unknown field %q", name)
+				}
+				if !canonical(v) {
+					t.Errorf("%s = %#v is not canonical", name, v)
+				}
+				_ = field.Kind.Format(v)
+				if _, err := json.Marshal(field.Kind.Encode(v)); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+				if !field.Kind.Equal(v, v) {
+					t.Errorf("%s = %#v is not equal to itself", name, v)
+				}
+			}
+		}
+	})
+}
+
+func canonical(v any) bool {
+	switch v := v.(type) {
+	case nil, string, bool, int64:
+		return true
+	case []any:
+		for _, e := range v {
+			if !canonical(e) || e == nil {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// saysFailed is the fuzz targets' own reading of a body: a top-level
+// success (the only key named so in any case) that is false, "false" or
+// "0" in any case, or the number 0.
+func saysFailed(body []byte) bool {
+	var obj map[string]any
+	if !json.Valid(body) {
+		return false
+	}
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	if d.Decode(&obj) != nil {
+		return false
+	}
+	var v any
+	n := 0
+	for k, val := range obj {
+		if strings.EqualFold(k, "success") {
+			v, n = val, n+1
+		}
+	}
+	if n != 1 {
+		return false
+	}
+	switch v := v.(type) {
+	case bool:
+		return !v
+	case string:
+		s := strings.ToLower(strings.TrimSpace(v))
+		return s == "false" || s == "0"
+	case json.Number:
+		f, err := v.Float64()
+		return err == nil && f == 0
+	}
+	return false
+}

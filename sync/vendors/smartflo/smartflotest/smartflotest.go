@@ -1,0 +1,690 @@
+// Package smartflotest is a fake Smartflo API server, shipped like
+// net/http/httptest so that tests, the demo and the fake command can run a
+// sync against something that answers as the vendor does: bearer tokens
+// (permanent, or from login and refresh, which expire), cursor paging of the
+// user list, the one-user read, and PATCH with the vendor's validation
+// answers. It owns the Smartflo shapes of those answers and the users it
+// stores; the request log, the request limit and injected faults belong to
+// fakehttp, which wraps its handler. It is not a client of the API.
+package smartflotest
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
+)
+
+// User is one user as the fake stores it; a seed file is a JSON array of these.
+type User struct {
+	ID                    int64    `json:"id"`
+	Name                  string   `json:"name"`
+	Number                string   `json:"number"` // e.g. "+919800000001"
+	Email                 string   `json:"email"`
+	Designation           string   `json:"designation"`
+	LoginID               string   `json:"login_id"`
+	RoleID                int64    `json:"role_id"`
+	RoleName              string   `json:"role_name"`
+	AgentID               string   `json:"agent_id"` // e.g. "0502842370097"
+	Blocked               bool     `json:"blocked"`
+	WebLoginBlocked       bool     `json:"web_login_blocked"`
+	LoginBasedCalling     bool     `json:"login_based_calling"`
+	InternationalOutbound bool     `json:"international_outbound"`
+	UsersForCDR           CDR      `json:"users_for_cdr"`
+	CallerID              []string `json:"caller_id,omitempty"`     // write-only at the API
+	AgentGroup            []string `json:"agent_group,omitempty"`   // write-only at the API
+	PasswordHash          string   `json:"password_hash,omitempty"` // bcrypt; write-only at the API
+}
+
+// CDR says whose call records a user may see: type "all" (value null) or
+// "agent" (value lists agent ids).
+type CDR struct {
+	Type  string   `json:"type"`
+	Value []string `json:"value"`
+}
+
+// CDR types.
+const (
+	CDRAll   = "all"
+	CDRAgent = "agent"
+)
+
+// clone returns a copy of u sharing no slices with it.
+func (u User) clone() User {
+	u.CallerID = slices.Clone(u.CallerID)
+	u.AgentGroup = slices.Clone(u.AgentGroup)
+	u.UsersForCDR.Value = slices.Clone(u.UsersForCDR.Value)
+	return u
+}
+
+// Config configures a Fake. The zero value accepts no token and no login.
+type Config struct {
+	Token      string          // a permanent access token accepted as Bearer; "" = none
+	Email      string          // the login POST /v1/auth/login accepts; "" disables login
+	Password   string          // the password that goes with Email
+	TokenTTL   time.Duration   // lifetime of tokens from login and refresh; 0 = 1h
+	BcryptCost int             // cost for stored passwords; 0 (or out of bcrypt's range) = bcrypt.DefaultCost
+	Faults     fakehttp.Faults // limit and injected faults
+}
+
+// Fake is a fake Smartflo API. It embeds the fakehttp.Server, so it is an
+// http.Handler and has Requests(), Writes(), MaxInWindow().
+type Fake struct {
+	*fakehttp.Server
+
+	cfg   Config
+	roles map[int64]string // role id -> name, from the seed; fixed after New
+	index map[int64]int    // user id -> position in users; fixed after New
+
+	mu        sync.Mutex
+	users     []User               // sorted by ID
+	tokens    map[string]time.Time // issued token -> expiry
+	logins    int
+	refreshes int
+}
+
+// New returns a fake serving a copy of users. Users without a CDR type get
+// "all". New panics if two users share an id or an id is not positive; seed
+// files read with ReadUsers never do.
+func New(cfg Config, users []User) *Fake {
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = time.Hour
+	}
+	if cfg.BcryptCost < bcrypt.MinCost || cfg.BcryptCost > bcrypt.MaxCost {
+		cfg.BcryptCost = bcrypt.DefaultCost
+	}
+	f := &Fake{
+		cfg:    cfg,
+		roles:  make(map[int64]string),
+		index:  make(map[int64]int, len(users)),
+		tokens: make(map[string]time.Time),
+	}
+	for _, u := range users {
+		f.users = append(f.users, u.clone())
+	}
+	slices.SortFunc(f.users, func(a, b User) int { return cmpInt(a.ID, b.ID) })
+	for i := range f.users {
+		u := &f.users[i]
+		if err := checkID(u.ID, f.index); err != nil {
+			panic("smartflotest.New: " + err.Error())
+		}
+		f.index[u.ID] = i
+		if u.UsersForCDR.Type == "" {
+			u.UsersForCDR.Type = CDRAll
+		}
+		if u.UsersForCDR.Type == CDRAll {
+			u.UsersForCDR.Value = nil
+		}
+		if u.RoleID > 0 && f.roles[u.RoleID] == "" {
+			f.roles[u.RoleID] = u.RoleName
+		}
+	}
+	f.Server = fakehttp.Wrap(http.HandlerFunc(f.serve), cfg.Faults, throttled)
+	return f
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func checkID[V any](id int64, seen map[int64]V) error {
+	if id <= 0 {
+		return fmt.Errorf("user id %d is not positive", id)
+	}
+	if _, dup := seen[id]; dup {
+		return fmt.Errorf("user id %d appears twice", id)
+	}
+	return nil
+}
+
+// Users returns a snapshot of the stored users, sorted by ID.
+func (f *Fake) Users() []User {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]User, len(f.users))
+	for i, u := range f.users {
+		out[i] = u.clone()
+	}
+	return out
+}
+
+// User returns a copy of the user with the given id.
+func (f *Fake) User(id int64) (User, bool) {
+	i, ok := f.index[id]
+	if !ok {
+		return User{}, false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.users[i].clone(), true
+}
+
+// Logins counts the POST /v1/auth/login calls so far, successful or not.
+func (f *Fake) Logins() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.logins
+}
+
+// Refreshes counts the POST /v1/auth/refresh calls so far, successful or not.
+func (f *Fake) Refreshes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.refreshes
+}
+
+// ReadUsers decodes a seed file: a JSON array of User. It rejects unknown
+// fields, trailing data, ids that are not positive or appear twice, unknown
+// CDR types and password hashes that are not bcrypt.
+func ReadUsers(r io.Reader) ([]User, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var users []User
+	if err := dec.Decode(&users); err != nil {
+		return nil, fmt.Errorf("smartflo seed: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("smartflo seed: data after the array")
+	}
+	seen := make(map[int64]struct{}, len(users))
+	for i, u := range users {
+		if err := checkID(u.ID, seen); err != nil {
+			return nil, fmt.Errorf("smartflo seed: user %d: %w", i+1, err)
+		}
+		seen[u.ID] = struct{}{}
+		switch u.UsersForCDR.Type {
+		case "", CDRAll, CDRAgent:
+		default:
+			return nil, fmt.Errorf("smartflo seed: user %d: users_for_cdr.type %q is not all or agent", u.ID, u.UsersForCDR.Type)
+		}
+		if u.PasswordHash != "" {
+			if _, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil {
+				return nil, fmt.Errorf("smartflo seed: user %d: password_hash: %w", u.ID, err)
+			}
+		}
+	}
+	return users, nil
+}
+
+// LoadUsers reads the seed file at path with ReadUsers.
+func LoadUsers(path string) ([]User, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	users, err := ReadUsers(fh)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return users, nil
+}
+
+// ist is India Standard Time, without depending on tzdata.
+var ist = time.FixedZone("IST", 5*3600+1800)
+
+// throttled writes Smartflo's 429: a Retry-After header in whole seconds,
+// rounded up, and retry_after in the body as India time. With no retryAt it
+// is the 429 the vendor documents: no hint at all, and "success" a string.
+func throttled(w http.ResponseWriter, retryAt time.Time) {
+	if retryAt.IsZero() {
+		writeJSON(w, http.StatusTooManyRequests, struct {
+			Success string `json:"success"`
+			Message string `json:"message"`
+		}{"false", "Too many requests."})
+		return
+	}
+	secs := max(1, int64(math.Ceil(time.Until(retryAt).Seconds())))
+	at := retryAt
+	if t := at.Truncate(time.Second); !t.Equal(at) {
+		at = t.Add(time.Second) // never tell a client to come back early
+	}
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	writeJSON(w, http.StatusTooManyRequests, struct {
+		Success    bool   `json:"success"`
+		Message    string `json:"message"`
+		RetryAfter string `json:"retry_after"`
+	}{false, "Too Many Requests", at.In(ist).Format(time.DateTime)})
+}
+
+// failure is the body of every Smartflo error answer.
+type failure struct {
+	Success bool                `json:"success"`
+	Message string              `json:"message"`
+	Error   map[string][]string `json:"error,omitempty"`
+}
+
+// Messages of the answers.
+const (
+	msgUnauthenticated = "Unauthenticated"
+	msgExpired         = "Token has expired"
+	msgBadCredentials  = "Invalid credentials"
+	msgInvalid         = "The given data was invalid."
+	msgUserNotFound    = "User not found"
+	msgUpdated         = "User updated successfully"
+)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only the fake's own types are written
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func fail(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, failure{Message: msg})
+}
+
+func invalid(w http.ResponseWriter, errs map[string][]string) {
+	writeJSON(w, http.StatusBadRequest, failure{Message: msgInvalid, Error: errs})
+}
+
+// serve routes a request that survived fakehttp's limit and faults.
+func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case p == "/v1/auth/login":
+		if allow(w, r, http.MethodPost) {
+			f.login(w, r)
+		}
+	case p == "/v1/auth/refresh":
+		if allow(w, r, http.MethodPost) {
+			f.refresh(w, r)
+		}
+	case p == "/v1/users":
+		if allow(w, r, http.MethodGet) {
+			f.list(w, r)
+		}
+	case strings.HasPrefix(p, "/v1/user/") && !strings.Contains(p[len("/v1/user/"):], "/"):
+		id := p[len("/v1/user/"):]
+		if allow(w, r, http.MethodGet, http.MethodPatch) {
+			if r.Method == http.MethodGet {
+				f.getUser(w, r, id)
+			} else {
+				f.patchUser(w, r, id)
+			}
+		}
+	default:
+		fail(w, http.StatusNotFound, "Route not found")
+	}
+}
+
+// allow answers 405 and reports false unless r uses one of methods.
+func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	if slices.Contains(methods, r.Method) {
+		return true
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	fail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+	return false
+}
+
+// tokenState is what the fake makes of a request's bearer token.
+type tokenState int
+
+const (
+	tokenMissing   tokenState = iota // no token, or one the fake never issued
+	tokenValid                       // the permanent token or an unexpired issued one
+	tokenExpired                     // an issued token past its TTL
+	tokenPermanent                   // the permanent token (only from checkToken)
+)
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+// checkToken classifies tok; the caller holds f.mu.
+func (f *Fake) checkToken(tok string, now time.Time) tokenState {
+	if tok == "" {
+		return tokenMissing
+	}
+	if f.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(f.cfg.Token)) == 1 {
+		return tokenPermanent
+	}
+	exp, ok := f.tokens[tok]
+	switch {
+	case !ok:
+		return tokenMissing
+	case !now.Before(exp):
+		return tokenExpired
+	}
+	return tokenValid
+}
+
+// authorize reports whether r carries a usable token, answering for it when
+// not: 401 for a missing or unknown token; for an expired one, 401 on reads
+// and, as Smartflo does on some calls, 200 with success false on writes.
+func (f *Fake) authorize(w http.ResponseWriter, r *http.Request) bool {
+	f.mu.Lock()
+	state := f.checkToken(bearer(r), time.Now())
+	f.mu.Unlock()
+	switch state {
+	case tokenMissing:
+		fail(w, http.StatusUnauthorized, msgUnauthenticated)
+		return false
+	case tokenExpired:
+		if r.Method == http.MethodGet {
+			fail(w, http.StatusUnauthorized, msgExpired)
+		} else {
+			fail(w, http.StatusOK, msgExpired)
+		}
+		return false
+	}
+	return true
+}
+
+// tokenAnswer is the body of a successful login or refresh.
+type tokenAnswer struct {
+	Success     bool   `json:"success"`
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+}
+
+// issue creates a token expiring TokenTTL after now; the caller holds f.mu.
+func (f *Fake) issue(now time.Time) tokenAnswer {
+	tok := rand.Text() + rand.Text()
+	f.tokens[tok] = now.Add(f.cfg.TokenTTL)
+	return tokenAnswer{
+		Success:     true,
+		AccessToken: tok,
+		TokenType:   "bearer",
+		ExpiresIn:   max(1, int64(math.Ceil(f.cfg.TokenTTL.Seconds()))),
+	}
+}
+
+func (f *Fake) login(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.logins++
+	f.mu.Unlock()
+	var body struct {
+		Email    *string `json:"email"`
+		Password *string `json:"password"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		invalid(w, map[string][]string{"body": {"The request body must be a JSON object."}})
+		return
+	}
+	errs := map[string][]string{}
+	if body.Email == nil || *body.Email == "" {
+		errs["email"] = []string{"The email field is required."}
+	}
+	if body.Password == nil || *body.Password == "" {
+		errs["password"] = []string{"The password field is required."}
+	}
+	if len(errs) > 0 {
+		invalid(w, errs)
+		return
+	}
+	emailOK := subtle.ConstantTimeCompare([]byte(*body.Email), []byte(f.cfg.Email)) == 1
+	passOK := subtle.ConstantTimeCompare([]byte(*body.Password), []byte(f.cfg.Password)) == 1
+	if f.cfg.Email == "" || !emailOK || !passOK {
+		fail(w, http.StatusUnauthorized, msgBadCredentials)
+		return
+	}
+	f.mu.Lock()
+	ans := f.issue(time.Now())
+	f.mu.Unlock()
+	writeJSON(w, http.StatusOK, ans)
+}
+
+// refresh swaps the request's token, expired or not, for a new one. The old
+// issued token stops working; the permanent token stays valid.
+func (f *Fake) refresh(w http.ResponseWriter, r *http.Request) {
+	tok := bearer(r)
+	now := time.Now()
+	f.mu.Lock()
+	f.refreshes++
+	state := f.checkToken(tok, now)
+	if state == tokenMissing {
+		f.mu.Unlock()
+		fail(w, http.StatusUnauthorized, msgUnauthenticated)
+		return
+	}
+	if state != tokenPermanent {
+		delete(f.tokens, tok)
+	}
+	ans := f.issue(now)
+	f.mu.Unlock()
+	writeJSON(w, http.StatusOK, ans)
+}
+
+// List shapes.
+type (
+	listPage struct {
+		HasMore    bool       `json:"has_more"`
+		Count      int        `json:"count"`
+		LastSeenID int64      `json:"last_seen_id,omitempty"`
+		Data       []listItem `json:"data"`
+	}
+	listItem struct {
+		ID                             int64     `json:"id"`
+		Name                           string    `json:"name"`
+		LoginID                        string    `json:"login_id"`
+		IsLoginBasedCallingEnabled     bool      `json:"is_login_based_calling_enabled"`
+		IsInternationalOutboundEnabled bool      `json:"is_international_outbound_enabled"`
+		UserRole                       role      `json:"user_role"`
+		UserStatus                     int       `json:"user_status"`
+		Agent                          listAgent `json:"agent"`
+	}
+	role struct {
+		ID   int64  `json:"id"`
+		Name string `json:"name"`
+	}
+	listAgent struct {
+		ID             string `json:"id"`
+		Name           string `json:"name"`
+		Status         int    `json:"status"` // 0 enabled, 1 blocked
+		FollowMeNumber string `json:"follow_me_number"`
+	}
+)
+
+// Paging bounds of GET /v1/users.
+const (
+	defaultLimit = 20
+	maxLimit     = 100 // assumed in api.md
+)
+
+func (f *Fake) list(w http.ResponseWriter, r *http.Request) {
+	if !f.authorize(w, r) {
+		return
+	}
+	q := r.URL.Query()
+	errs := map[string][]string{}
+	limit, after := int64(defaultLimit), int64(0)
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		switch {
+		case err != nil:
+			errs["limit"] = []string{"The limit must be an integer."}
+		case n < 1 || n > maxLimit:
+			errs["limit"] = []string{fmt.Sprintf("The limit must be between 1 and %d.", maxLimit)}
+		}
+		limit = n
+	}
+	if s := q.Get("last_seen_id"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		switch {
+		case err != nil:
+			errs["last_seen_id"] = []string{"The last seen id must be an integer."}
+		case n < 0:
+			errs["last_seen_id"] = []string{"The last seen id must be at least 0."}
+		}
+		after = n
+	}
+	if len(errs) > 0 {
+		invalid(w, errs)
+		return
+	}
+
+	f.mu.Lock()
+	start, _ := slices.BinarySearchFunc(f.users, after+1, func(u User, id int64) int { return cmpInt(u.ID, id) })
+	end := min(len(f.users), start+int(limit))
+	page := listPage{HasMore: end < len(f.users), Data: make([]listItem, 0, end-start)}
+	for _, u := range f.users[start:end] {
+		page.Data = append(page.Data, listItem{
+			ID:                             u.ID,
+			Name:                           u.Name,
+			LoginID:                        u.LoginID,
+			IsLoginBasedCallingEnabled:     u.LoginBasedCalling,
+			IsInternationalOutboundEnabled: u.InternationalOutbound,
+			UserRole:                       role{u.RoleID, u.RoleName},
+			UserStatus:                     1,
+			Agent:                          listAgent{u.AgentID, u.Name, boolInt(u.Blocked), u.Number},
+		})
+	}
+	f.mu.Unlock()
+	page.Count = len(page.Data)
+	if page.Count > 0 {
+		page.LastSeenID = page.Data[page.Count-1].ID
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// One-user shapes.
+type (
+	oneUser struct {
+		Data userDetail `json:"data"`
+	}
+	userDetail struct {
+		ID         string      `json:"id"`
+		Name       string      `json:"name"`
+		Number     string      `json:"number"`
+		TeamMember teamMember  `json:"team_member"`
+		Agent      agentDetail `json:"agent"`
+	}
+	teamMember struct {
+		Designation         string `json:"designation"`
+		Email               string `json:"email"`
+		LoginID             string `json:"login_id"`
+		Status              int    `json:"status"` // 1 unblocked, 0 blocked
+		Role                role   `json:"role"`
+		IsLoginBasedCalling bool   `json:"is_login_based_calling"`
+		IsWebLoginBlock     bool   `json:"is_web_login_block"`
+		UsersForCDR         CDR    `json:"users_for_cdr"`
+	}
+	agentDetail struct {
+		ID                             string `json:"id"`
+		Number                         string `json:"number"`
+		AgentStatus                    int    `json:"agent_status"` // 0 enabled, 1 blocked
+		IsInternationalOutboundEnabled bool   `json:"is_international_outbound_enabled"`
+	}
+)
+
+// lookup finds the position of the user named by a path id.
+func (f *Fake) lookup(id string) (int, bool) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	i, ok := f.index[n]
+	return i, ok
+}
+
+func (f *Fake) getUser(w http.ResponseWriter, r *http.Request, id string) {
+	if !f.authorize(w, r) {
+		return
+	}
+	i, ok := f.lookup(id)
+	if !ok {
+		fail(w, http.StatusNotFound, msgUserNotFound)
+		return
+	}
+	f.mu.Lock()
+	u := f.users[i].clone()
+	f.mu.Unlock()
+	writeJSON(w, http.StatusOK, oneUser{userDetail{
+		ID:     strconv.FormatInt(u.ID, 10),
+		Name:   u.Name,
+		Number: u.Number,
+		TeamMember: teamMember{
+			Designation:         u.Designation,
+			Email:               u.Email,
+			LoginID:             u.LoginID,
+			Status:              1 - boolInt(u.Blocked),
+			Role:                role{u.RoleID, u.RoleName},
+			IsLoginBasedCalling: u.LoginBasedCalling,
+			IsWebLoginBlock:     u.WebLoginBlocked,
+			UsersForCDR:         u.UsersForCDR,
+		},
+		Agent: agentDetail{
+			ID:                             u.AgentID,
+			Number:                         u.Number,
+			AgentStatus:                    boolInt(u.Blocked),
+			IsInternationalOutboundEnabled: u.InternationalOutbound,
+		},
+	}})
+}
+
+func (f *Fake) patchUser(w http.ResponseWriter, r *http.Request, id string) {
+	if !f.authorize(w, r) {
+		return
+	}
+	i, ok := f.lookup(id)
+	if !ok {
+		fail(w, http.StatusNotFound, msgUserNotFound)
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		fail(w, http.StatusBadRequest, "unreadable body")
+		return
+	}
+	p, errs := f.parsePatch(body)
+	if len(errs) > 0 {
+		invalid(w, errs)
+		return
+	}
+	if p.password != nil {
+		// Hash outside the lock: bcrypt is slow on purpose.
+		hash, err := bcrypt.GenerateFromPassword([]byte(*p.password), f.cfg.BcryptCost)
+		if err != nil {
+			fail(w, http.StatusInternalServerError, "Server Error")
+			return
+		}
+		h := string(hash)
+		p.hash = &h
+	}
+	f.mu.Lock()
+	p.apply(&f.users[i], f.roles)
+	f.mu.Unlock()
+	writeJSON(w, http.StatusOK, struct {
+		Success bool   `json:"success"`
+		Message string `json:"message"`
+	}{true, msgUpdated})
+}
