@@ -3,7 +3,6 @@ package ratelimit
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -12,21 +11,6 @@ import (
 
 	"github.com/rostersync/rostersync/sync/model"
 )
-
-// UnreachableError says which API stopped answering, since when, and the
-// last failure seen. It matches model.ErrUnreachable.
-type UnreachableError struct {
-	Host  string    // host[:port] of the API
-	Since time.Time // its last answer, or the first request unanswered when none came
-	Last  error     // the last request's failure
-}
-
-func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("the API at %s has not answered since %s: %v", e.Host, e.Since.Format("2006-01-02 15:04:05 MST"), e.Last)
-}
-
-// Is makes errors.Is(err, model.ErrUnreachable) true.
-func (e *UnreachableError) Is(target error) bool { return target == model.ErrUnreachable }
 
 // DefaultUnreachableAfter is how long an API may go without answering,
 // every request failing at the network level, before a run stops.
@@ -43,19 +27,19 @@ const unreachableFailures = 3
 // requests having failed at the network level (refused, reset, timed out)
 // in that time, or when one request spent all its attempts so with no
 // answer to any request since its first. From then on, Policy.Do returns
-// an *UnreachableError at once, and every request waiting (for its turn or
+// an *model.UnreachableError at once, and every request waiting (for its turn or
 // between attempts) gets it.
 type Health struct {
 	host   string
 	window time.Duration
-	ctx    context.Context // canceled, with the *UnreachableError, when judged so
+	ctx    context.Context // canceled, with the *model.UnreachableError, when judged so
 	kill   context.CancelCauseFunc
 
 	mu          sync.Mutex
 	lastAnswer  time.Time // zero: none yet
 	streakStart time.Time // when the first request failing since the last answer was sent
 	streak      int       // requests failed since the last answer
-	err         *UnreachableError
+	err         *model.UnreachableError
 }
 
 // NewHealth returns a Health for the API at host that judges it
@@ -65,7 +49,7 @@ func NewHealth(host string, window time.Duration) *Health {
 	return &Health{host: host, window: window, ctx: ctx, kill: kill}
 }
 
-// Err returns the *UnreachableError once the API is judged unreachable,
+// Err returns the *model.UnreachableError once the API is judged unreachable,
 // else nil.
 func (h *Health) Err() error {
 	if h == nil {
@@ -114,7 +98,7 @@ func (h *Health) note(sent time.Time, err error, gaveUp time.Time) {
 	if since.IsZero() {
 		since = h.streakStart
 	}
-	h.err = &UnreachableError{Host: h.host, Since: since, Last: err}
+	h.err = &model.UnreachableError{Host: h.host, Since: since, Last: err}
 	h.kill(h.err)
 }
 

@@ -73,7 +73,7 @@ func TestUnreachableStopsEveryRequest(t *testing.T) {
 				t.Fatalf("request %d: %v, want ErrUnreachable", i, err)
 			}
 		}
-		var ue *ratelimit.UnreachableError
+		var ue *model.UnreachableError
 		if !errors.As(h.Err(), &ue) || ue.Host != "api.example:443" || !ue.Since.Equal(lastAnswer) {
 			t.Fatalf("Err() = %#v, want the host and the last answer's time", h.Err())
 		}
@@ -133,7 +133,7 @@ func TestOneRequestOutOfAttempts(t *testing.T) {
 		if n != 4 || !errors.Is(err, model.ErrUnreachable) {
 			t.Fatalf("Do = %d, %v; want 4 attempts and ErrUnreachable", n, err)
 		}
-		var ue *ratelimit.UnreachableError
+		var ue *model.UnreachableError
 		if !errors.As(err, &ue) || !ue.Since.Equal(begin) {
 			t.Errorf("Do = %v, want it unanswered since the first attempt (%v)", err, begin)
 		}

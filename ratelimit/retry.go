@@ -102,9 +102,9 @@ func overBudget(err error) int {
 // be over its budget (and when to come back, for every worker); a success
 // lets it speed up. Do returns the number of attempts made.
 //
-// Waiting (for the limiter, between attempts) ends with ctx, or earlier
-// with the context WithWaitContext attached to it, or when p.Health judges
-// the API unreachable.
+// Waiting (for the limiter, between attempts) ends with ctx, or when
+// p.Health judges the API unreachable. op runs under ctx; once ctx is done
+// no attempt follows, whatever op does with a request already sent.
 func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) error) (int, error) {
 	if p.Deadline > 0 {
 		var cancel context.CancelFunc
@@ -112,12 +112,6 @@ func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) e
 		defer cancel()
 	}
 	wait := ctx
-	if w, ok := ctx.Value(waitKey{}).(context.Context); ok {
-		var cancel context.CancelCauseFunc
-		wait, cancel = context.WithCancelCause(w)
-		defer cancel(nil)
-		defer context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })()
-	}
 	if h := p.Health; h != nil {
 		if herr := h.Err(); herr != nil {
 			return 0, herr
@@ -187,16 +181,6 @@ func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) e
 			}
 		}
 	}
-}
-
-type waitKey struct{}
-
-// WithWaitContext returns a copy of ctx under which Policy.Do stops
-// waiting (for the limiter, or between attempts) when wait ends, while a
-// request already sent goes on under ctx. An apply uses it so that an
-// interrupt starts no new request yet lets those in flight finish.
-func WithWaitContext(ctx, wait context.Context) context.Context {
-	return context.WithValue(ctx, waitKey{}, wait)
 }
 
 // backoff returns a full-jitter wait after the given failed attempt:

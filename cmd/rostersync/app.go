@@ -8,7 +8,7 @@ import (
 	"io"
 	"runtime/debug"
 
-	"github.com/rostersync/rostersync/sync/apply"
+	"github.com/rostersync/rostersync/sync/engine"
 	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/plan"
 )
@@ -32,7 +32,6 @@ const (
 
 var (
 	errInterrupted = errors.New("interrupted")
-	errRowsFailed  = errors.New("rows failed")
 	errUsage       = errors.New("usage")
 )
 
@@ -46,9 +45,9 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.Is(err, plan.ErrRefused):
 		return exitRefused
-	case errors.Is(err, errRowsFailed):
+	case errors.Is(err, engine.ErrRowsFailed):
 		return exitRowsFailed
-	case errors.Is(err, apply.ErrStopped) && errors.Is(err, model.ErrUnreachable):
+	case errors.Is(err, engine.ErrStopped) && errors.Is(err, model.ErrUnreachable):
 		// The API stopped answering while changes were being sent: some
 		// rows may be done, the rest were skipped. (While reading, nothing
 		// was written: that stays a run that could not start.)

@@ -55,18 +55,9 @@ func BenchmarkApply(b *testing.B) {
 // bigFake returns a fake of target holding n generated users, ids 1..n.
 func bigFake(target string, n int, faults fakehttp.Faults) fakeServer {
 	if target == "smartflo" {
-		users := make([]smartflotest.User, n)
-		for i := range users {
-			users[i] = smartflotest.User{ID: int64(i + 1), Name: fmt.Sprint("User ", i+1), Email: fmt.Sprintf("u%d@example.com", i+1),
-				Number: "+919800000001", LoginID: fmt.Sprint("u", i+1), RoleID: 54631, RoleName: "Agent", UsersForCDR: smartflotest.CDR{Type: "all"}}
-		}
-		return smartflotest.New(smartflotest.Config{Token: testToken, Faults: faults}, users)
+		return smartflotest.New(smartflotest.Config{Token: testToken, Faults: faults}, smartflotest.Generate(n))
 	}
-	users := make([]dnltest.User, n)
-	for i := range users {
-		users[i] = dnltest.User{UserID: int64(i + 1), Name: fmt.Sprint("user", i+1), UserType: "agent", Active: true, Email: fmt.Sprintf("u%d@example.com", i+1)}
-	}
-	return dnltest.New(dnltest.Config{Token: testToken, Faults: faults}, users)
+	return dnltest.New(dnltest.Config{Token: testToken, Faults: faults}, dnltest.Generate(n))
 }
 
 // hiddenLimits are the rate limiters BenchmarkHiddenLimit puts in front

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+
+	"github.com/rostersync/rostersync/sync/vendors"
 )
 
 // demoToken is the fixed token of the demo's in-process fake.
@@ -18,10 +20,10 @@ const demoToken = "demo-token"
 func (a *App) runDemo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(a.Stderr)
-	target := fs.String("target", "smartflo", "the target to emulate: smartflo or dnl")
+	target := fs.String("target", vendors.All[0].Name, "the target to emulate: "+vendors.Names(" or "))
 	data := fs.String("data", filepath.Join("testdata", "demo"), "folder holding <target>/users.json and <target>/roster.csv")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: rostersync demo [--target smartflo|dnl]
+		fmt.Fprint(fs.Output(), `Usage: rostersync demo [--target `+vendors.Names("|")+`]
 
 Runs plan, apply, and apply once more, of testdata/demo/<target>/roster.csv against an
 in-process fake of the target seeded from testdata/demo/<target>/users.json. Nothing
@@ -34,9 +36,13 @@ Flags:
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	seed := filepath.Join(*data, *target, "users.json")
-	rosterPath := filepath.Join(*data, *target, "roster.csv")
-	fake, err := newFake(fakeOptions{target: *target, seed: seed, token: demoToken})
+	v, err := vendors.Lookup(*target)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	seed := filepath.Join(*data, v.Name, "users.json")
+	rosterPath := filepath.Join(*data, v.Name, "roster.csv")
+	fake, err := v.NewFake(vendors.FakeConfig{Seed: seed, Token: demoToken})
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("demo data not found (%w); run the demo from the repository's root or pass --data", err)
 	}

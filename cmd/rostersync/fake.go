@@ -11,65 +11,28 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
-	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
-	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
+	"github.com/rostersync/rostersync/sync/vendors"
 )
 
 // fakeServer is what the commands need of a shipped fake.
-type fakeServer interface {
-	http.Handler
-	Writes() int
-}
-
-// fakeOptions configure a shipped fake.
-type fakeOptions struct {
-	target   string
-	seed     string // a users.json file
-	token    string // the fixed token it accepts
-	login    string // the login it accepts ("" = none)
-	password string
-	tokenTTL time.Duration // lifetime of tokens from a login
-	faults   fakehttp.Faults
-}
-
-// newFake builds a target's shipped fake, seeded from a users.json file.
-func newFake(o fakeOptions) (fakeServer, error) {
-	switch o.target {
-	case "smartflo":
-		users, err := smartflotest.LoadUsers(o.seed)
-		if err != nil {
-			return nil, err
-		}
-		return smartflotest.New(smartflotest.Config{Token: o.token, Email: o.login, Password: o.password,
-			TokenTTL: o.tokenTTL, Faults: o.faults}, users), nil
-	case "dnl":
-		users, err := dnltest.LoadUsers(o.seed)
-		if err != nil {
-			return nil, err
-		}
-		return dnltest.New(dnltest.Config{Token: o.token, Admin: o.login, Password: o.password,
-			TokenTTL: o.tokenTTL, Faults: o.faults}, users), nil
-	}
-	return nil, usageError("--target must be smartflo or dnl")
-}
+type fakeServer = vendors.Fake
 
 // runFake serves a shipped fake until interrupted, so that an admin can
 // rehearse plan and apply before touching production.
 func (a *App) runFake(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fake", flag.ContinueOnError)
 	fs.SetOutput(a.Stderr)
-	var o fakeOptions
+	var o vendors.FakeConfig
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
-	fs.StringVar(&o.target, "target", "", "the API to emulate: smartflo or dnl (required)")
-	fs.StringVar(&o.seed, "seed", "", "users.json to start from (default testdata/demo/<target>/users.json)")
-	fs.StringVar(&o.token, "token", "", "the fixed token it accepts (default: made up and printed)")
-	fs.StringVar(&o.login, "login", "", "a login it accepts too (Smartflo email, DNL admin name)")
-	fs.StringVar(&o.password, "password", "", "the password of --login (a rehearsal password, not a real one)")
-	fs.DurationVar(&o.tokenTTL, "token-ttl", 0, "lifetime of tokens from a login (default: Smartflo 1h, DNL never expire)")
-	o.faults.RegisterFlags(fs)
+	target := fs.String("target", "", "the API to emulate: "+vendors.Names(" or ")+" (required)")
+	fs.StringVar(&o.Seed, "seed", "", "users.json to start from (default testdata/demo/<target>/users.json)")
+	fs.StringVar(&o.Token, "token", "", "the fixed token it accepts (default: made up and printed)")
+	fs.StringVar(&o.Login, "login", "", "a login it accepts too (Smartflo email, DNL admin name)")
+	fs.StringVar(&o.Password, "password", "", "the password of --login (a rehearsal password, not a real one)")
+	fs.DurationVar(&o.TokenTTL, "token-ttl", 0, "lifetime of tokens from a login (default: Smartflo 1h, DNL never expire)")
+	o.Faults.RegisterFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: rostersync fake --target smartflo|dnl [--addr 127.0.0.1:8080] [--seed FILE] [--token T] [faults]
+		fmt.Fprint(fs.Output(), `Usage: rostersync fake --target `+vendors.Names("|")+` [--addr 127.0.0.1:8080] [--seed FILE] [--token T] [faults]
 
 Serves the shipped fake of the target's API, to rehearse plan and apply against it. The
 first line of output is "token=<token> base_url=<url>".
@@ -87,16 +50,20 @@ Flags:
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := o.faults.Check(); err != nil {
+	if err := o.Faults.Check(); err != nil {
 		return usageError("%v", err)
 	}
-	if o.seed == "" {
-		o.seed = filepath.Join("testdata", "demo", o.target, "users.json")
+	v, err := vendors.Lookup(*target)
+	if err != nil {
+		return usageError("%v", err)
 	}
-	if o.token == "" {
-		o.token = rand.Text()
+	if o.Seed == "" {
+		o.Seed = filepath.FromSlash(v.DemoSeed())
 	}
-	fake, err := newFake(o)
+	if o.Token == "" {
+		o.Token = rand.Text()
+	}
+	fake, err := v.NewFake(o)
 	if err != nil {
 		return err
 	}
@@ -106,9 +73,9 @@ Flags:
 	}
 	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 10 * time.Second}
 	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(a.Stdout, "token=%s base_url=%s\n", o.token, url)
+	fmt.Fprintf(a.Stdout, "token=%s base_url=%s\n", o.Token, url)
 	fmt.Fprintf(a.Stdout, "Fake %s API seeded from %s. Rehearse with:\n  ROSTERSYNC_TOKEN=%s rostersync plan --target %s --base-url %s --roster FILE\nInterrupt to stop.\n",
-		o.target, o.seed, o.token, o.target, url)
+		v.Name, o.Seed, o.Token, v.Name, url)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {

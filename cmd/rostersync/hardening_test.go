@@ -15,6 +15,7 @@ import (
 
 	"github.com/rostersync/rostersync/report"
 	"github.com/rostersync/rostersync/sync/state"
+	"github.com/rostersync/rostersync/sync/vendors"
 	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
 	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
 	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
@@ -188,7 +189,7 @@ func TestReportOnFullDisk(t *testing.T) {
 func TestSecondRunRefusedByTheLock(t *testing.T) {
 	h := newHarness(t, "dnl")
 	roster := h.file("roster.csv", e2eCases["dnl"].roster)
-	base, err := baseURL(options{baseURL: h.srv.URL})
+	base, err := baseURL(options{baseURL: h.srv.URL}, must(vendors.Lookup("dnl")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,13 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,13 +19,13 @@ import (
 	"github.com/rostersync/rostersync/ratelimit"
 	"github.com/rostersync/rostersync/report"
 	"github.com/rostersync/rostersync/sync/apply"
+	"github.com/rostersync/rostersync/sync/engine"
 	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/plan"
 	"github.com/rostersync/rostersync/sync/roster"
 	"github.com/rostersync/rostersync/sync/state"
-	"github.com/rostersync/rostersync/sync/vendors/dnl"
+	"github.com/rostersync/rostersync/sync/vendors"
 	"github.com/rostersync/rostersync/sync/vendors/rest"
-	"github.com/rostersync/rostersync/sync/vendors/smartflo"
 )
 
 // options are the flags of plan and apply.
@@ -59,8 +57,8 @@ type options struct {
 }
 
 func (o *options) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.target, "target", "", "the target API: smartflo or dnl (required)")
-	fs.StringVar(&o.baseURL, "base-url", "", "API root without /v1; Smartflo defaults to "+smartflo.DefaultBaseURL+", DNL requires it")
+	fs.StringVar(&o.target, "target", "", "the target API: "+vendors.Names(" or ")+" (required)")
+	fs.StringVar(&o.baseURL, "base-url", "", "API root without /v1; "+baseURLHelp())
 	fs.StringVar(&o.roster, "roster", "", "roster file: .csv, .json (an array) or .jsonl; - reads CSV from stdin (required)")
 	fs.StringVar(&o.report, "report", "", "report file: .csv or .jsonl (default rostersync-<target>-<time>.csv)")
 	fs.StringVar(&o.resume, "resume", "", "a previous report: skip the rows it marks applied or unchanged")
@@ -68,7 +66,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.workers, "workers", 4, "requests in flight at most")
 	fs.IntVar(&o.maxChanges, "max-changes", 500, "apply refuses (exit 3, sends nothing) when more users than this would change")
 	fs.Float64Var(&o.maxBlockShare, "max-block-share", 10, "apply refuses (exit 3, sends nothing) when it would block more than this percent of the target's users")
-	fs.StringVar(&o.match, "match", "", "the roster column that names each user: smartflo id|email|login_id, dnl user_id|email|name (default: the id)")
+	fs.StringVar(&o.match, "match", "", "the roster column that names each user: "+matchHelp()+" (default: the id)")
 	fs.StringVar(&o.mapFile, "map", "", "CSV file with header column,field mapping roster columns to field names (empty field: ignore the column)")
 	fs.Func("set", "field=value set on every row, e.g. block_agent=true (repeatable)", func(v string) error {
 		o.sets = append(o.sets, v)
@@ -89,13 +87,14 @@ func (o *options) register(fs *flag.FlagSet) {
 }
 
 func (o *options) check() error {
+	v, err := vendors.Lookup(o.target)
 	switch {
-	case o.target != "smartflo" && o.target != "dnl":
-		return usageError("--target must be smartflo or dnl")
+	case err != nil:
+		return usageError("%v", err)
 	case o.roster == "":
 		return usageError("--roster is required")
-	case o.target == "dnl" && o.baseURL == "":
-		return usageError("--base-url is required for dnl: DNL is self-hosted (e.g. http://HOST:8000)")
+	case v.DefaultBaseURL == "" && o.baseURL == "":
+		return usageError("--base-url is required for %s: it is self-hosted (e.g. %s)", v.Name, v.BaseURLExample)
 	case o.rate < 0:
 		return usageError("--rate must be 0 (no limit) or more")
 	case o.workers < 1:
@@ -118,7 +117,7 @@ func (o *options) check() error {
 
 func (a *App) syncUsage(fs *flag.FlagSet, cmd string) func() {
 	return func() {
-		fmt.Fprintf(fs.Output(), `Usage: rostersync %s --target smartflo|dnl --roster FILE [flags]
+		fmt.Fprintf(fs.Output(), `Usage: rostersync %s --target `+vendors.Names("|")+` --roster FILE [flags]
 
 Examples:
   # A roster whose columns are field names, keyed by id:
@@ -137,6 +136,10 @@ Examples:
 Flags:
 `, cmd)
 		fs.PrintDefaults()
+		fmt.Fprintln(fs.Output(), "\nTargets:")
+		for _, v := range vendors.All {
+			fmt.Fprintf(fs.Output(), "  %-10s %s\n", v.Name, v.Title)
+		}
 	}
 }
 
@@ -221,35 +224,36 @@ type job struct {
 	log  zerolog.Logger
 	logs *swapWriter // the log's output, which a progress bar takes over
 
-	target     plan.Target
-	ledger     *state.Ledger
-	report     *report.Writer
 	reportPath string
-	digests    map[int]string // by roster row: what it held (report.Row.Digest)
-
-	mu         sync.Mutex
-	outcomes   map[string]int // rows by status, recorded in the report or not
-	unrecorded int            // rows the report could not take
-	requests   atomic.Int64   // HTTP requests sent
+	result     engine.Result
+	requests   atomic.Int64 // HTTP requests sent
 }
 
+// inflightGrace is how long a PATCH already sent may finish after an
+// interrupt: cutting it would leave unknown whether the server applied it.
+const inflightGrace = 10 * time.Second
+
 func (j *job) run(ctx context.Context) error {
+	v, err := vendors.Lookup(j.opts.target)
+	if err != nil {
+		return usageError("%v", err)
+	}
 	creds, err := credentials(j.app.Getenv)
 	if err != nil {
 		return err
 	}
-	base, err := baseURL(j.opts)
+	base, err := baseURL(j.opts, v)
 	if err != nil {
 		return err
 	}
-	j.target = newTarget(j.opts, base, creds, &j.requests)
-	key := j.target.Key()
-	if f, err := plan.MatchField(j.target, j.opts.match); err != nil {
+	client := newClient(j.opts, v, base, creds, &j.requests)
+	key := v.Key
+	if f, err := plan.MatchField(v.Target, j.opts.match); err != nil {
 		return usageError("--match: %v", err)
 	} else if f != nil {
 		key = f.Name
 	}
-	schema, err := j.schema(ctx, key)
+	schema, err := j.schema(ctx, v.Table, key)
 	if err != nil {
 		return err
 	}
@@ -259,10 +263,6 @@ func (j *job) run(ctx context.Context) error {
 	}
 	addRosterSecrets(creds.Secrets, rows)
 	dkey := digestKey(creds)
-	j.digests = make(map[int]string, len(rows))
-	for i := range rows {
-		j.digests[rows[i].N] = rows[i].Digest(dkey)
-	}
 	done, err := resumeFrom(j.opts.resume, dkey)
 	if err != nil {
 		return err
@@ -271,98 +271,56 @@ func (j *job) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	lock, err := state.Acquire(dir, j.target.Name(), base, j.cmd)
+	lock, err := state.Acquire(dir, v.Name, base, j.cmd)
 	if err != nil {
 		return err
 	}
 	defer lock.Release()
-	if j.ledger, err = state.Open(dir, j.target.Name(), base); err != nil {
-		return err
-	}
-	defer j.ledger.Close()
-	path := j.reportPath
-	if j.report, err = report.Create(path); err != nil {
-		return err
-	}
-	defer j.report.Close()
-	j.log.Info().Str("target", j.target.Name()).Str("base_url", base).Int("rows", len(rows)).
-		Str("report", path).Float64("rate", j.opts.rate).Int("workers", j.opts.workers).Msg("starting")
-
-	var ledgerView plan.Ledger = j.ledger
-	if j.opts.resendWriteOnly {
-		ledgerView = forgetful{j.ledger}
-	}
-	// The reads and the writes each get their own display: the plan prints
-	// between them, and must not be drawn over.
-	reading := newProgress(j.app.Stderr, j.logs, j.log, j.opts.progressEvery)
-	planner := plan.Planner{Target: j.target, Ledger: ledgerView, Workers: j.opts.workers, Match: key, Done: done, Progress: reading,
-		Redact: creds.Secrets.Redact}
-	start := time.Now()
-	p, err := planner.Plan(ctx, rows)
-	reading.Close()
+	ledger, err := state.Open(dir, v.Name, base, 0)
 	if err != nil {
-		if ctx.Err() != nil {
-			// Whichever read the interrupt cut is beside the point.
-			err = fmt.Errorf("%w while reading the users' state", context.Cause(ctx))
-		}
-		j.skipAll(rows, fmt.Errorf("not planned: %w", err))
 		return err
 	}
-	standing := plan.Guard{MaxChanges: j.opts.maxChanges, MaxBlockShare: j.opts.maxBlockShare}.Check(p)
+	defer ledger.Close()
+	rep, err := report.Create(j.reportPath)
+	if err != nil {
+		return err
+	}
+	defer rep.Close()
+	j.log.Info().Str("target", v.Name).Str("base_url", base).Int("rows", len(rows)).
+		Str("report", j.reportPath).Float64("rate", j.opts.rate).Int("workers", j.opts.workers).Msg("starting")
+
+	var known plan.Ledger = ledger
+	if j.opts.resendWriteOnly {
+		known = forgetful{ledger}
+	}
+	run := engine.Run{
+		Apply: j.cmd == "apply",
+		Rows:  rows,
+		Planner: plan.Planner{Target: v.Target, Reader: client, Ledger: known, Workers: j.opts.workers, Match: key,
+			Done: done, Redact: creds.Secrets.Redact},
+		Guard:   plan.Guard{MaxChanges: j.opts.maxChanges, MaxBlockShare: j.opts.maxBlockShare},
+		Applier: apply.Applier{Patcher: client, Ledger: ledger, Workers: j.opts.workers},
+		Report:  rep,
+		Digest:  func(r *model.Row) string { return r.Digest(dkey) },
+		Review:  j.show,
+		Display: func() engine.Display { return newProgress(j.app.Stderr, j.logs, j.log, j.opts.progressEvery) },
+		Log:     j.log,
+	}
+	start := time.Now()
+	j.result, err = run.Do(ctx)
+	j.printSummary(time.Since(start))
+	return err
+}
+
+// show prints the plan on stdout, for people or as JSON.
+func (j *job) show(p *plan.Plan, standing plan.Standing) error {
 	if j.opts.output == "json" {
 		if err := writePlanJSON(j.app.Stdout, p, standing); err != nil {
 			j.log.Error().Err(err).Msg("writing the plan to stdout") // the report still gets every row
 		}
-	} else {
-		writePlan(j.app.Stdout, p, standing, palette{on: j.app.colour(j.app.Stdout)})
+		return nil
 	}
-
-	// A report that cannot be written stops the sending: a change nobody
-	// can read about afterwards must not be made. What still finishes is
-	// logged in full instead.
-	applyCtx, stopApply := context.WithCancelCause(ctx)
-	defer stopApply(nil)
-	record := func(o apply.Outcome) {
-		if err := j.record(j.reportRow(o)); err != nil {
-			stopApply(j.reportFailed(err))
-		}
-	}
-	var runErr error
-	switch {
-	case j.cmd == "plan":
-		for i := range p.Items {
-			it := &p.Items[i]
-			record(apply.Outcome{Item: it, Status: it.Status, Err: it.Err})
-		}
-	case standing.Err() != nil:
-		runErr = standing.Err()
-		for i := range p.Items {
-			it := &p.Items[i]
-			if it.Status == model.Planned {
-				record(apply.Outcome{Item: it, Status: model.Skipped, Err: runErr})
-			} else {
-				record(apply.Outcome{Item: it, Status: it.Status, Err: it.Err})
-			}
-		}
-	default:
-		applying := newProgress(j.app.Stderr, j.logs, j.log, j.opts.progressEvery)
-		applier := apply.Applier{Target: j.target, Ledger: j.ledger, Workers: j.opts.workers, Grace: 10 * time.Second, Progress: applying}
-		runErr = applier.Apply(applyCtx, p, record)
-		applying.Close()
-	}
-	if err := j.report.Close(); err != nil && runErr == nil {
-		runErr = j.reportFailed(err)
-	}
-	counts := j.counts()
-	j.printSummary(counts, time.Since(start), path)
-	switch {
-	case runErr != nil:
-		return runErr
-	case j.unrecorded > 0:
-		return j.reportFailed(nil)
-	case counts[string(model.Failed)] > 0:
-		return fmt.Errorf("%w: %d of %d rows failed; the report says why", errRowsFailed, counts[string(model.Failed)], len(p.Items))
-	}
+	writePlan(j.app.Stdout, p, standing, palette{on: j.app.colour(j.app.Stdout)})
 	return nil
 }
 
@@ -376,7 +334,9 @@ func (j *job) checkPaths() error {
 		j.reportPath = fmt.Sprintf("rostersync-%s-%s.csv", o.target, time.Now().Format("20060102-150405"))
 	}
 	inputs := []namedPath{{"--roster", o.roster}, {"--map", o.mapFile}, {"--resume", o.resume}}
-	if base, err := baseURL(o); err == nil {
+	if v, err := vendors.Lookup(o.target); err != nil {
+		return usageError("%v", err)
+	} else if base, err := baseURL(o, v); err == nil {
 		if dir, err := state.Dir(j.app.Getenv); err == nil {
 			inputs = append(inputs, namedPath{"the ledger", state.PathOf(dir, o.target, base)})
 		}
@@ -387,8 +347,8 @@ func (j *job) checkPaths() error {
 
 // schema says how to read the roster: the key column, --map, --set and
 // --encoding; a roster that is not UTF-8 is read with a logged warning.
-func (j *job) schema(ctx context.Context, key string) (roster.Schema, error) {
-	s := roster.Schema{Table: j.target.Table(), Key: key, Encoding: j.opts.encoding,
+func (j *job) schema(ctx context.Context, table *model.Table, key string) (roster.Schema, error) {
+	s := roster.Schema{Table: table, Key: key, Encoding: j.opts.encoding,
 		Warn: func(msg string) { j.log.Warn().Msg(msg) }}
 	if j.opts.mapFile != "" {
 		m, err := roster.ReadMap(ctx, j.opts.mapFile, s)
@@ -407,72 +367,11 @@ func (j *job) schema(ctx context.Context, key string) (roster.Schema, error) {
 	return s, nil
 }
 
-// skipAll writes every row as skipped when the run stops before its plan
-// is made, so the report still holds one row per roster row.
-func (j *job) skipAll(rows []model.Row, why error) {
-	for i := range rows {
-		r := &rows[i]
-		status, err := model.Skipped, why
-		if r.Err != nil {
-			status, err = model.Failed, r.Err
-		}
-		_ = j.record(report.Row{Row: r.N, Key: r.Key, Status: string(status), Error: err.Error(), Digest: j.digests[r.N]})
-	}
-}
-
-// record counts a row's outcome, logs it at debug and writes it to the
-// report. A row the report cannot take is logged in full at error level,
-// so that every outcome, above all every applied change, is on record.
-func (j *job) record(r report.Row) error {
-	j.mu.Lock()
-	if j.outcomes == nil {
-		j.outcomes = map[string]int{}
-	}
-	j.outcomes[r.Status]++
-	j.mu.Unlock()
-	err := j.report.Write(r)
-	ev := j.log.Debug()
-	if err != nil {
-		j.mu.Lock()
-		j.unrecorded++
-		j.mu.Unlock()
-		ev = j.log.Error().AnErr("report_error", err)
-	}
-	ev.Int("row", r.Row).Str("key", r.Key).Str("user_id", r.UserID).Str("status", r.Status).
-		Str("fields", r.Fields).Int("attempts", r.Attempts).Int("http_status", r.HTTPStatus).Str("error", r.Error)
-	if err != nil {
-		ev.Msg("row not in the report")
-	} else {
-		ev.Msg("row")
-	}
-	return err
-}
-
-// counts returns how many rows ended with each status, whether or not the
-// report took them.
-func (j *job) counts() map[string]int {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return maps.Clone(j.outcomes)
-}
-
-// reportFailed is the error of a run whose report could not be written:
-// it names the cause and how many rows only the log holds.
-func (j *job) reportFailed(cause error) error {
-	if cause == nil {
-		cause = j.report.Close()
-	}
-	j.mu.Lock()
-	n := j.unrecorded
-	j.mu.Unlock()
-	return fmt.Errorf("%w: the report %s could not be written (%w), so no more changes were sent; the outcomes of the rows it lacks (%d so far) are in the log at error level",
-		errRowsFailed, j.reportPath, cause, n)
-}
-
-func (j *job) printSummary(counts map[string]int, took time.Duration, path string) {
+// printSummary says where the report is and what it holds.
+func (j *job) printSummary(took time.Duration) {
 	var parts []string
-	for _, s := range []model.Status{model.Applied, model.Planned, model.Unchanged, model.Failed, model.Skipped} {
-		if n := counts[string(s)]; n > 0 || s == model.Failed {
+	for _, s := range model.Statuses {
+		if n := j.result.Counts[string(s)]; n > 0 || s == model.Failed {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
 	}
@@ -480,20 +379,7 @@ func (j *job) printSummary(counts map[string]int, took time.Duration, path strin
 	if j.opts.output == "json" {
 		out = j.app.Stderr // stdout holds the plan as one JSON document
 	}
-	fmt.Fprintf(out, "\nReport: %s (%s in %s)\n", path, strings.Join(parts, ", "), took.Round(time.Millisecond))
-}
-
-// reportRow turns an outcome into its report row.
-func (j *job) reportRow(o apply.Outcome) report.Row {
-	r := report.Row{
-		Row: o.Item.Row, Key: o.Item.Key, UserID: o.Item.UserID, Status: string(o.Status),
-		HTTPStatus: o.Result.HTTPStatus, Attempts: o.Result.Attempts, Fields: strings.Join(o.Item.Fields(), "|"),
-		Digest: j.digests[o.Item.Row],
-	}
-	if o.Err != nil {
-		r.Error = o.Err.Error()
-	}
-	return r
+	fmt.Fprintf(out, "\nReport: %s (%s in %s)\n", j.reportPath, strings.Join(parts, ", "), took.Round(time.Millisecond))
 }
 
 // credentials reads the run's credentials from the environment.
@@ -513,11 +399,12 @@ func credentials(getenv func(string) string) (rest.Config, error) {
 	return c, nil
 }
 
-// baseURL checks --base-url and returns the API root without /v1.
-func baseURL(o options) (string, error) {
+// baseURL checks --base-url, else takes the vendor's, and returns the API
+// root without /v1.
+func baseURL(o options, v *vendors.Vendor) (string, error) {
 	raw := o.baseURL
 	if raw == "" {
-		raw = smartflo.DefaultBaseURL
+		raw = v.DefaultBaseURL
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -543,7 +430,9 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func newTarget(o options, base string, cfg rest.Config, requests *atomic.Int64) plan.Target {
+// newClient builds the vendor's client of base: a connection pool for the
+// workers, --timeout, the run's limiter, retry policy and health check.
+func newClient(o options, v *vendors.Vendor, base string, cfg rest.Config, requests *atomic.Int64) vendors.Client {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = o.workers * 2
 	cfg.BaseURL = base
@@ -551,13 +440,11 @@ func newTarget(o options, base string, cfg rest.Config, requests *atomic.Int64) 
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	cfg.Limiter = ratelimit.New(o.rate)
 	cfg.Policy = ratelimit.DefaultPolicy()
+	cfg.Grace = inflightGrace
 	if u, err := url.Parse(base); err == nil {
 		cfg.Policy.Health = ratelimit.NewHealth(u.Host, o.unreachableAfter)
 	}
-	if o.target == "dnl" {
-		return dnl.New(cfg)
-	}
-	return smartflo.New(cfg)
+	return v.New(cfg)
 }
 
 // counting is a transport that counts the requests it sends.
@@ -577,10 +464,8 @@ func (j *job) writeSummaries(start time.Time, runErr error) error {
 	if j.opts.summary == "" && j.opts.metricsFile == "" {
 		return nil
 	}
-	counts := j.counts()
-	target := j.opts.target
-	s := newSummary(j.cmd, target, start, time.Since(start), counts, j.requests.Load(), exitCode(runErr), j.reportPath)
-	s.Unrecorded = j.unrecorded
+	s := newSummary(j.cmd, j.opts.target, start, time.Since(start), j.result.Counts, j.requests.Load(), exitCode(runErr), j.reportPath)
+	s.Unrecorded = j.result.Unrecorded
 	if j.opts.summary != "" {
 		if err := writeSummary(j.opts.summary, s); err != nil {
 			return fmt.Errorf("--summary: %w", err)
@@ -633,4 +518,27 @@ func resumeFrom(path string, key []byte) (func(*model.Row) (string, bool), error
 		}
 		return fmt.Sprintf("done in %s (%s)", path, p.Status), true
 	}, nil
+}
+
+// baseURLHelp says, for --base-url's help, each vendor's default.
+func baseURLHelp() string {
+	var parts []string
+	for _, v := range vendors.All {
+		if v.DefaultBaseURL != "" {
+			parts = append(parts, fmt.Sprintf("%s defaults to %s", v.Name, v.DefaultBaseURL))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s requires it (%s)", v.Name, v.BaseURLExample))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// matchHelp says, for --match's help, what each vendor's users are
+// matched on.
+func matchHelp() string {
+	var parts []string
+	for _, v := range vendors.All {
+		parts = append(parts, v.Name+" "+strings.Join(append([]string{v.Key}, v.MatchFields...), "|"))
+	}
+	return strings.Join(parts, ", ")
 }

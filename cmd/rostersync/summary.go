@@ -32,13 +32,10 @@ type summary struct {
 	Report            string         `json:"report"`
 }
 
-// statuses are the report's statuses, in the order summaries list them.
-var statuses = []model.Status{model.Applied, model.Unchanged, model.Planned, model.Failed, model.Skipped}
-
 func newSummary(command, target string, started time.Time, took time.Duration, counts map[string]int, requests int64, exit int, report string) summary {
 	s := summary{Command: command, Target: target, StartedAt: started.UTC(), DurationSeconds: took.Seconds(),
 		Counts: map[string]int{}, Requests: requests, ExitCode: exit, Report: report}
-	for _, st := range statuses {
+	for _, st := range model.Statuses {
 		s.Counts[string(st)] = counts[string(st)]
 		s.Rows += counts[string(st)]
 	}
@@ -99,7 +96,7 @@ func writeMetrics(path string, s summary) error {
 	add := func(name, labels, value string) {
 		samples[name] = append(samples[name], fmt.Sprintf("%s{%s} %s", name, labels, value))
 	}
-	for _, st := range statuses {
+	for _, st := range model.Statuses {
 		add("rostersync_rows", ours+fmt.Sprintf(`,status=%q`, st), strconv.Itoa(s.Counts[string(st)]))
 	}
 	add("rostersync_rows_unrecorded", ours, strconv.Itoa(s.Unrecorded))

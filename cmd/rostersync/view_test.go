@@ -56,11 +56,11 @@ func demoPlan(t *testing.T) (*plan.Plan, plan.Standing) {
 			"315233,,,S3cret-pw,\n"+
 			"999999,X,,,\n"+
 			"314735,X,perhaps,,\n"+
-			"316872,A,,,\n316872,B,,,\n"), roster.CSV, roster.Schema{Table: c.Table(), Key: c.Key()})
+			"316872,A,,,\n316872,B,,,\n"), roster.CSV, roster.Schema{Table: smartflo.Target.Table, Key: smartflo.Target.Key})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := plan.Planner{Target: c, Workers: 2}.Plan(context.Background(), rows)
+	p, err := plan.Planner{Target: smartflo.Target, Reader: c, Workers: 2}.Plan(context.Background(), rows)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,22 +1,34 @@
 // Package apply sends a plan's changes through a bounded worker pool and
-// reports each row's outcome; the rate and the retries are the target
-// client's business, not this package's.
+// reports each row's outcome. The rate, the retries and how long a request
+// already sent may outlive an interrupt are the target client's business;
+// whether the run stops is the caller's, which cancels ctx.
 package apply
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
-	"time"
 
-	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/errgroup"
 
-	"github.com/rostersync/rostersync/ratelimit"
 	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/plan"
-	"golang.org/x/sync/errgroup"
 )
+
+// Patcher sends a change to a target. The vendors' clients implement it.
+type Patcher interface {
+	// Patch sends one change. The Result is filled in on failure too. A
+	// request sent whose answer never came fails with an error matching
+	// model.ErrUnconfirmed: it may or may not have been applied.
+	Patch(ctx context.Context, id string, body map[string]any) (model.Result, error)
+}
+
+// Ledger is what the apply writes to the record of write-only fields: the
+// values a user's applied change set (secrets as they are; the ledger
+// keeps only what it can compare them with).
+type Ledger interface {
+	Record(userID string, values []model.Value) error
+}
 
 // Outcome is what happened to one row.
 type Outcome struct {
@@ -28,49 +40,30 @@ type Outcome struct {
 
 // Applier sends a plan's changes through a worker pool.
 type Applier struct {
-	Target  plan.Target
-	Ledger  plan.Ledger
-	Workers int           // requests in flight at most
-	Grace   time.Duration // how long in-flight requests may finish after ctx is done
+	Patcher Patcher
+	Ledger  Ledger // nil: nothing is recorded
+	Workers int    // requests in flight at most
 	// Progress, when set, hears of each planned row done.
 	Progress model.Progress
 }
 
-// ErrStopped wraps the reason a run stopped early: the ctx's cause, or a
-// run-wide failure (see model.RunWide).
-var ErrStopped = errors.New("run stopped")
-
 // Apply sends every planned change and calls record once per item, from
-// several goroutines, as each finishes. Items not planned are recorded
-// first, as they are. When ctx is done, no new request starts, requests in
-// flight get Grace to finish, and every item not done is recorded as
-// skipped. A failed row never stops the others; Apply returns an error only
-// when the run stopped early.
-func (a Applier) Apply(ctx context.Context, p *plan.Plan, record func(Outcome)) error {
+// several goroutines, as each finishes; items not planned are recorded
+// first, as they are. When ctx is done (an interrupt, or the caller
+// stopping the run), no new request starts and every planned item not
+// sent is recorded as skipped, naming ctx's cause; requests in flight
+// finish as the Patcher lets them. A failed row never stops the others.
+func (a Applier) Apply(ctx context.Context, p *plan.Plan, record func(Outcome)) {
 	for i := range p.Items {
 		if it := &p.Items[i]; it.Status != model.Planned {
 			record(Outcome{Item: it, Status: it.Status, Err: it.Err})
 		}
 	}
-
-	// Requests outlive ctx by the grace period, so an interrupt does not cut
-	// a PATCH the server may be applying.
-	reqCtx, cancelReqs := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelReqs()
-	stopGrace := context.AfterFunc(ctx, func() { time.AfterFunc(a.Grace, cancelReqs) })
-	defer stopGrace()
-
 	prog := model.ProgressOrNone(a.Progress)
 	prog.Phase("applying", p.Count(model.Planned))
-	var fatal atomic.Pointer[error]
-	stopped := func() error {
-		if e := fatal.Load(); e != nil {
-			return *e
-		}
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		return nil
+	notSent := func(it *plan.Item) {
+		record(Outcome{Item: it, Status: model.Skipped, Err: fmt.Errorf("not sent: %w", context.Cause(ctx))})
+		prog.Step(1, false)
 	}
 	var g errgroup.Group
 	g.SetLimit(max(1, a.Workers))
@@ -79,85 +72,63 @@ func (a Applier) Apply(ctx context.Context, p *plan.Plan, record func(Outcome)) 
 		if it.Status != model.Planned {
 			continue
 		}
-		if err := stopped(); err != nil {
-			record(Outcome{Item: it, Status: model.Skipped, Err: fmt.Errorf("not sent: %w", err)})
-			prog.Step(1, false)
+		if ctx.Err() != nil {
+			notSent(it)
 			continue
 		}
 		g.Go(func() error {
-			if err := stopped(); err != nil { // stopped while this waited for a worker
-				record(Outcome{Item: it, Status: model.Skipped, Err: fmt.Errorf("not sent: %w", err)})
-				prog.Step(1, false)
+			if ctx.Err() != nil { // stopped while this waited for a worker
+				notSent(it)
 				return nil
 			}
-			out := a.send(ctx, reqCtx, it)
-			if model.RunWide(out.Err) {
-				cause := out.Err
-				var dead *ratelimit.UnreachableError
-				if errors.As(cause, &dead) {
-					cause = dead // the rows not sent need not hear of this one's request
-				}
-				fatal.CompareAndSwap(nil, &cause)
-				out.Status = model.Skipped
-				switch {
-				case dead == nil:
-					out.Err = fmt.Errorf("not applied: %w", out.Err)
-				case out.Result.Attempts == 0:
-					out.Err = fmt.Errorf("not sent: %w", cause)
-				default:
-					out.Err = fmt.Errorf("stopped before it was confirmed, so it may or may not have applied; a new run reconciles it: %w", out.Err)
-				}
-			}
+			out := a.send(ctx, it)
 			record(out)
 			prog.Step(1, out.Status == model.Failed)
 			return nil
 		})
 	}
 	_ = g.Wait()
-	if err := stopped(); err != nil {
-		return fmt.Errorf("%w: %w", ErrStopped, err)
-	}
-	return nil
 }
 
 // send applies one item and notes its write-only fields in the ledger.
-// The request waits for its turn under ctx, so an interrupt sends nothing
-// new, and runs under reqCtx, which outlives ctx by the grace period.
-func (a Applier) send(ctx, reqCtx context.Context, it *plan.Item) Outcome {
-	res, err := a.Target.Patch(ratelimit.WithWaitContext(reqCtx, ctx), it.UserID, it.Body)
+func (a Applier) send(ctx context.Context, it *plan.Item) Outcome {
+	res, err := a.Patcher.Patch(ctx, it.UserID, it.Body)
+	out := Outcome{Item: it, Status: model.Skipped, Result: res}
+	stopped := ctx.Err() != nil || model.RunWide(err)
 	switch {
 	case err == nil:
-	case ctx.Err() != nil && res.Attempts == 0:
-		return Outcome{Item: it, Status: model.Skipped, Result: res, Err: fmt.Errorf("not sent: %w", context.Cause(ctx))}
-	case ctx.Err() != nil && (reqCtx.Err() != nil || ratelimit.Retryable(err)):
-		return Outcome{Item: it, Status: model.Skipped, Result: res,
-			Err: fmt.Errorf("interrupted before it was confirmed, so it may or may not have applied; a new run reconciles it: %w", err)}
-	default:
-		return Outcome{Item: it, Status: model.Failed, Result: res, Err: fmt.Errorf("row %d: %w", it.Row, err)}
-	}
-	out := Outcome{Item: it, Status: model.Applied, Result: res}
-	if a.Ledger != nil {
-		if err := a.Ledger.Record(it.UserID, writeOnly(it)); err != nil {
-			out.Err = fmt.Errorf("applied, but the ledger was not updated, so the next run rewrites its write-only fields: %w", err)
+		out.Status = model.Applied
+		if a.Ledger != nil {
+			if err := a.Ledger.Record(it.UserID, writeOnly(it)); err != nil {
+				out.Err = fmt.Errorf("applied, but the ledger was not updated, so the next run rewrites its write-only fields: %w", err)
+			}
 		}
+	case stopped && res.Attempts == 0:
+		out.Err = fmt.Errorf("not sent: %w", cause(ctx, err))
+	case stopped && errors.Is(err, model.ErrUnconfirmed):
+		out.Err = fmt.Errorf("stopped before it was confirmed, so it may or may not have applied; a new run reconciles it: %w", err)
+	case stopped:
+		out.Err = fmt.Errorf("not applied: %w", err)
+	default:
+		out.Status, out.Err = model.Failed, fmt.Errorf("row %d: %w", it.Row, err)
 	}
 	return out
 }
 
-// writeOnly returns the item's write-only changes as the ledger keeps them.
-func writeOnly(it *plan.Item) map[string]any {
-	vals := map[string]any{}
+// cause says why a row was not sent: the run's end, or what ended it.
+func cause(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return err
+}
+
+// writeOnly returns the item's changes of write-only fields.
+func writeOnly(it *plan.Item) []model.Value {
+	var vals []model.Value
 	for _, c := range it.Changes {
-		f := c.Field
-		switch {
-		case !f.WriteOnly():
-		case f.Secret:
-			pw, _ := c.New.(string)
-			if hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost); err == nil {
-				vals[f.Name] = string(hash)
-			}
-		default:
-			vals[f.Name] = f.Kind.Encode(c.New)
+		if c.Field.WriteOnly() {
+			vals = append(vals, model.Value{Field: c.Field, V: c.New})
 		}
 	}
 	return vals

@@ -2,7 +2,6 @@ package apply_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,8 +11,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rostersync/rostersync/ratelimit"
 	"github.com/rostersync/rostersync/sync/apply"
@@ -76,10 +73,10 @@ func manyUsers(n int) []smartflotest.User {
 }
 
 // renameAll plans a new designation for users 1..n.
-func renameAll(t *testing.T, tgt plan.Target, n int) *plan.Plan {
-	p := &plan.Plan{Target: tgt.Name()}
+func renameAll(t *testing.T, tgt any, n int) *plan.Plan {
+	p := &plan.Plan{Target: targetOf(tgt).Name}
 	for i := 1; i <= n; i++ {
-		f := tgt.Table().Field("designation")
+		f := targetOf(tgt).Table.Field("designation")
 		p.Items = append(p.Items, plan.Item{Row: i, Key: strconv.Itoa(i), UserID: strconv.Itoa(i), Status: model.Planned,
 			Changes: []plan.Change{{Field: f, Known: true, Old: "", New: "Renamed"}},
 			Body:    map[string]any{"designation": "Renamed"}})
@@ -98,14 +95,12 @@ func TestApplyOutcomes(t *testing.T) {
 		row(t, c, 6, "106", "number", "12"), // the vendor rejects it
 		row(t, c, 7, "105", "name", "Skip Me"),
 	}
-	p, err := plan.Planner{Target: c, Done: func(r *model.Row) (string, bool) { return "done before", r.N == 7 }}.Plan(t.Context(), rows)
+	p, err := plan.Planner{Target: targetOf(c), Reader: c, Done: func(r *model.Row) (string, bool) { return "done before", r.N == 7 }}.Plan(t.Context(), rows)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := newRecorder(t)
-	if err := (apply.Applier{Target: c, Workers: 3}).Apply(t.Context(), p, rec.record); err != nil {
-		t.Fatalf("Apply = %v: a failed row must not stop the run", err)
-	}
+	(apply.Applier{Patcher: c, Workers: 3}).Apply(t.Context(), p, rec.record)
 	want := []model.Status{model.Applied, model.Unchanged, model.Failed, model.Applied, model.Applied, model.Failed, model.Skipped}
 	for i, o := range rec.check(p) {
 		if o.Status != want[i] {
@@ -132,15 +127,13 @@ func TestApplyOutcomes(t *testing.T) {
 func TestApplyFailuresDoNotStop(t *testing.T) {
 	const n = 30
 	fake, c := startSmartflo(t, manyUsers(n))
-	tgt := &flaky{Target: c, patchErr: map[string]error{}}
+	tgt := &flaky{client: c, patchErr: map[string]error{}}
 	for i := 3; i <= n; i += 3 {
 		tgt.patchErr[strconv.Itoa(i)] = fmt.Errorf("PATCH /v1/user/%d: HTTP 503: gave up", i)
 	}
 	p := renameAll(t, c, n)
 	rec := newRecorder(t)
-	if err := (apply.Applier{Target: tgt, Workers: 4}).Apply(t.Context(), p, rec.record); err != nil {
-		t.Fatal(err)
-	}
+	(apply.Applier{Patcher: tgt, Workers: 4}).Apply(t.Context(), p, rec.record)
 	for i, o := range rec.check(p) {
 		want := model.Applied
 		if (i+1)%3 == 0 {
@@ -156,8 +149,8 @@ func TestApplyFailuresDoNotStop(t *testing.T) {
 }
 
 // TestApplyCancelled cancels the run while the third PATCH is in flight
-// (each takes 3s at the fake): with a grace period it finishes; without,
-// it is cut and reported skipped; no later row is sent.
+// (each takes 3s at the fake): with the client's grace period it
+// finishes; without, it is cut and reported skipped; no later row is sent.
 func TestApplyCancelled(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -175,15 +168,13 @@ func TestApplyCancelled(t *testing.T) {
 				fake := smartflotest.New(smartflotest.Config{Token: token, Faults: fakehttp.Faults{Latency: 3 * time.Second}}, manyUsers(n))
 				srv := resttest.NewServer(fake)
 				defer srv.Close()
-				c := smartflo.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: token, Policy: ratelimit.DefaultPolicy()})
+				c := smartflo.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: token, Policy: ratelimit.DefaultPolicy(),
+					Grace: tt.grace})
 				p := renameAll(t, c, n)
 				ctx, cancel := context.WithCancel(t.Context())
 				time.AfterFunc(7*time.Second, cancel) // during the third PATCH (6s to 9s)
 				rec := newRecorder(t)
-				err := apply.Applier{Target: c, Workers: 1, Grace: tt.grace}.Apply(ctx, p, rec.record)
-				if !errors.Is(err, apply.ErrStopped) || !errors.Is(err, context.Canceled) {
-					t.Errorf("Apply = %v, want ErrStopped wrapping the cancel", err)
-				}
+				apply.Applier{Patcher: c, Workers: 1}.Apply(ctx, p, rec.record)
 				out := rec.check(p)
 				for i, o := range out {
 					want := model.Skipped
@@ -220,76 +211,16 @@ func TestApplyCancelled(t *testing.T) {
 	}
 }
 
-// TestApplyStopsOnAuth lets the token expire mid-run (a fixed token from a
-// login, 10s to live, each PATCH taking 3s): the row that meets the expiry
-// and every later row are skipped, and Apply says why.
-func TestApplyStopsOnAuth(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		const n = 8
-		fake := smartflotest.New(smartflotest.Config{Email: "a@example.com", Password: "pw", TokenTTL: 10 * time.Second,
-			BcryptCost: bcrypt.MinCost, Faults: fakehttp.Faults{Latency: 3 * time.Second}}, manyUsers(n))
-		srv := resttest.NewServer(fake)
-		defer srv.Close()
-		resp, err := srv.Client().Post(srv.URL+"/v1/auth/login", "application/json", strings.NewReader(`{"email": "a@example.com", "password": "pw"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var tok struct {
-			AccessToken string `json:"access_token"`
-		}
-		_ = json.NewDecoder(resp.Body).Decode(&tok)
-		resp.Body.Close()
-		c := smartflo.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: model.Secret(tok.AccessToken), Policy: ratelimit.DefaultPolicy()})
-		p := renameAll(t, c, n)
-		rec := newRecorder(t)
-		err = apply.Applier{Target: c, Workers: 1}.Apply(t.Context(), p, rec.record)
-		if !errors.Is(err, apply.ErrStopped) || !errors.Is(err, model.ErrAuth) {
-			t.Errorf("Apply = %v, want ErrStopped wrapping ErrAuth", err)
-		}
-		out := rec.check(p)
-		// The login is handled at 3s (after the fake's latency), so the token
-		// dies at 13s; the PATCHes are handled at 6s, 9s, 12s, then 15s.
-		applied := 0
-		for i, o := range out {
-			switch {
-			case o.Status == model.Applied:
-				if i != applied {
-					t.Errorf("row %d applied after a skipped row", i+1)
-				}
-				applied++
-			case o.Status != model.Skipped:
-				t.Errorf("row %d: %s (%v); after a credentials failure rows are skipped, not failed", i+1, o.Status, o.Err)
-			}
-		}
-		if applied != 3 {
-			t.Errorf("%d rows applied before the token expired, want 3", applied)
-		}
-		if o := out[applied]; !errors.Is(o.Err, model.ErrAuth) || !strings.Contains(o.Err.Error(), "not applied") {
-			t.Errorf("row %d: %v; want it not applied for the credentials", applied+1, o.Err)
-		}
-		for _, o := range out[applied+1:] {
-			if !strings.Contains(o.Err.Error(), "not sent") {
-				t.Errorf("row %d: %v; want not sent", o.Item.Row, o.Err)
-			}
-		}
-		if w := fake.Writes(); w != applied+1 {
-			t.Errorf("%d PATCHes reached the fake, want %d", w, applied+1)
-		}
-	})
-}
-
 // TestApplyLedgerFailure checks a ledger that cannot record leaves the row
 // applied, with an error saying what the next run will do.
 func TestApplyLedgerFailure(t *testing.T) {
 	_, c := startSmartflo(t, sfUsers())
-	p, err := plan.Planner{Target: c}.Plan(t.Context(), []model.Row{row(t, c, 1, "101", "caller_id", []any{"7"})})
+	p, err := plan.Planner{Target: targetOf(c), Reader: c}.Plan(t.Context(), []model.Row{row(t, c, 1, "101", "caller_id", []any{"7"})})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := newRecorder(t)
-	if err := (apply.Applier{Target: c, Ledger: brokenLedger{}}).Apply(t.Context(), p, rec.record); err != nil {
-		t.Fatal(err)
-	}
+	(apply.Applier{Patcher: c, Ledger: brokenLedger{}}).Apply(t.Context(), p, rec.record)
 	if o := rec.check(p)[0]; o.Status != model.Applied || o.Err == nil || !strings.Contains(o.Err.Error(), "ledger") {
 		t.Errorf("outcome %s %v", o.Status, o.Err)
 	}
@@ -297,8 +228,7 @@ func TestApplyLedgerFailure(t *testing.T) {
 
 type brokenLedger struct{}
 
-func (brokenLedger) Written(string) map[string]any { return nil }
-func (brokenLedger) Record(string, map[string]any) error {
+func (brokenLedger) Record(string, []model.Value) error {
 	return errors.New("disk full")
 }
 
@@ -316,9 +246,7 @@ func TestApplyConcurrentWithLimiter(t *testing.T) {
 		p := renameAll(t, c, n)
 		rec := newRecorder(t)
 		begin := time.Now()
-		if err := (apply.Applier{Target: c, Workers: 8}).Apply(t.Context(), p, rec.record); err != nil {
-			t.Fatal(err)
-		}
+		(apply.Applier{Patcher: c, Workers: 8}).Apply(t.Context(), p, rec.record)
 		for _, o := range rec.check(p) {
 			if o.Status != model.Applied {
 				t.Errorf("row %d: %s %v", o.Item.Row, o.Status, o.Err)
@@ -349,15 +277,12 @@ func TestInterruptSendsNothingNew(t *testing.T) {
 		srv := resttest.NewServer(fake)
 		defer srv.Close()
 		c := smartflo.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: token,
-			Limiter: ratelimit.New(1), Policy: ratelimit.DefaultPolicy()})
+			Limiter: ratelimit.New(1), Policy: ratelimit.DefaultPolicy(), Grace: 10 * time.Second})
 		p := renameAll(t, c, n)
 		ctx, cancel := context.WithCancel(t.Context())
 		time.AfterFunc(3500*time.Millisecond, cancel)
 		rec := newRecorder(t)
-		err := (apply.Applier{Target: c, Workers: 8, Grace: 10 * time.Second}).Apply(ctx, p, rec.record)
-		if !errors.Is(err, apply.ErrStopped) {
-			t.Fatalf("Apply = %v, want ErrStopped", err)
-		}
+		(apply.Applier{Patcher: c, Workers: 8}).Apply(ctx, p, rec.record)
 		sent := len(fake.Requests())
 		if sent > 4 {
 			t.Errorf("%d requests reached the server; at 1/s only those before the interrupt at 3.5s may", sent)

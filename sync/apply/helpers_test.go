@@ -2,12 +2,14 @@ package apply_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rostersync/rostersync/ratelimit"
+	"github.com/rostersync/rostersync/sync/apply"
 	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/plan"
 	"github.com/rostersync/rostersync/sync/vendors/rest"
@@ -51,11 +53,11 @@ func startSmartflo(t *testing.T, users []smartflotest.User) (*smartflotest.Fake,
 }
 
 // row builds a roster row of canonical values: field, value, field, value...
-func row(t *testing.T, tgt plan.Target, n int, key string, kv ...any) model.Row {
+func row(t *testing.T, tgt any, n int, key string, kv ...any) model.Row {
 	t.Helper()
 	var vals []model.Value
 	for i := 0; i < len(kv); i += 2 {
-		f := tgt.Table().Field(kv[i].(string))
+		f := targetOf(tgt).Table.Field(kv[i].(string))
 		if f == nil {
 			t.Fatalf("no field %q", kv[i])
 		}
@@ -67,7 +69,7 @@ func row(t *testing.T, tgt plan.Target, n int, key string, kv ...any) model.Row 
 
 // flaky wraps a target, failing patches of chosen users.
 type flaky struct {
-	plan.Target
+	client
 	mu       sync.Mutex
 	patchErr map[string]error
 	patched  []string
@@ -85,5 +87,22 @@ func (f *flaky) Patch(ctx context.Context, id string, body map[string]any) (mode
 	if err := f.patchErr[id]; err != nil {
 		return model.Result{Attempts: 1}, err
 	}
-	return f.Target.Patch(ctx, id, body)
+	return f.client.Patch(ctx, id, body)
+}
+
+// client is a vendor's client as the tests use it.
+type client interface {
+	plan.Reader
+	apply.Patcher
+}
+
+// targetOf returns what the users of a test's target look like.
+func targetOf(c any) model.Target {
+	switch c := c.(type) {
+	case *smartflo.Client:
+		return smartflo.Target
+	case *flaky:
+		return targetOf(c.client)
+	}
+	panic(fmt.Sprintf("targetOf(%T)", c))
 }

@@ -64,14 +64,12 @@ func TestHiddenLimit(t *testing.T) {
 						rows[i] = row(t, c, i+1, strconv.Itoa(i+1), "name", fmt.Sprint("Renamed ", i+1))
 					}
 					begin := time.Now()
-					p, err := plan.Planner{Target: c, Workers: 8}.Plan(t.Context(), rows)
+					p, err := plan.Planner{Target: targetOf(c), Reader: c, Workers: 8}.Plan(t.Context(), rows)
 					if err != nil {
 						t.Fatal(err)
 					}
 					rec := newRecorder(t)
-					if err := (apply.Applier{Target: c, Workers: 8}).Apply(t.Context(), p, rec.record); err != nil {
-						t.Fatal(err)
-					}
+					(apply.Applier{Patcher: c, Workers: 8}).Apply(t.Context(), p, rec.record)
 					took := time.Since(begin)
 					failed := 0
 					for _, o := range rec.check(p) {
@@ -116,9 +114,7 @@ func TestTokenRenewedOncePerExpiry(t *testing.T) {
 		begin := time.Now()
 		p := renameAll(t, c, n)
 		rec := newRecorder(t)
-		if err := (apply.Applier{Target: c, Workers: 8}).Apply(t.Context(), p, rec.record); err != nil {
-			t.Fatal(err)
-		}
+		(apply.Applier{Patcher: c, Workers: 8}).Apply(t.Context(), p, rec.record)
 		for _, o := range rec.check(p) {
 			if o.Status != model.Applied {
 				t.Errorf("row %d: %s %v", o.Item.Row, o.Status, o.Err)
@@ -145,7 +141,7 @@ func TestListThatKeepsFailingStopsThePlan(t *testing.T) {
 		c := smartflo.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: token,
 			Limiter: ratelimit.New(0), Policy: ratelimit.DefaultPolicy()})
 		rows := []model.Row{row(t, c, 1, "1", "name", "New")}
-		p, err := plan.Planner{Target: c, Workers: 4}.Plan(t.Context(), rows)
+		p, err := plan.Planner{Target: targetOf(c), Reader: c, Workers: 4}.Plan(t.Context(), rows)
 		if err == nil || p != nil {
 			t.Fatalf("Plan = %v, %v; want no plan and an error", p, err)
 		}

@@ -6,7 +6,20 @@ package model
 
 import (
 	"errors"
+	"fmt"
+	"time"
 )
+
+// Target describes the users of a target API: fixed data every stage
+// needs, whichever vendor it is.
+type Target struct {
+	Name  string // on the command line: "smartflo"
+	Table *Table // the fields a roster may set
+	Key   string // the field that holds a user's id in rosters ("id")
+	// MatchFields names the fields besides Key a roster may name users by
+	// (--match): each a field whose value tells one user from the others.
+	MatchFields []string
+}
 
 // Result tells how a request went at the HTTP level.
 type Result struct {
@@ -20,6 +33,9 @@ var (
 	// ErrUnreachable means the target's API stopped answering at all. It
 	// stops the run.
 	ErrUnreachable = errors.New("the API is not answering")
+	// ErrUnconfirmed means a request was sent but no answer came back: it
+	// may or may not have been applied.
+	ErrUnconfirmed = errors.New("sent, but no answer came back")
 	// ErrNotFound means the target holds no user with the id asked for.
 	ErrNotFound = errors.New("no such user")
 )
@@ -30,6 +46,21 @@ var (
 func RunWide(err error) bool {
 	return errors.Is(err, ErrAuth) || errors.Is(err, ErrUnreachable)
 }
+
+// UnreachableError says which API stopped answering, since when, and the
+// last failure seen. It matches ErrUnreachable.
+type UnreachableError struct {
+	Host  string    // host[:port] of the API
+	Since time.Time // its last answer, or the first request unanswered when none came
+	Last  error     // the last request's failure
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("the API at %s has not answered since %s: %v", e.Host, e.Since.Format("2006-01-02 15:04:05 MST"), e.Last)
+}
+
+// Is makes errors.Is(err, ErrUnreachable) true.
+func (e *UnreachableError) Is(target error) bool { return target == ErrUnreachable }
 
 // Secret is a token or password. It never prints: fmt, logs and JSON
 // see "[REDACTED]".

@@ -17,6 +17,9 @@ const (
 	Skipped   Status = "skipped"
 )
 
+// Statuses lists every status, in the order summaries list them.
+var Statuses = []Status{Applied, Unchanged, Planned, Failed, Skipped}
+
 // Row is one roster row: the user it names and the fields it sets.
 type Row struct {
 	N      int     // 1-based data row (header not counted; JSON element index from 1)

@@ -15,7 +15,6 @@ import (
 	"sync"
 
 	"github.com/rostersync/rostersync/sync/model"
-	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -89,20 +88,13 @@ func (p *Plan) Blocks() int {
 	return n
 }
 
-// Ledger remembers what this tool last wrote to users' write-only fields,
-// which no read returns. Values are as JSON decodes them (numbers as
-// json.Number); secrets are bcrypt hashes.
-type Ledger interface {
-	Written(userID string) map[string]any
-	Record(userID string, values map[string]any) error
-}
-
 // Planner reads the state of the users a roster names and diffs each row
 // against it.
 type Planner struct {
-	Target  Target
-	Ledger  Ledger
-	Workers int // reads in flight at most
+	Target  model.Target // the target's fields, id key and match fields
+	Reader  Reader
+	Ledger  Ledger // nil: every write-only field is unknown, every secret differs
+	Workers int    // reads in flight at most
 	// Match names the field whose value in Row.Key names each row's user:
 	// "" or the target's Key for its id, else one of Target.MatchFields.
 	Match string
@@ -126,7 +118,7 @@ func (pl Planner) Plan(ctx context.Context, rows []model.Row) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Target: pl.Target.Name(), Match: pl.Target.Key(), Items: make([]Item, len(rows)), Users: -1}
+	p := &Plan{Target: pl.Target.Name, Match: pl.Target.Key, Items: make([]Item, len(rows)), Users: -1}
 	if match != nil {
 		p.Match = match.Name
 	}
@@ -167,7 +159,7 @@ func (pl Planner) Plan(ctx context.Context, rows []model.Row) (*Plan, error) {
 	_ = g.Wait()
 	if p.Users < 0 && p.Blocks() > 0 {
 		// The block-share guard measures blocks against every user held.
-		if p.Users, err = countUsers(ctx, pl.Target); err != nil {
+		if p.Users, err = countUsers(ctx, pl.Reader); err != nil {
 			return nil, fmt.Errorf("counting the users: %w", err)
 		}
 	}
@@ -177,14 +169,14 @@ func (pl Planner) Plan(ctx context.Context, rows []model.Row) (*Plan, error) {
 // MatchField returns the field of t named name that rows may be matched
 // on (--match), or nil for "" or t's id; any other name is an error that
 // says which names t takes.
-func MatchField(t Target, name string) (*model.Field, error) {
-	if name == "" || name == t.Key() {
+func MatchField(t model.Target, name string) (*model.Field, error) {
+	if name == "" || name == t.Key {
 		return nil, nil
 	}
-	f := t.Table().Field(name)
-	if f == nil || !slices.Contains(t.MatchFields(), name) {
+	f := t.Table.Field(name)
+	if f == nil || !slices.Contains(t.MatchFields, name) {
 		return nil, fmt.Errorf("%s users can be matched on %s or %s, not %q",
-			t.Name(), t.Key(), strings.Join(t.MatchFields(), " or "), name)
+			t.Name, t.Key, strings.Join(t.MatchFields, " or "), name)
 	}
 	return f, nil
 }
@@ -211,7 +203,7 @@ func (pl Planner) markDuplicates(rows []model.Row, items []Item, match *model.Fi
 			seen[k] = append(seen[k], i)
 		}
 	}
-	name := pl.Target.Key()
+	name := pl.Target.Key
 	if match != nil {
 		name = match.Name
 	}
@@ -284,7 +276,7 @@ func (pl Planner) fieldsNeeded(rows []model.Row, items []Item, match *model.Fiel
 			}
 		}
 	}
-	for _, f := range pl.Target.Table().Fields() {
+	for _, f := range pl.Target.Table.Fields() {
 		if groups[f.Group] && f.Group != "" {
 			need[f.Name] = true
 		}
@@ -341,11 +333,11 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 			return nil
 		}
 		var err error
-		if nl, ok := pl.Target.(NamedLister); ok && match == nil {
+		if nl, ok := pl.Reader.(NamedLister); ok && match == nil {
 			st.total, err = nl.ListNamed(ctx, slices.Collect(maps.Keys(byKey)), keep)
 		} else {
 			st.total = 0
-			err = pl.Target.List(ctx, func(u model.User) error { st.total++; return keep(u) })
+			err = pl.Reader.List(ctx, func(u model.User) error { st.total++; return keep(u) })
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading the users: %w", err)
@@ -398,7 +390,7 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 func (pl Planner) resolve(r *model.Row, it *Item, match *model.Field, index map[string][]string, listed bool) (string, error) {
 	if match == nil {
 		if listed && it.UserID == "" { // the list did not hold it
-			return "", fmt.Errorf("row %d: no user with %s %q", r.N, pl.Target.Key(), r.Key)
+			return "", fmt.Errorf("row %d: no user with %s %q", r.N, pl.Target.Key, r.Key)
 		}
 		return r.Key, nil
 	}
@@ -410,7 +402,7 @@ func (pl Planner) resolve(r *model.Row, it *Item, match *model.Field, index map[
 		return ids[0], nil
 	}
 	return "", fmt.Errorf("row %d: %s %q matches %d users (ids %s); name one of them by %s instead",
-		r.N, match.Name, r.Key, len(ids), someOf(ids, len(ids)), pl.Target.Key())
+		r.N, match.Name, r.Key, len(ids), someOf(ids, len(ids)), pl.Target.Key)
 }
 
 // getAll reads users in full, Workers at a time. A user the target does
@@ -431,7 +423,7 @@ func (pl Planner) getAll(ctx context.Context, st *state, ids []string, want map[
 			break
 		}
 		g.Go(func() error {
-			u, err := pl.Target.Get(gctx, id)
+			u, err := pl.Reader.Get(gctx, id)
 			prog.Step(1, err != nil)
 			mu.Lock()
 			defer mu.Unlock()
@@ -445,7 +437,7 @@ func (pl Planner) getAll(ctx context.Context, st *state, ids []string, want map[
 			for _, it := range want[id] {
 				it.Status = model.Failed
 				if errors.Is(err, model.ErrNotFound) {
-					it.Err = fmt.Errorf("row %d: no user with %s %q", it.Row, pl.Target.Key(), id)
+					it.Err = fmt.Errorf("row %d: no user with %s %q", it.Row, pl.Target.Key, id)
 				} else {
 					it.Err = fmt.Errorf("row %d: reading user %s: %w", it.Row, id, err)
 				}
@@ -460,7 +452,7 @@ func (pl Planner) getAll(ctx context.Context, st *state, ids []string, want map[
 }
 
 // countUsers lists the target only to count its users.
-func countUsers(ctx context.Context, t Target) (int, error) {
+func countUsers(ctx context.Context, t Reader) (int, error) {
 	n := 0
 	err := t.List(ctx, func(model.User) error { n++; return nil })
 	return n, err
@@ -496,7 +488,7 @@ func (pl Planner) diff(r *model.Row, u *model.User, it *Item) {
 	for _, v := range r.Values {
 		f := v.Field
 		old, known := current(f, u, written)
-		if known && same(f, old, v.V) {
+		if known && pl.same(f, old, v.V) {
 			continue
 		}
 		it.Changes = append(it.Changes, Change{Field: f, Old: pl.shown(old), Known: known, New: v.V})
@@ -505,7 +497,7 @@ func (pl Planner) diff(r *model.Row, u *model.User, it *Item) {
 		it.Status = model.Unchanged
 		return
 	}
-	it.Body = body(pl.Target.Table(), r, u, written, it.Changes)
+	it.Body = body(pl.Target.Table, r, u, written, it.Changes)
 }
 
 // shown returns a current value as the plan may show it: its text
@@ -557,12 +549,12 @@ func current(f *model.Field, u *model.User, written map[string]any) (any, bool) 
 }
 
 // same compares a current value with the roster's; a secret's current
-// value is a bcrypt hash.
-func same(f *model.Field, old, new any) bool {
+// value is what only the ledger can compare (a hash).
+func (pl Planner) same(f *model.Field, old, new any) bool {
 	if f.Secret {
-		hash, _ := old.(string)
-		pw, _ := new.(string)
-		return hash != "" && bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
+		stored, _ := old.(string)
+		plain, _ := new.(string)
+		return stored != "" && pl.Ledger != nil && pl.Ledger.SameSecret(stored, plain)
 	}
 	return f.Kind.Equal(old, new)
 }

@@ -3,7 +3,6 @@ package plan_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,7 +11,6 @@ import (
 	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/plan"
 	"github.com/rostersync/rostersync/sync/vendors/dnl"
-	"github.com/rostersync/rostersync/sync/vendors/rest"
 	"github.com/rostersync/rostersync/sync/vendors/smartflo"
 )
 
@@ -21,27 +19,20 @@ import (
 // planner measures the diff and the building of users from the reads,
 // not HTTP.
 type memTarget struct {
-	name, key string
-	table     *model.Table
-	match     []string
-	idKey     string                    // the member of a doc holding its id
-	list      []map[string]any          // the list read's items
-	read      map[string]map[string]any // the one-user reads, by id
+	model.Target
+	idKey string                    // the member of a doc holding its id
+	list  []map[string]any          // the list read's items
+	read  map[string]map[string]any // the one-user reads, by id
 }
 
-var _ plan.Target = (*memTarget)(nil)
-
-func (t *memTarget) Name() string          { return t.name }
-func (t *memTarget) Table() *model.Table   { return t.table }
-func (t *memTarget) Key() string           { return t.key }
-func (t *memTarget) MatchFields() []string { return t.match }
+var _ plan.Reader = (*memTarget)(nil)
 
 func (t *memTarget) List(ctx context.Context, yield func(model.User) error) error {
 	for _, doc := range t.list {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		u, err := t.table.UserFromList(doc[t.idKey].(json.Number).String(), doc)
+		u, err := t.Table.UserFromList(doc[t.idKey].(json.Number).String(), doc)
 		if err != nil {
 			return err
 		}
@@ -60,11 +51,7 @@ func (t *memTarget) Get(ctx context.Context, id string) (model.User, error) {
 	if !ok {
 		return model.User{}, model.ErrNotFound
 	}
-	return t.table.UserFromRead(id, doc)
-}
-
-func (t *memTarget) Patch(context.Context, string, map[string]any) (model.Result, error) {
-	return model.Result{}, errors.New("memTarget: the planner does not patch")
+	return t.Table.UserFromRead(id, doc)
 }
 
 // benchLedger is a plan.Ledger that hands out what it holds as it is.
@@ -72,9 +59,8 @@ type benchLedger map[string]map[string]any
 
 func (l benchLedger) Written(id string) map[string]any { return l[id] }
 
-func (l benchLedger) Record(string, map[string]any) error {
-	return errors.New("benchLedger: the planner does not record")
-}
+// SameSecret is never asked: the benchmarks set no secret.
+func (l benchLedger) SameSecret(string, string) bool { return false }
 
 // planRows is the size of the benchmarked rosters and targets.
 const planRows = 10_000
@@ -98,11 +84,10 @@ func parse(b *testing.B, f *model.Field, cell string) model.Value {
 // fourth row changes caller_id too. Number and email are not in the list,
 // so every row needs the one-user read.
 func smartfloBench(b *testing.B) (*memTarget, benchLedger, []model.Row) {
-	c := smartflo.New(rest.Config{})
-	tg := &memTarget{name: c.Name(), key: c.Key(), table: c.Table(), match: c.MatchFields(), idKey: "id",
+	tg := &memTarget{Target: smartflo.Target, idKey: "id",
 		read: make(map[string]map[string]any, planRows)}
 	led := benchLedger{}
-	tab := tg.table
+	tab := tg.Table
 	rows := make([]model.Row, planRows)
 	for i := range planRows {
 		id := 100000 + i
@@ -157,9 +142,8 @@ func smartfloBench(b *testing.B) (*memTarget, benchLedger, []model.Row) {
 // an even index equal their user; odd rows change last_name, auth_ip and
 // client.is_panel_trunks.
 func dnlBench(b *testing.B) (*memTarget, []model.Row) {
-	c := dnl.New(rest.Config{BaseURL: "http://x"})
-	tg := &memTarget{name: c.Name(), key: c.Key(), table: c.Table(), match: c.MatchFields(), idKey: "user_id"}
-	tab := tg.table
+	tg := &memTarget{Target: dnl.Target, idKey: "user_id"}
+	tab := tg.Table
 	rows := make([]model.Row, planRows)
 	for i := range planRows {
 		email, last, ip := fmt.Sprintf("user%05d@example.de", i), fmt.Sprintf("Müller-%d", i), fmt.Sprintf("10.0.%d.%d", i/256%256, i%256)
@@ -223,11 +207,11 @@ func benchPlan(b *testing.B, pl plan.Planner, rows []model.Row, planned int) {
 func BenchmarkPlan(b *testing.B) {
 	b.Run("smartflo-id", func(b *testing.B) {
 		tg, led, rows := smartfloBench(b)
-		benchPlan(b, plan.Planner{Target: tg, Ledger: led, Workers: 8}, rows, planRows/2)
+		benchPlan(b, plan.Planner{Target: targetOf(tg), Reader: tg, Ledger: led, Workers: 8}, rows, planRows/2)
 	})
 	b.Run("dnl-email", func(b *testing.B) {
 		tg, rows := dnlBench(b)
-		benchPlan(b, plan.Planner{Target: tg, Workers: 8, Match: "email"}, rows, planRows/2)
+		benchPlan(b, plan.Planner{Target: targetOf(tg), Reader: tg, Workers: 8, Match: "email"}, rows, planRows/2)
 	})
 }
 
@@ -247,7 +231,7 @@ func BenchmarkPlanOneKey(b *testing.B) {
 			for i := range rows {
 				rows[i] = model.Row{N: i + 1, Key: key}
 			}
-			pl := plan.Planner{Target: tg, Workers: 8, Match: match}
+			pl := plan.Planner{Target: targetOf(tg), Reader: tg, Workers: 8, Match: match}
 			b.ReportAllocs()
 			var size int
 			for b.Loop() {

@@ -17,18 +17,15 @@ import (
 	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/roster"
 	"github.com/rostersync/rostersync/sync/vendors/dnl"
-	"github.com/rostersync/rostersync/sync/vendors/rest"
 	"github.com/rostersync/rostersync/sync/vendors/smartflo"
 )
 
 func smartfloSchema() roster.Schema {
-	c := smartflo.New(rest.Config{})
-	return roster.Schema{Table: c.Table(), Key: c.Key()}
+	return roster.Schema{Table: smartflo.Target.Table, Key: smartflo.Target.Key}
 }
 
 func dnlSchema() roster.Schema {
-	c := dnl.New(rest.Config{BaseURL: "http://x"})
-	return roster.Schema{Table: c.Table(), Key: c.Key()}
+	return roster.Schema{Table: dnl.Target.Table, Key: dnl.Target.Key}
 }
 
 // want is what one row should read as: its key and values, or (when errs

@@ -27,6 +27,9 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/rostersync/rostersync/sync/model"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Dir returns the directory ledgers live in: $XDG_STATE_HOME/rostersync,
@@ -55,10 +58,12 @@ type entry struct {
 	Fields map[string]any `json:"fields"`
 }
 
-// Ledger is one target's record. It implements sync.Ledger.
+// Ledger is one target's record. It implements plan.Ledger and
+// apply.Ledger: it owns hashing the secrets it keeps and comparing them.
 type Ledger struct {
 	path string
 	head header
+	cost int // bcrypt's cost for the secrets it keeps
 
 	mu      sync.Mutex
 	users   map[string]map[string]any
@@ -68,9 +73,14 @@ type Ledger struct {
 }
 
 // Open loads the ledger of a target at a base URL from dir, or starts an
-// empty one. Nothing is written until Record is called.
-func Open(dir, target, baseURL string) (*Ledger, error) {
+// empty one. Nothing is written until Record is called. Secrets are kept
+// as bcrypt hashes of cost (0: bcrypt.DefaultCost; tests lower it).
+func Open(dir, target, baseURL string, cost int) (*Ledger, error) {
+	if cost == 0 {
+		cost = bcrypt.DefaultCost
+	}
 	l := &Ledger{
+		cost:  cost,
 		path:  PathOf(dir, target, baseURL),
 		head:  header{Target: target, BaseURL: baseURL},
 		users: map[string]map[string]any{},
@@ -133,18 +143,37 @@ func (l *Ledger) merge(e entry) {
 	maps.Copy(u, e.Fields)
 }
 
-// Written implements sync.Ledger.
+// Written implements plan.Ledger.
 func (l *Ledger) Written(userID string) map[string]any {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return maps.Clone(l.users[userID])
 }
 
-// Record implements sync.Ledger: it appends the write to the file, then
-// remembers it.
-func (l *Ledger) Record(userID string, fields map[string]any) error {
-	if len(fields) == 0 {
+// SameSecret implements plan.Ledger: stored is a bcrypt hash, the
+// ledger's own or one the API returned.
+func (l *Ledger) SameSecret(stored, plain string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(stored), []byte(plain)) == nil
+}
+
+// Record implements apply.Ledger: it appends the write to the file, then
+// remembers it. A secret is kept as a bcrypt hash, never as it is.
+func (l *Ledger) Record(userID string, values []model.Value) error {
+	if len(values) == 0 {
 		return nil
+	}
+	fields := make(map[string]any, len(values))
+	for _, v := range values {
+		if !v.Field.Secret {
+			fields[v.Field.Name] = v.Field.Kind.Encode(v.V)
+			continue
+		}
+		plain, _ := v.V.(string)
+		hash, err := bcrypt.GenerateFromPassword([]byte(plain), l.cost)
+		if err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		fields[v.Field.Name] = string(hash)
 	}
 	line, err := json.Marshal(entry{UserID: userID, Fields: fields})
 	if err != nil {

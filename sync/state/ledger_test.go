@@ -13,7 +13,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/plan"
+	"golang.org/x/crypto/bcrypt"
 )
 
 var _ plan.Ledger = (*Ledger)(nil)
@@ -60,7 +62,7 @@ func TestDir(t *testing.T) {
 
 func open(t *testing.T, dir string) *Ledger {
 	t.Helper()
-	l, err := Open(dir, target, base)
+	l, err := Open(dir, target, base, bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func open(t *testing.T, dir string) *Ledger {
 
 func record(t *testing.T, l *Ledger, id string, fields map[string]any) {
 	t.Helper()
-	if err := l.Record(id, fields); err != nil {
+	if err := l.Record(id, vals(fields)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -104,14 +106,14 @@ func TestPath(t *testing.T) {
 	if b := open(t, dir).Path(); b != a {
 		t.Errorf("the same target and URL give %q and %q", a, b)
 	}
-	other, err := Open(dir, target, "https://other.example.com")
+	other, err := Open(dir, target, "https://other.example.com", bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if other.Path() == a {
 		t.Error("two base URLs share a ledger file")
 	}
-	dnl, err := Open(dir, "dnl", base)
+	dnl, err := Open(dir, "dnl", base, bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +308,7 @@ func TestTornLine(t *testing.T) {
 			// ledger the next run can still read.
 			record(t, l, "3", map[string]any{"caller_id": []any{"c"}})
 			crash(t, l)
-			l2, err := Open(dir, target, base)
+			l2, err := Open(dir, target, base, bcrypt.MinCost)
 			if err != nil {
 				data, _ := os.ReadFile(l.Path())
 				t.Fatalf("reopening after a crash: %v\n%s", err, data)
@@ -348,7 +350,7 @@ func TestBadLedger(t *testing.T) {
 			dir := t.TempDir()
 			path := open(t, dir).Path()
 			writeFile(t, path, c.data)
-			_, err := Open(dir, target, base)
+			_, err := Open(dir, target, base, bcrypt.MinCost)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -367,7 +369,7 @@ func TestUnreadable(t *testing.T) {
 	if err := os.Mkdir(path, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dir, target, base); err == nil || !strings.Contains(err.Error(), "reading the ledger") {
+	if _, err := Open(dir, target, base, bcrypt.MinCost); err == nil || !strings.Contains(err.Error(), "reading the ledger") {
 		t.Errorf("Open with a folder for the file: %v", err)
 	}
 }
@@ -377,7 +379,7 @@ func TestRecordErrors(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "rostersync")
 		l := open(t, dir)
 		writeFile(t, dir, "") // a file where the folder would go
-		if err := l.Record("1", map[string]any{"a": "b"}); err == nil {
+		if err := l.Record("1", vals(map[string]any{"a": "b"})); err == nil {
 			t.Error("no error")
 		}
 		if got := l.Written("1"); got != nil {
@@ -389,7 +391,7 @@ func TestRecordErrors(t *testing.T) {
 	})
 	t.Run("a value JSON cannot hold", func(t *testing.T) {
 		l := open(t, t.TempDir())
-		if err := l.Record("1", map[string]any{"a": make(chan int)}); err == nil {
+		if err := l.Record("1", vals(map[string]any{"a": make(chan int)})); err == nil {
 			t.Error("no error")
 		}
 		if _, err := os.Stat(l.Path()); !errors.Is(err, fs.ErrNotExist) {
@@ -408,7 +410,7 @@ func TestConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				id := fmt.Sprint(g*each + i)
-				if err := l.Record(id, map[string]any{"caller_id": []any{id}}); err != nil {
+				if err := l.Record(id, vals(map[string]any{"caller_id": []any{id}})); err != nil {
 					t.Error(err)
 					return
 				}
@@ -483,4 +485,40 @@ func TestLockIsExclusive(t *testing.T) {
 		t.Fatalf("after release: %v", err)
 	}
 	again.Release()
+}
+
+// vals makes the values Record takes of plain fields, whose values go into
+// the ledger as they are.
+func vals(fields map[string]any) []model.Value {
+	var out []model.Value
+	for name, v := range fields {
+		out = append(out, model.Value{Field: &model.Field{Name: name, Kind: model.Text}, V: v})
+	}
+	return out
+}
+
+// TestSecretsKeptAsHashes records a password: the ledger keeps a bcrypt
+// hash of the cost asked for, never the password, and SameSecret tells the
+// password from another.
+func TestSecretsKeptAsHashes(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir)
+	pw := &model.Field{Name: "password", Kind: model.Text, Secret: true}
+	if err := l.Record("7", []model.Value{{Field: pw, V: "Tr1cky-pass"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(l.Path())
+	if err != nil || strings.Contains(string(data), "Tr1cky-pass") {
+		t.Fatalf("the ledger file holds the password (or cannot be read: %v):\n%s", err, data)
+	}
+	hash, _ := open(t, dir).Written("7")["password"].(string)
+	if cost, err := bcrypt.Cost([]byte(hash)); err != nil || cost != bcrypt.MinCost {
+		t.Fatalf("kept %q: cost %d, %v; want a bcrypt hash of cost %d", hash, cost, err, bcrypt.MinCost)
+	}
+	if !l.SameSecret(hash, "Tr1cky-pass") || l.SameSecret(hash, "tr1cky-pass") {
+		t.Error("SameSecret does not tell the password from another")
+	}
 }

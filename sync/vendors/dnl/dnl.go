@@ -12,13 +12,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rostersync/rostersync/sync/apply"
 	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/plan"
 	"github.com/rostersync/rostersync/sync/vendors/rest"
 )
-
-// Key is the roster column holding a DNL user id.
-const Key = "user_id"
 
 // table is every PATCH field of the vendor's page. The list items and the
 // one-user read are the same USER object, which holds each field under its
@@ -65,42 +63,26 @@ func fields() []model.Field {
 	return append(list, f("client.is_panelaccess", model.Bool))
 }
 
-// Client is a DNL API client. It implements plan.Target.
+// Target is DNL's users: the field table, the id key, and the fields a
+// roster may name users by.
+var Target = model.Target{Name: "dnl", Table: table, Key: "user_id", MatchFields: []string{"email", "name"}}
+
+// Client is a DNL API client.
 type Client struct {
 	api *rest.Client
 }
 
 var (
-	_ plan.Target      = (*Client)(nil)
+	_ plan.Reader      = (*Client)(nil)
 	_ plan.NamedLister = (*Client)(nil)
+	_ apply.Patcher    = (*Client)(nil)
 )
 
 // New returns a client for cfg. DNL is self-hosted: BaseURL is required.
 func New(cfg rest.Config) *Client {
-	api := rest.NewClient(cfg)
-	api.AuthHeader = "X-Auth-Token"
-	api.SecretKeys = []string{"passwd", "password"}
-	api.Check = Check
-	c := &Client{api: api}
-	if cfg.Login != "" {
-		api.Login = func(ctx context.Context, _ model.Secret) (model.Secret, error) {
-			return c.login(ctx, cfg.Login, cfg.Password)
-		}
-	}
-	return c
+	return &Client{api: rest.NewClient(cfg, rest.API{AuthHeader: "X-Auth-Token",
+		SecretKeys: []string{"passwd", "password"}, Check: Check, Login: login})}
 }
-
-// Name implements plan.Target.
-func (c *Client) Name() string { return "dnl" }
-
-// Table implements plan.Target.
-func (c *Client) Table() *model.Table { return table }
-
-// Key implements plan.Target.
-func (c *Client) Key() string { return Key }
-
-// MatchFields implements plan.Target.
-func (c *Client) MatchFields() []string { return []string{"email", "name"} }
 
 // listPage is the payload of GET /v1/user/list.
 type listPage struct {
@@ -110,7 +92,7 @@ type listPage struct {
 	Items   []map[string]any `json:"items"`
 }
 
-// List implements plan.Target, reading pages until it holds the total the
+// List implements plan.Reader, reading pages until it holds the total the
 // API reports; a short count is an error, never a partial state.
 func (c *Client) List(ctx context.Context, yield func(model.User) error) error {
 	_, err := c.listFrom(ctx, "", 0, 0, yield)
@@ -195,7 +177,7 @@ func userOf(item map[string]any, build func(string, map[string]any) (model.User,
 	return build(id.String(), item)
 }
 
-// Get implements plan.Target.
+// Get implements plan.Reader.
 func (c *Client) Get(ctx context.Context, id string) (model.User, error) {
 	var out struct {
 		Payload map[string]any `json:"payload"`
@@ -209,20 +191,21 @@ func (c *Client) Get(ctx context.Context, id string) (model.User, error) {
 	return userOf(out.Payload, table.UserFromRead)
 }
 
-// Patch implements plan.Target.
+// Patch implements apply.Patcher.
 func (c *Client) Patch(ctx context.Context, id string, body map[string]any) (model.Result, error) {
 	return c.api.Do(ctx, http.MethodPatch, "/v1/user/"+url.PathEscape(id), body, nil)
 }
 
-// login sends POST /v1/auth once; DNL has no refresh call.
-func (c *Client) login(ctx context.Context, name string, password model.Secret) (model.Secret, error) {
+// login sends POST /v1/auth once; DNL has no refresh call, so an
+// expired token is replaced by a new login.
+func login(ctx context.Context, api *rest.Client, name string, password, _ model.Secret) (model.Secret, error) {
 	in := map[string]string{"email_or_name": name, "password": password.Reveal()}
 	var out struct {
 		Payload struct {
 			Token string `json:"token"`
 		} `json:"payload"`
 	}
-	if _, err := c.api.Call(ctx, http.MethodPost, "/v1/auth", in, &out, rest.NoToken); err != nil {
+	if _, err := api.Call(ctx, http.MethodPost, "/v1/auth", in, &out, rest.NoToken); err != nil {
 		return "", rest.LoginError(name, err)
 	}
 	if out.Payload.Token == "" {

@@ -556,7 +556,7 @@ func FuzzUserFrom(f *testing.F) {
 	f.Add([]byte(`{"user_id": 1, "client": {"is_panel_trunks": "yes", "carrier_name": 5}, "auth_ip": [{"ip": null}], "client_limits": [{"client_id": 1.5}]}`))
 	f.Add([]byte(`{"user_type": "root", "role_id": "x", "active": 1, "passwd": 7, "email": "A <a@b.example>"}`))
 	f.Add([]byte(`{"auth_ip": "10.0.0.1|10.0.0.2", "client_limits": [3, {"client_id": "4"}], "reseller_id": 99999999999999999999}`))
-	table := dnl.New(rest.Config{}).Table()
+	table := dnl.Target.Table
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.UseNumber()

@@ -15,11 +15,13 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rostersync/rostersync/ratelimit"
@@ -80,21 +82,30 @@ func (e *Error) Unwrap() error {
 // Status, Message and the flags filled in (Method and Path are added).
 type CheckFunc func(status int, header http.Header, body []byte) *Error
 
-// LoginFunc obtains a fresh token; stale is the token that expired ("" at
-// the start). It sends its own requests with Client.Call, never Renewing.
-type LoginFunc func(ctx context.Context, stale model.Secret) (model.Secret, error)
+// LoginFunc obtains a fresh token for login and password; stale is the
+// token that expired ("" at the start). It sends its own requests with
+// c.Call, never Renewing.
+type LoginFunc func(ctx context.Context, c *Client, login string, password, stale model.Secret) (model.Secret, error)
 
-// Client sends one target's API calls.
-type Client struct {
-	BaseURL    string // without /v1
-	HTTP       *http.Client
-	Limiter    *ratelimit.Limiter
-	Policy     ratelimit.Policy
+// API is what a vendor tells the client of its API.
+type API struct {
 	AuthHeader string   // "Authorization" or "X-Auth-Token"
 	AuthPrefix string   // "Bearer " or ""
 	SecretKeys []string // body keys whose values are secrets ("password")
 	Check      CheckFunc
-	Login      LoginFunc // nil with a fixed token
+	Login      LoginFunc // how to log in; used when Config holds a login
+}
+
+// Client sends one target's API calls.
+type Client struct {
+	baseURL  string // without /v1
+	http     *http.Client
+	limiter  *ratelimit.Limiter
+	policy   ratelimit.Policy
+	grace    time.Duration
+	api      API
+	login    string
+	password model.Secret
 
 	// renewing holds one token while a renewal runs: one at a time, and
 	// waiting for it respects the caller's ctx (a channel, not a mutex,
@@ -161,12 +172,12 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any, aut
 		}
 	}
 	var res model.Result
-	attempts, err := c.Policy.Do(ctx, c.Limiter, func(ctx context.Context) error {
+	attempts, err := c.policy.Do(ctx, c.limiter, func(ctx context.Context) error {
 		var tok model.Secret
 		if auth != NoToken {
 			tok = c.currentToken()
 		}
-		if auth == Renewing && tok == "" && c.Login != nil {
+		if auth == Renewing && tok == "" && c.login != "" {
 			if err := c.renew(ctx, "", nil); err != nil {
 				return err
 			}
@@ -200,13 +211,23 @@ func (c *Client) Call(ctx context.Context, method, path string, in, out any, aut
 	return res, nil
 }
 
-// once sends a single request.
+// once sends a single request. A write already sent outlives ctx by the
+// grace period, so that an interrupt does not cut a change the server may
+// be applying. A request written whose answer never came fails matching
+// model.ErrUnconfirmed.
 func (c *Client) once(ctx context.Context, method, path string, payload []byte, out any, tok model.Secret) (int, error) {
+	if isWrite(method) {
+		var stop func()
+		ctx, stop = c.outliving(ctx)
+		defer stop()
+	}
 	var body io.Reader
 	if payload != nil {
 		body = bytes.NewReader(payload)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.BaseURL, "/")+path, body)
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }})
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.baseURL, "/")+path, body)
 	if err != nil {
 		return 0, fmt.Errorf("%s %s: %w", method, trimQuery(path), err)
 	}
@@ -215,16 +236,20 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if tok != "" {
-		req.Header.Set(c.AuthHeader, c.AuthPrefix+tok.Reveal())
+		req.Header.Set(c.api.AuthHeader, c.api.AuthPrefix+tok.Reveal())
 	}
-	resp, err := c.HTTP.Do(req)
+	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", method, trimQuery(path), c.timedOut(ctx, stripURL(err)))
+		err = c.timedOut(ctx, stripURL(err))
+		if wrote.Load() {
+			err = unconfirmed{err}
+		}
+		return 0, fmt.Errorf("%s %s: %w", method, trimQuery(path), err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
-		return resp.StatusCode, fmt.Errorf("%s %s: reading the answer: %w", method, trimQuery(path), c.timedOut(ctx, err))
+		return resp.StatusCode, fmt.Errorf("%s %s: reading the answer: %w", method, trimQuery(path), unconfirmed{c.timedOut(ctx, err)})
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		// Redirects are not followed (they could carry the token elsewhere),
@@ -236,10 +261,10 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 		return resp.StatusCode, &Error{Method: method, Path: trimQuery(path), Status: resp.StatusCode,
 			Message: fmt.Sprintf("answer larger than %d bytes", MaxBody)}
 	}
-	if apiErr := c.Check(resp.StatusCode, resp.Header, data); apiErr != nil {
+	if apiErr := c.api.Check(resp.StatusCode, resp.Header, data); apiErr != nil {
 		// Read the failure again from a body with its secrets removed, so
 		// that no shortening of the vendor's words can cut one in half.
-		if clean := c.Check(resp.StatusCode, resp.Header, []byte(c.secretSet().Redact(string(data)))); clean != nil {
+		if clean := c.api.Check(resp.StatusCode, resp.Header, []byte(c.secretSet().Redact(string(data)))); clean != nil {
 			apiErr = clean
 		}
 		apiErr.Method, apiErr.Path = method, trimQuery(path)
@@ -309,7 +334,7 @@ func (c *Client) renew(ctx context.Context, stale model.Secret, cause error) err
 	if c.currentToken() != stale {
 		return nil // someone renewed it already
 	}
-	if c.Login == nil {
+	if c.login == "" {
 		return authError(cause, "with ROSTERSYNC_LOGIN and ROSTERSYNC_PASSWORD set instead of a fixed token, rostersync logs in again once")
 	}
 	c.mu.Lock()
@@ -321,7 +346,7 @@ func (c *Client) renew(ctx context.Context, stale model.Secret, cause error) err
 	case loop:
 		return authError(cause, "though no request has succeeded since the last login; not logging in again")
 	}
-	tok, err := c.Login(ctx, stale)
+	tok, err := c.api.Login(ctx, c, c.login, c.password, stale)
 	if err != nil {
 		c.mu.Lock()
 		c.loginErr = err
@@ -359,7 +384,7 @@ func LoginError(who string, err error) error {
 // secrets scrubbed from error text.
 func (c *Client) addBodySecrets(in any) {
 	if m, ok := in.(map[string]any); ok {
-		for _, k := range c.SecretKeys {
+		for _, k := range c.api.SecretKeys {
 			if s, ok := m[k].(string); ok && s != "" {
 				c.secretSet().Add(s)
 			}
@@ -399,10 +424,10 @@ func trimQuery(path string) string {
 // error stays a timeout for errors.As.
 func (c *Client) timedOut(ctx context.Context, err error) error {
 	var ne net.Error
-	if c.HTTP.Timeout <= 0 || ctx.Err() != nil || !errors.As(err, &ne) || !ne.Timeout() {
+	if c.http.Timeout <= 0 || ctx.Err() != nil || !errors.As(err, &ne) || !ne.Timeout() {
 		return err
 	}
-	return &relabeled{msg: fmt.Sprintf("no answer within --timeout %s", c.HTTP.Timeout), err: err}
+	return &relabeled{msg: fmt.Sprintf("no answer within --timeout %s", c.http.Timeout), err: err}
 }
 
 // stripURL drops the URL from a transport error, keeping the *url.Error
@@ -425,20 +450,28 @@ type Config struct {
 	Token    model.Secret // a fixed token; or
 	Login    string       // a login and
 	Password model.Secret // its password, to log in once and renew on expiry
+	// Grace is how long a write already sent may go on once its ctx is done
+	// (an interrupt), so that a change the server may be applying is not
+	// cut; 0 cuts it at once.
+	Grace time.Duration
 	// Secrets, when set, is the run's set of secrets, shared with whoever
 	// else scrubs output; the client adds its tokens and passwords to it.
 	Secrets *Secrets
 }
 
-// NewClient returns a client with cfg's connection, limiter and
-// credentials; the vendor fills in the header, Check and Login.
-func NewClient(cfg Config) *Client {
-	c := &Client{BaseURL: cfg.BaseURL, HTTP: cfg.HTTP, Limiter: cfg.Limiter, Policy: cfg.Policy, secrets: cfg.Secrets}
-	if c.HTTP == nil {
-		c.HTTP = http.DefaultClient
+// NewClient returns a client of a vendor's API with cfg's connection,
+// limiter and credentials.
+func NewClient(cfg Config, api API) *Client {
+	c := &Client{baseURL: cfg.BaseURL, http: cfg.HTTP, limiter: cfg.Limiter, policy: cfg.Policy, grace: cfg.Grace,
+		api: api, secrets: cfg.Secrets}
+	if c.http == nil {
+		c.http = http.DefaultClient
 	}
-	if c.Limiter == nil {
-		c.Limiter = ratelimit.New(0)
+	if c.limiter == nil {
+		c.limiter = ratelimit.New(0)
+	}
+	if cfg.Login != "" && api.Login != nil {
+		c.login, c.password = cfg.Login, cfg.Password
 	}
 	if cfg.Token != "" {
 		c.SetToken(cfg.Token)
@@ -559,4 +592,44 @@ func MayFail(body []byte) bool {
 			return true
 		}
 	}
+}
+
+// isWrite reports whether a method asks the server to change something.
+func isWrite(method string) bool {
+	return method == http.MethodPatch || method == http.MethodPut || method == http.MethodDelete
+}
+
+// outliving returns a context for a request that lives on for the grace
+// period once ctx is done, and a func that releases it.
+func (c *Client) outliving(ctx context.Context) (context.Context, func()) {
+	if c.grace <= 0 {
+		return ctx, func() {}
+	}
+	out, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	var timer *time.Timer
+	var mu sync.Mutex
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		timer = time.AfterFunc(c.grace, func() { cancel(context.Cause(ctx)) })
+	})
+	return out, func() {
+		stop()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel(nil)
+	}
+}
+
+// unconfirmed is a request sent whose answer never came: it may or may
+// not have been applied. It matches model.ErrUnconfirmed and still shows
+// its cause to errors.As (the retry policy wants the network error).
+type unconfirmed struct{ err error }
+
+func (u unconfirmed) Error() string { return u.err.Error() }
+func (u unconfirmed) Unwrap() []error {
+	return []error{u.err, model.ErrUnconfirmed}
 }

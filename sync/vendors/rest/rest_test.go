@@ -47,14 +47,18 @@ func check(status int, h http.Header, body []byte) *rest.Error {
 	return e
 }
 
-// newClient returns a client of base with the test's check and bearer auth.
-func newClient(base string, hc *http.Client, cfg rest.Config) *rest.Client {
+// newClient returns a client of base with the test's check and bearer
+// auth, and login (when not nil) as its way to log in.
+func newClient(base string, hc *http.Client, cfg rest.Config, login ...rest.LoginFunc) *rest.Client {
 	cfg.BaseURL, cfg.HTTP = base, hc
-	c := rest.NewClient(cfg)
-	c.AuthHeader, c.AuthPrefix = "Authorization", "Bearer "
-	c.SecretKeys = []string{"password"}
-	c.Check = check
-	return c
+	api := rest.API{AuthHeader: "Authorization", AuthPrefix: "Bearer ", SecretKeys: []string{"password"}, Check: check}
+	if len(login) > 0 {
+		api.Login = login[0]
+		if cfg.Login == "" {
+			cfg.Login = "admin"
+		}
+	}
+	return rest.NewClient(cfg, api)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -294,11 +298,11 @@ func (s *authServer) counts() (logins int, log []string) {
 	return s.logins, append([]string(nil), s.log...)
 }
 
-// withLogin sets c.Login to a POST /login sent with c.Call, the way the
-// vendors do, and returns the stale tokens it was given.
-func withLogin(c *rest.Client) *[]model.Secret {
+// postLogin is a login the way the vendors do it, a POST /login sent with
+// c.Call; the returned list gathers the stale tokens it was given.
+func postLogin() (rest.LoginFunc, *[]model.Secret) {
 	var stale []model.Secret
-	c.Login = func(ctx context.Context, s model.Secret) (model.Secret, error) {
+	return func(ctx context.Context, c *rest.Client, _ string, _, s model.Secret) (model.Secret, error) {
 		stale = append(stale, s) // renewals are serialised
 		var out struct {
 			AccessToken string `json:"access_token"`
@@ -307,8 +311,7 @@ func withLogin(c *rest.Client) *[]model.Secret {
 			return "", err
 		}
 		return model.Secret(out.AccessToken), nil
-	}
-	return &stale
+	}, &stale
 }
 
 func TestRenewSingleFlight(t *testing.T) {
@@ -317,8 +320,8 @@ func TestRenewSingleFlight(t *testing.T) {
 		s := &authServer{valid: "token-0", old: map[string]bool{}}
 		srv := resttest.NewServer(s)
 		defer srv.Close()
-		c := newClient(srv.URL, srv.Client(), rest.Config{Token: "token-0", Policy: ratelimit.Policy{Attempts: 3}})
-		stale := withLogin(c)
+		login, stale := postLogin()
+		c := newClient(srv.URL, srv.Client(), rest.Config{Token: "token-0", Policy: ratelimit.Policy{Attempts: 3}}, login)
 		s.expire()
 		var barrier sync.WaitGroup // every caller holds the expired token before any renews
 		barrier.Add(callers)
@@ -399,8 +402,8 @@ func TestRenewRevokesOldToken(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c := newClient(srv.URL, srv.Client(), rest.Config{Token: "token-0", Policy: ratelimit.Policy{Attempts: 3}})
-	withLogin(c)
+	login, _ := postLogin()
+	c := newClient(srv.URL, srv.Client(), rest.Config{Token: "token-0", Policy: ratelimit.Policy{Attempts: 3}}, login)
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Go(func() {
@@ -421,8 +424,8 @@ func TestInitialLoginSingleFlight(t *testing.T) {
 		s := &authServer{old: map[string]bool{}}
 		srv := resttest.NewServer(s)
 		defer srv.Close()
-		c := newClient(srv.URL, srv.Client(), rest.Config{Policy: ratelimit.Policy{Attempts: 3}})
-		stale := withLogin(c)
+		login, stale := postLogin()
+		c := newClient(srv.URL, srv.Client(), rest.Config{Policy: ratelimit.Policy{Attempts: 3}}, login)
 		var wg sync.WaitGroup
 		for range 5 {
 			wg.Go(func() {
@@ -459,8 +462,8 @@ func TestRenewLoopGuard(t *testing.T) {
 				s := &authServer{valid: "token-0", old: map[string]bool{}, dead: tt.dead}
 				srv := resttest.NewServer(s)
 				defer srv.Close()
-				c := newClient(srv.URL, srv.Client(), rest.Config{Token: "token-0", Policy: ratelimit.Policy{Attempts: 5}})
-				withLogin(c)
+				login, _ := postLogin()
+				c := newClient(srv.URL, srv.Client(), rest.Config{Token: "token-0", Policy: ratelimit.Policy{Attempts: 5}}, login)
 				for range 3 {
 					s.expire()
 					res, err := c.Do(t.Context(), http.MethodGet, "/v1/me", nil, nil)
@@ -508,8 +511,8 @@ func TestRejectedTokenIsNotRenewed(t *testing.T) {
 	s := &authServer{valid: "token-0", old: map[string]bool{}}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	c := newClient(srv.URL, srv.Client(), rest.Config{Token: "forged", Policy: ratelimit.Policy{Attempts: 5}})
-	withLogin(c)
+	login, _ := postLogin()
+	c := newClient(srv.URL, srv.Client(), rest.Config{Token: "forged", Policy: ratelimit.Policy{Attempts: 5}}, login)
 	res, err := c.Do(t.Context(), http.MethodGet, "/v1/me", nil, nil)
 	if !errors.Is(err, model.ErrAuth) || res.Attempts != 1 {
 		t.Errorf("Do = %+v, %v; want ErrAuth after one attempt", res, err)
@@ -603,12 +606,12 @@ func TestScrubbingLogin(t *testing.T) {
 		writeJSON(w, 401, map[string]any{"success": false, "message": "bad login " + string(b)})
 	}))
 	defer srv.Close()
-	c := newClient(srv.URL, srv.Client(), rest.Config{Login: "admin", Password: password, Policy: ratelimit.Policy{Attempts: 2}})
-	c.Login = func(ctx context.Context, _ model.Secret) (model.Secret, error) {
-		in := map[string]string{"email": "admin", "password": password} // not a map[string]any: only AddSecret covers it
-		_, err := c.Call(ctx, http.MethodPost, "/login", in, nil, rest.NoToken)
-		return "", err
-	}
+	c := newClient(srv.URL, srv.Client(), rest.Config{Login: "admin", Password: password, Policy: ratelimit.Policy{Attempts: 2}},
+		func(ctx context.Context, c *rest.Client, login string, password, _ model.Secret) (model.Secret, error) {
+			in := map[string]string{"email": login, "password": password.Reveal()} // not a map[string]any: only the client's own secrets cover it
+			_, err := c.Call(ctx, http.MethodPost, "/login", in, nil, rest.NoToken)
+			return "", err
+		})
 	_, err := c.Do(t.Context(), http.MethodGet, "/v1/me", nil, nil)
 	if err == nil || strings.Contains(err.Error(), password) || !errors.Is(err, model.ErrAuth) {
 		t.Errorf("Do = %v; want ErrAuth without the password", err)

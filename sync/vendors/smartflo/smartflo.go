@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rostersync/rostersync/sync/apply"
 	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/plan"
 	"github.com/rostersync/rostersync/sync/vendors/rest"
@@ -19,9 +20,6 @@ import (
 
 // DefaultBaseURL is the vendor's API host; white labels use their own.
 const DefaultBaseURL = "https://api-smartflo.tatateleservices.com"
-
-// Key is the roster column holding a Smartflo user id.
-const Key = "id"
 
 var at = model.At
 
@@ -45,42 +43,28 @@ var table = model.NewTable(
 	model.Field{Name: "password", Kind: model.Text, Secret: true},
 )
 
-// Client is a Smartflo API client. It implements plan.Target.
+// Target is Smartflo's users: the field table, the id key, and the fields
+// a roster may name users by.
+var Target = model.Target{Name: "smartflo", Table: table, Key: "id", MatchFields: []string{"email", "login_id"}}
+
+// Client is a Smartflo API client.
 type Client struct {
 	api *rest.Client
 }
 
-var _ plan.Target = (*Client)(nil)
+var (
+	_ plan.Reader   = (*Client)(nil)
+	_ apply.Patcher = (*Client)(nil)
+)
 
 // New returns a client for cfg; an empty BaseURL means DefaultBaseURL.
 func New(cfg rest.Config) *Client {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
-	api := rest.NewClient(cfg)
-	api.AuthHeader, api.AuthPrefix = "Authorization", "Bearer "
-	api.SecretKeys = []string{"password"}
-	api.Check = Check
-	c := &Client{api: api}
-	if cfg.Login != "" {
-		api.Login = func(ctx context.Context, stale model.Secret) (model.Secret, error) {
-			return c.login(ctx, cfg.Login, cfg.Password, stale)
-		}
-	}
-	return c
+	return &Client{api: rest.NewClient(cfg, rest.API{AuthHeader: "Authorization", AuthPrefix: "Bearer ",
+		SecretKeys: []string{"password"}, Check: Check, Login: login})}
 }
-
-// Name implements plan.Target.
-func (c *Client) Name() string { return "smartflo" }
-
-// Table implements plan.Target.
-func (c *Client) Table() *model.Table { return table }
-
-// Key implements plan.Target.
-func (c *Client) Key() string { return Key }
-
-// MatchFields implements plan.Target.
-func (c *Client) MatchFields() []string { return []string{"email", "login_id"} }
 
 // listPage is one answer of GET /v1/users.
 type listPage struct {
@@ -90,7 +74,7 @@ type listPage struct {
 	Data       []map[string]any `json:"data"`
 }
 
-// List implements plan.Target, walking the cursor pages.
+// List implements plan.Reader, walking the cursor pages.
 func (c *Client) List(ctx context.Context, yield func(model.User) error) error {
 	var last json.Number
 	for {
@@ -128,7 +112,7 @@ func (c *Client) List(ctx context.Context, yield func(model.User) error) error {
 	}
 }
 
-// Get implements plan.Target.
+// Get implements plan.Reader.
 func (c *Client) Get(ctx context.Context, id string) (model.User, error) {
 	var out struct {
 		Data map[string]any `json:"data"`
@@ -142,7 +126,7 @@ func (c *Client) Get(ctx context.Context, id string) (model.User, error) {
 	return table.UserFromRead(id, out.Data)
 }
 
-// Patch implements plan.Target.
+// Patch implements apply.Patcher.
 func (c *Client) Patch(ctx context.Context, id string, body map[string]any) (model.Result, error) {
 	return c.api.Do(ctx, http.MethodPatch, "/v1/user/"+url.PathEscape(id), body, nil)
 }
@@ -150,17 +134,17 @@ func (c *Client) Patch(ctx context.Context, id string, body map[string]any) (mod
 // login obtains a token: a refresh of the stale one when there is one,
 // else (or when the refresh is refused) a login. Each is sent once, never
 // in a loop: repeated failed logins lock the account.
-func (c *Client) login(ctx context.Context, email string, password, stale model.Secret) (model.Secret, error) {
+func login(ctx context.Context, api *rest.Client, email string, password, stale model.Secret) (model.Secret, error) {
 	var out struct {
 		AccessToken string `json:"access_token"`
 	}
 	if stale != "" {
-		if _, err := c.api.Call(ctx, http.MethodPost, "/v1/auth/refresh", nil, &out, rest.TokenOnly); err == nil && out.AccessToken != "" {
+		if _, err := api.Call(ctx, http.MethodPost, "/v1/auth/refresh", nil, &out, rest.TokenOnly); err == nil && out.AccessToken != "" {
 			return model.Secret(out.AccessToken), nil
 		}
 	}
 	in := map[string]string{"email": email, "password": password.Reveal()}
-	if _, err := c.api.Call(ctx, http.MethodPost, "/v1/auth/login", in, &out, rest.NoToken); err != nil {
+	if _, err := api.Call(ctx, http.MethodPost, "/v1/auth/login", in, &out, rest.NoToken); err != nil {
 		return "", rest.LoginError(email, err)
 	}
 	if out.AccessToken == "" {

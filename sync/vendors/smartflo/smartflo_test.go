@@ -740,7 +740,7 @@ func FuzzUserFrom(f *testing.F) {
 	f.Add([]byte(`{"name": null, "team_member": {"status": "0", "role": {"id": 1.5}}, "agent": []}`))
 	f.Add([]byte(`{"agent": {"status": 1e400}, "user_role": {"id": "x"}, "team_member": {"users_for_cdr": {"type": "agent", "value": [null]}}}`))
 	f.Add([]byte(`{"team_member": {"email": "A <a@b.c>", "users_for_cdr": {"type": "none", "value": "a|b"}}}`))
-	table := smartflo.New(rest.Config{}).Table()
+	table := smartflo.Target.Table
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.UseNumber()

@@ -187,3 +187,14 @@ func isBcryptHash(s string) bool {
 	_, err := bcrypt.Cost([]byte(s))
 	return err == nil
 }
+
+// Generate returns n made-up users, ids 1 to n, for tests and benchmarks
+// that need many: agents named user<i>, u<i>@example.com, active.
+func Generate(n int) []User {
+	users := make([]User, n)
+	for i := range users {
+		users[i] = User{UserID: int64(i + 1), Name: fmt.Sprint("user", i+1), UserType: "agent", Active: true,
+			Email: fmt.Sprintf("u%d@example.com", i+1)}
+	}
+	return users
+}

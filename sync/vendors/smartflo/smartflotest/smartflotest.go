@@ -688,3 +688,16 @@ func (f *Fake) patchUser(w http.ResponseWriter, r *http.Request, id string) {
 		Message string `json:"message"`
 	}{true, msgUpdated})
 }
+
+// Generate returns n made-up users, ids 1 to n, for tests and benchmarks
+// that need many: "User i", u<i>@example.com, login u<i>, role 54631
+// (Agent), not blocked.
+func Generate(n int) []User {
+	users := make([]User, n)
+	for i := range users {
+		users[i] = User{ID: int64(i + 1), Name: fmt.Sprint("User ", i+1), Email: fmt.Sprintf("u%d@example.com", i+1),
+			Number: "+919800000001", LoginID: fmt.Sprint("u", i+1), RoleID: 54631, RoleName: "Agent",
+			AgentID: fmt.Sprintf("05028%08d", i+1), UsersForCDR: CDR{Type: CDRAll}}
+	}
+	return users
+}
