@@ -35,6 +35,11 @@ type Fake interface {
 	Requests() []fakehttp.Request // every request it received, oldest first
 	Writes() int                  // the requests that asked for a change
 	Logins() int                  // the logins it was asked for
+	Refreshes() int               // the token refreshes it was asked for (0 where the vendor has none)
+	// ExpireTokens makes every token the fake accepts expire now, the
+	// fixed one and those it issued, as a vendor answers a token past its
+	// lifetime; a login still gives a new one.
+	ExpireTokens()
 }
 
 // FakeConfig configures a vendor's fake.
@@ -47,6 +52,20 @@ type FakeConfig struct {
 	TokenTTL   time.Duration // lifetime of tokens from a login; 0 = the vendor's default
 	BcryptCost int           // cost of the password hashes it stores; 0 = the vendor's
 	Faults     fakehttp.Faults
+	// ShortLists makes every list answer report one user more than it
+	// holds (Smartflo's page count, DNL's total): a listing that ends
+	// early, which a client must refuse rather than take for the state.
+	ShortLists bool
+	// Echo makes every failure answer repeat the request it refuses, its
+	// credentials and body included, in the vendor's message, as careless
+	// servers do: for tests that secrets stay out of error text.
+	Echo bool
+}
+
+// Edit is one field set to one value, as a PATCH sends it.
+type Edit struct {
+	Field string // a field of the table that the one-user read returns
+	Value any    // a value the vendor accepts, in model's canonical form
 }
 
 // Vendor is one entry of the table.
@@ -59,6 +78,11 @@ type Vendor struct {
 	BaseURLExample string
 	New            func(rest.Config) Client
 	NewFake        func(FakeConfig) (Fake, error)
+	// PageSize is how many users the client asks for in one list request.
+	PageSize int
+	// Sample is an edit the vendor accepts for any user of its fake, which
+	// the one-user read then shows: the conformance suite patches it.
+	Sample Edit
 }
 
 // DemoSeed is the users.json the demo and `rostersync fake` start from,
@@ -72,13 +96,16 @@ var All = []Vendor{
 		Title:          "Smartflo (Tata Tele Business Services) and its white labels",
 		DefaultBaseURL: smartflo.DefaultBaseURL,
 		New:            func(c rest.Config) Client { return smartflo.New(c) },
+		PageSize:       smartflo.MaxPageSize,
+		Sample:         Edit{Field: "designation", Value: "Team lead"},
 		NewFake: func(c FakeConfig) (Fake, error) {
 			users, err := seed(c, smartflotest.LoadUsers, smartflotest.Generate)
 			if err != nil {
 				return nil, err
 			}
 			return smartflotest.New(smartflotest.Config{Token: c.Token, Email: c.Login, Password: c.Password,
-				TokenTTL: c.TokenTTL, BcryptCost: c.BcryptCost, Faults: c.Faults}, users), nil
+				TokenTTL: c.TokenTTL, BcryptCost: c.BcryptCost, Faults: c.Faults,
+				ShortLists: c.ShortLists, Echo: c.Echo}, users), nil
 		},
 	},
 	{
@@ -86,13 +113,16 @@ var All = []Vendor{
 		Title:          "DNL (Denovo Lab class 4 softswitch), self-hosted",
 		BaseURLExample: "http://HOST:8000",
 		New:            func(c rest.Config) Client { return dnl.New(c) },
+		PageSize:       dnl.MaxPerPage,
+		Sample:         Edit{Field: "landing_page", Value: "/cdr/report"},
 		NewFake: func(c FakeConfig) (Fake, error) {
 			users, err := seed(c, dnltest.LoadUsers, dnltest.Generate)
 			if err != nil {
 				return nil, err
 			}
 			return dnltest.New(dnltest.Config{Token: c.Token, Admin: c.Login, Password: c.Password,
-				TokenTTL: c.TokenTTL, BcryptCost: c.BcryptCost, Faults: c.Faults}, users), nil
+				TokenTTL: c.TokenTTL, BcryptCost: c.BcryptCost, Faults: c.Faults,
+				ShortLists: c.ShortLists, Echo: c.Echo}, users), nil
 		},
 	},
 }

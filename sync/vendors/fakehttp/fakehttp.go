@@ -1,8 +1,9 @@
 // Package fakehttp is the vendor-neutral half of the shipped fakes: a log of
 // every request, a request limit (answered with the vendor's 429, or with a
-// proxy's 503 page), and injected faults (5xx answers, dropped connections,
-// latency). Each vendor fake wraps its own handler with it; what the
-// vendor's answers look like stays with the vendor fake.
+// proxy's 503 page), injected faults (5xx answers, dropped connections,
+// latency), and an echo of refused requests into failure answers. Each
+// vendor fake wraps its own handler with it; what the vendor's answers look
+// like, and where in them an echo goes, stays with the vendor fake.
 package fakehttp
 
 import (

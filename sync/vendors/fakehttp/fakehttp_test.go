@@ -1,6 +1,8 @@
 package fakehttp_test
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -110,5 +112,62 @@ func TestFaultsCheck(t *testing.T) {
 		if err := f.Check(); err == nil {
 			t.Errorf("%+v: no error", f)
 		}
+	}
+}
+
+// TestEcho checks that Echo repeats a refused request (credentials and
+// body) in failure answers only, where the vendor's put function says,
+// and passes successes and non-JSON answers through unchanged.
+func TestEcho(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		echoed bool
+	}{
+		{"success", 200, `{"success": true, "message": "ok"}`, false},
+		{"read without success", 200, `{"data": {"id": 1}}`, false},
+		{"200 success false", 200, `{"success": false, "message": "Token has expired"}`, true},
+		{"200 success \"false\"", 200, `{"success": "false", "message": "no"}`, true},
+		{"401", 401, `{"success": false, "message": "Unauthenticated"}`, true},
+		{"404 without success", 404, `{"error_type": "Object not found error"}`, true},
+		{"503 page", 503, `<html>busy</html>`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-Vendor", "kept")
+				w.WriteHeader(tt.status)
+				_, _ = io.WriteString(w, tt.body)
+			})
+			h := fakehttp.Echo(next, func(answer map[string]any, text string) { answer["echo"] = text })
+			req := httptest.NewRequest(http.MethodPatch, "/v1/user/7?x=1", strings.NewReader(`{"password": "pw-secret"}`))
+			req.Header.Set("Authorization", "Bearer tok-secret")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tt.status || rec.Header().Get("X-Vendor") != "kept" {
+				t.Errorf("status %d, headers %v", rec.Code, rec.Header())
+			}
+			got := rec.Body.String()
+			if !tt.echoed {
+				if got != tt.body {
+					t.Errorf("body changed: %s", got)
+				}
+				return
+			}
+			var answer map[string]any
+			if err := json.Unmarshal([]byte(got), &answer); err != nil {
+				t.Fatal(err)
+			}
+			echo, _ := answer["echo"].(string)
+			for _, want := range []string{"PATCH /v1/user/7?x=1", "Authorization: Bearer tok-secret", `body {"password": "pw-secret"}`} {
+				if !strings.Contains(echo, want) {
+					t.Errorf("echo %q lacks %q", echo, want)
+				}
+			}
+			if _, kept := answer["success"]; !kept && strings.Contains(tt.body, "success") {
+				t.Errorf("the vendor's answer lost its fields: %s", got)
+			}
+		})
 	}
 }

@@ -33,6 +33,13 @@ type Config struct {
 	TokenTTL   time.Duration   // lifetime of tokens from POST /v1/auth; 0 = never expire
 	BcryptCost int             // cost for a stored passwd; 0 = 12 like the vendor
 	Faults     fakehttp.Faults // limit and injected faults
+	// ShortLists makes every list page report a total one user more than
+	// the listing holds: a listing that ends early, which a client must
+	// refuse.
+	ShortLists bool
+	// Echo makes every failure answer repeat the request it refuses (its
+	// token and body included) in its error message, as careless servers do.
+	Echo bool
 }
 
 // Fake is a fake DNL API. It embeds the fakehttp.Server, so it is an
@@ -41,11 +48,12 @@ type Fake struct {
 	*fakehttp.Server
 	cfg Config
 
-	mu     sync.Mutex
-	users  map[int64]*User
-	ids    []int64 // sorted; users are never added or removed
-	tokens map[string]session
-	logins int
+	mu           sync.Mutex
+	users        map[int64]*User
+	ids          []int64 // sorted; users are never added or removed
+	tokens       map[string]session
+	fixedExpired bool // the fixed tokens have expired (ExpireTokens)
+	logins       int
 }
 
 // session is a token issued by POST /v1/auth.
@@ -78,8 +86,24 @@ func New(cfg Config, users []User) *Fake {
 	mux.HandleFunc("GET /v1/user/list", f.authed(f.handleList))
 	mux.HandleFunc("GET /v1/user/{user_id}", f.authed(f.handleGet))
 	mux.HandleFunc("PATCH /v1/user/{user_id}", f.authed(f.handlePatch))
-	f.Server = fakehttp.Wrap(mux, cfg.Faults, throttled)
+	var h http.Handler = mux
+	if cfg.Echo {
+		h = fakehttp.Echo(h, echo)
+	}
+	f.Server = fakehttp.Wrap(h, cfg.Faults, throttled)
 	return f
+}
+
+// echo appends a request's echo to a failure's error.message, which
+// clients read along with error_type.
+func echo(answer map[string]any, text string) {
+	detail, _ := answer["error"].(map[string]any)
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	msg, _ := detail["message"].(string)
+	detail["message"] = strings.TrimSpace(msg + " " + text)
+	answer["error"] = detail
 }
 
 // Users returns a snapshot of all users (deep copies), sorted by user_id.
@@ -109,6 +133,25 @@ func (f *Fake) Logins() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.logins
+}
+
+// Refreshes reports 0: DNL has no refresh call, an expired token is
+// replaced by a new login.
+func (f *Fake) Refreshes() int { return 0 }
+
+// ExpireTokens makes every token the fake accepts expire now: the fixed
+// ones and those POST /v1/auth issued. They are answered 401 from then on;
+// a new login still gives a working token.
+func (f *Fake) ExpireTokens() {
+	now := time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fixedExpired = true
+	for tok, s := range f.tokens {
+		if s.expires.IsZero() || s.expires.After(now) {
+			f.tokens[tok] = session{expires: now}
+		}
+	}
 }
 
 // throttled is the 429 the fake answers past fakehttp's limit. DNL publishes
@@ -145,14 +188,14 @@ func (f *Fake) authed(h func(w http.ResponseWriter, r *http.Request, admin bool)
 
 // checkToken reports whether tok is valid now and whether it is an admin's.
 func (f *Fake) checkToken(tok string) (admin, ok bool) {
-	if f.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(f.cfg.Token)) == 1 {
-		return true, true
-	}
-	if f.cfg.AgentToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(f.cfg.AgentToken)) == 1 {
-		return false, true
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(f.cfg.Token)) == 1 {
+		return true, !f.fixedExpired
+	}
+	if f.cfg.AgentToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(f.cfg.AgentToken)) == 1 {
+		return false, !f.fixedExpired
+	}
 	s, ok := f.tokens[tok]
 	if !ok {
 		return false, false
@@ -340,6 +383,9 @@ func (f *Fake) handleList(w http.ResponseWriter, r *http.Request, _ bool) {
 	}
 	total := len(candidates)
 	f.mu.Unlock()
+	if f.cfg.ShortLists {
+		total++
+	}
 
 	type list struct {
 		Total   int    `json:"total"`

@@ -79,6 +79,12 @@ type Config struct {
 	TokenTTL   time.Duration   // lifetime of tokens from login and refresh; 0 = 1h
 	BcryptCost int             // cost for stored passwords; 0 (or out of bcrypt's range) = bcrypt.DefaultCost
 	Faults     fakehttp.Faults // limit and injected faults
+	// ShortLists makes every list page say in its count one user more than
+	// it holds: a listing that ends early, which a client must refuse.
+	ShortLists bool
+	// Echo makes every failure answer repeat the request it refuses (its
+	// token and body included) in its message, as careless servers do.
+	Echo bool
 }
 
 // Fake is a fake Smartflo API. It embeds the fakehttp.Server, so it is an
@@ -90,11 +96,12 @@ type Fake struct {
 	roles map[int64]string // role id -> name, from the seed; fixed after New
 	index map[int64]int    // user id -> position in users; fixed after New
 
-	mu        sync.Mutex
-	users     []User               // sorted by ID
-	tokens    map[string]time.Time // issued token -> expiry
-	logins    int
-	refreshes int
+	mu           sync.Mutex
+	users        []User               // sorted by ID
+	tokens       map[string]time.Time // issued token -> expiry
+	fixedExpired bool                 // the permanent token has expired (ExpireTokens)
+	logins       int
+	refreshes    int
 }
 
 // New returns a fake serving a copy of users. Users without a CDR type get
@@ -133,8 +140,19 @@ func New(cfg Config, users []User) *Fake {
 			f.roles[u.RoleID] = u.RoleName
 		}
 	}
-	f.Server = fakehttp.Wrap(http.HandlerFunc(f.serve), cfg.Faults, throttled)
+	var h http.Handler = http.HandlerFunc(f.serve)
+	if cfg.Echo {
+		h = fakehttp.Echo(h, echo)
+	}
+	f.Server = fakehttp.Wrap(h, cfg.Faults, throttled)
 	return f
+}
+
+// echo appends a request's echo to a failure's message, where clients
+// read the vendor's words.
+func echo(answer map[string]any, text string) {
+	msg, _ := answer["message"].(string)
+	answer["message"] = strings.TrimSpace(msg + " " + text)
 }
 
 func cmpInt(a, b int64) int {
@@ -191,6 +209,22 @@ func (f *Fake) Refreshes() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.refreshes
+}
+
+// ExpireTokens makes every token the fake accepts expire now: the
+// permanent one (a panel token past the expiry chosen for it) and those
+// login and refresh issued. They are answered as expired from then on;
+// a refresh or a login still gives a new token.
+func (f *Fake) ExpireTokens() {
+	now := time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fixedExpired = true
+	for tok, exp := range f.tokens {
+		if exp.After(now) {
+			f.tokens[tok] = now
+		}
+	}
 }
 
 // ReadUsers decodes a seed file: a JSON array of User. It rejects unknown
@@ -348,7 +382,7 @@ type tokenState int
 const (
 	tokenMissing   tokenState = iota // no token, or one the fake never issued
 	tokenValid                       // the permanent token or an unexpired issued one
-	tokenExpired                     // an issued token past its TTL
+	tokenExpired                     // an issued token past its TTL, or any after ExpireTokens
 	tokenPermanent                   // the permanent token (only from checkToken)
 )
 
@@ -367,6 +401,9 @@ func (f *Fake) checkToken(tok string, now time.Time) tokenState {
 		return tokenMissing
 	}
 	if f.cfg.Token != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(f.cfg.Token)) == 1 {
+		if f.fixedExpired {
+			return tokenExpired
+		}
 		return tokenPermanent
 	}
 	exp, ok := f.tokens[tok]
@@ -565,6 +602,9 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request) {
 	page.Count = len(page.Data)
 	if page.Count > 0 {
 		page.LastSeenID = page.Data[page.Count-1].ID
+	}
+	if f.cfg.ShortLists {
+		page.Count++
 	}
 	writeJSON(w, http.StatusOK, page)
 }
