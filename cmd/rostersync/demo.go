@@ -38,7 +38,7 @@ Flags:
 	}
 	v, err := vendors.Lookup(*target)
 	if err != nil {
-		return usageError("%v", err)
+		return usageError("%w", err)
 	}
 	seed := filepath.Join(*data, v.Name, "users.json")
 	rosterPath := filepath.Join(*data, v.Name, "roster.csv")

@@ -90,7 +90,7 @@ func (o *options) check() error {
 	v, err := vendors.Lookup(o.target)
 	switch {
 	case err != nil:
-		return usageError("%v", err)
+		return usageError("%w", err)
 	case o.roster == "":
 		return usageError("--roster is required")
 	case v.DefaultBaseURL == "" && o.baseURL == "":
@@ -236,7 +236,7 @@ const inflightGrace = 10 * time.Second
 func (j *job) run(ctx context.Context) error {
 	v, err := vendors.Lookup(j.opts.target)
 	if err != nil {
-		return usageError("%v", err)
+		return usageError("%w", err)
 	}
 	creds, err := credentials(j.app.Getenv)
 	if err != nil {
@@ -249,7 +249,7 @@ func (j *job) run(ctx context.Context) error {
 	client := newClient(j.opts, v, base, creds, &j.requests)
 	key := v.Key
 	if f, err := plan.MatchField(v.Target, j.opts.match); err != nil {
-		return usageError("--match: %v", err)
+		return usageError("--match: %w", err)
 	} else if f != nil {
 		key = f.Name
 	}
@@ -335,7 +335,7 @@ func (j *job) checkPaths() error {
 	}
 	inputs := []namedPath{{"--roster", o.roster}, {"--map", o.mapFile}, {"--resume", o.resume}}
 	if v, err := vendors.Lookup(o.target); err != nil {
-		return usageError("%v", err)
+		return usageError("%w", err)
 	} else if base, err := baseURL(o, v); err == nil {
 		if dir, err := state.Dir(j.app.Getenv); err == nil {
 			inputs = append(inputs, namedPath{"the ledger", state.PathOf(dir, o.target, base)})
@@ -360,7 +360,7 @@ func (j *job) schema(ctx context.Context, table *model.Table, key string) (roste
 	for _, expr := range j.opts.sets {
 		v, err := roster.ParseSet(s.Table, expr)
 		if err != nil {
-			return s, usageError("--set %s: %v", expr, err)
+			return s, usageError("%w", err) // err names --set and the expression
 		}
 		s.Set = append(s.Set, v)
 	}
