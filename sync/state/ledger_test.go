@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -209,8 +210,8 @@ func TestMergeAndCompaction(t *testing.T) {
 	if !reflect.DeepEqual(got, wantLines) {
 		t.Errorf("compacted file\n got %q\nwant %q", got, wantLines)
 	}
-	if _, err := os.Stat(l.Path() + ".tmp"); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("the temporary file is left behind (%v)", err)
+	if names := dirNames(t, dir); !slices.Equal(names, []string{filepath.Base(l.Path())}) {
+		t.Errorf("after compaction the folder holds %q, want the ledger alone", names)
 	}
 	if got := open(t, dir).Written("2"); !reflect.DeepEqual(got, want2) {
 		t.Errorf("after compaction: Written(2) = %v, want %v", got, want2)
