@@ -105,9 +105,6 @@ func PathOf(dir, target, baseURL string) string {
 	return filepath.Join(dir, fmt.Sprintf("%s-%s.jsonl", target, hex.EncodeToString(sum[:6])))
 }
 
-// Path returns the ledger's file name.
-func (l *Ledger) Path() string { return l.path }
-
 func (l *Ledger) load(data []byte) error {
 	if i := bytes.LastIndexByte(data, '\n'); i < len(data)-1 {
 		data = data[:i+1] // a torn last line from a crash
