@@ -19,6 +19,11 @@ type App struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+
+	// ledgerCost is the bcrypt cost of the passwords the ledger keeps; 0
+	// is bcrypt's default. Tests lower it: a hash at the default cost
+	// takes a CPU tens of milliseconds.
+	ledgerCost int
 }
 
 // Exit codes; scheduled jobs act on them.

@@ -67,7 +67,7 @@ Flags:
 		}
 		return a.Getenv(k)
 	}
-	run := &App{Stdin: a.Stdin, Stdout: a.Stdout, Stderr: a.Stderr, Getenv: env}
+	run := &App{Stdin: a.Stdin, Stdout: a.Stdout, Stderr: a.Stderr, Getenv: env, ledgerCost: a.ledgerCost}
 	common := []string{"--target", *target, "--base-url", srv.URL, "--roster", rosterPath, "--rate", "50", "--log-level", "warn"}
 	steps := []struct{ cmd, title, report string }{
 		{"plan", "plan: what would change (sends no write)", "plan.csv"},

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/rostersync/rostersync/report"
 	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
 	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
@@ -83,7 +85,8 @@ type result struct {
 func (h *harness) run(cmd string, args ...string) result {
 	h.t.Helper()
 	var out, errOut bytes.Buffer
-	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return h.env[k] }}
+	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return h.env[k] },
+		ledgerCost: bcrypt.MinCost}
 	full := append([]string{cmd, "--target", h.target, "--base-url", h.srv.URL, "--rate", "0", "--log-level", "debug"}, args...)
 	before := h.fake.Writes()
 	err := app.Run(context.Background(), full)

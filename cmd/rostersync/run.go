@@ -276,7 +276,7 @@ func (j *job) run(ctx context.Context) error {
 		return err
 	}
 	defer lock.Release()
-	ledger, err := state.Open(dir, v.Name, base, 0)
+	ledger, err := state.Open(dir, v.Name, base, j.app.ledgerCost)
 	if err != nil {
 		return err
 	}
