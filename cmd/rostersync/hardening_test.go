@@ -121,7 +121,7 @@ func TestReportOnFullDisk(t *testing.T) {
 	cmd := exec.Command("sh", "-c", `ulimit -f 8 && exec "$@"`, "sh", binary(t), "apply", "--target", "dnl",
 		"--base-url", srv.URL, "--roster", rosterPath, "--report", out, "--summary", sum,
 		"--rate", "0", "--workers", "4", "--max-changes", "1000", "--log-format", "json")
-	cmd.Env = append(os.Environ(), "ROSTERSYNC_TOKEN="+testToken, "XDG_STATE_HOME="+filepath.Join(dir, "state"))
+	cmd.Env = commandEnv(filepath.Join(dir, "state"))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	err := cmd.Run()
