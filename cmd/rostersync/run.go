@@ -246,7 +246,9 @@ func (j *job) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	client := newClient(j.opts, v, base, creds, &j.requests)
+	pool := connectionPool(j.opts)
+	defer pool.CloseIdleConnections() // the demo and the tests run many runs in one process
+	client := newClient(j.opts, v, base, creds, pool, &j.requests)
 	key := v.Key
 	if f, err := plan.MatchField(v.Target, j.opts.match); err != nil {
 		return usageError("--match: %w", err)
@@ -430,13 +432,18 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// newClient builds the vendor's client of base: a connection pool for the
-// workers, --timeout, the run's limiter, retry policy and health check.
-func newClient(o options, v *vendors.Vendor, base string, cfg rest.Config, requests *atomic.Int64) vendors.Client {
+// connectionPool returns the run's connections: room for the workers.
+func connectionPool(o options) *http.Transport {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = o.workers * 2
+	return transport
+}
+
+// newClient builds the vendor's client of base: the connection pool,
+// --timeout, the run's limiter, retry policy and health check.
+func newClient(o options, v *vendors.Vendor, base string, cfg rest.Config, pool *http.Transport, requests *atomic.Int64) vendors.Client {
 	cfg.BaseURL = base
-	cfg.HTTP = &http.Client{Transport: counting{transport, requests}, Timeout: o.timeout,
+	cfg.HTTP = &http.Client{Transport: counting{pool, requests}, Timeout: o.timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	cfg.Limiter = ratelimit.New(o.rate)
 	cfg.Policy = ratelimit.DefaultPolicy()
