@@ -190,7 +190,7 @@ func TestInterrupt(t *testing.T) {
 // (the ledger of write-only fields survived the kill too).
 func TestKillThenResume(t *testing.T) {
 	t.Parallel()
-	const n = 200
+	const n = 100
 	fake := bigFake("smartflo", n, fakehttp.Faults{Latency: 20 * time.Millisecond}).(*smartflotest.Fake)
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
