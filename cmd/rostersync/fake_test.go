@@ -15,6 +15,7 @@ import (
 // 0: the default 5 a second would spend two seconds on ten requests), and
 // stops it with the context (what an interrupt does).
 func TestFakeCommand(t *testing.T) {
+	t.Parallel()
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

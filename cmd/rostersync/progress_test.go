@@ -73,6 +73,7 @@ func slowRun(t *testing.T, stderr io.Writer, extra ...string) string {
 // checks the bar it draws: the phases, done/total, a rate, escape codes to
 // redraw in place, and the log lines printed as text above it.
 func TestProgressOnTerminal(t *testing.T) {
+	t.Parallel()
 	master, slave := openPTY(t)
 	screen := make(chan string)
 	go func() {
@@ -105,6 +106,7 @@ func TestProgressOnTerminal(t *testing.T) {
 // writer (a log file, cron's mail): no bar, no escape codes, but periodic
 // progress lines as JSON.
 func TestNoEscapeCodesOffTerminal(t *testing.T) {
+	t.Parallel()
 	var stderr bytes.Buffer
 	stdout := slowRun(t, &stderr, "--progress-interval", "100ms")
 	for name, text := range map[string]string{"stderr": stderr.String(), "stdout": stdout} {

@@ -58,6 +58,7 @@ func cheapHashes(t *testing.T, users []dnltest.User) []dnltest.User {
 // secrets in error pages, and looks for every secret (and every bcrypt hash
 // the DNL fake holds) in stdout, stderr, the reports and the ledger.
 func TestSecretsStayOut(t *testing.T) {
+	t.Parallel()
 	const (
 		token      = "TOKEN-zq8x-Secret-4471"
 		loginPw    = "LOGINPW-vv91-Secret-0032"
@@ -67,6 +68,7 @@ func TestSecretsStayOut(t *testing.T) {
 	)
 	for _, target := range []string{"smartflo", "dnl"} {
 		t.Run(target, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			var fake fakeServer
 			var roster string
@@ -137,6 +139,7 @@ func TestSecretsStayOut(t *testing.T) {
 // the old values scrubbed, in text and in --output json, and neither the
 // reports nor the debug logs hold a secret.
 func TestSecretsInUsersFieldsStayOut(t *testing.T) {
+	t.Parallel()
 	const (
 		token      = "TOKEN-qq4r-Secret-9917"
 		loginPw    = "LOGINPW-kk22-Secret-3108"

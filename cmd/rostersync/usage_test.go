@@ -39,6 +39,7 @@ func TestSetErrorsSayTheirPrefixOnce(t *testing.T) {
 // TestUsageErrorsWrapTheirCause checks that a usage error built from
 // another error keeps it matchable, as %w does and %v does not.
 func TestUsageErrorsWrapTheirCause(t *testing.T) {
+	t.Parallel()
 	cause := errors.New("the cause")
 	err := usageError("--match: %w", cause)
 	if !errors.Is(err, errUsage) || !errors.Is(err, cause) {
