@@ -259,6 +259,7 @@ func (j *job) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	j.log.Debug().Str("roster", j.opts.roster).Msg("reading the roster")
 	rows, err := roster.ReadFile(ctx, j.opts.roster, j.app.Stdin, schema)
 	if err != nil {
 		return err

@@ -297,9 +297,10 @@ func TestSecondInterruptQuitsAtOnce(t *testing.T) {
 // TestTermWhileReadingARosterWithoutEnd points --roster at inputs that
 // never end or never start: a FIFO nobody opens for writing, a FIFO whose
 // writer sends rows without end, one whose writer sends a header and then
-// nothing, /dev/zero, and /dev/zero on stdin. One SIGTERM ends each run
-// within a second, with exit 130 (or 2, when the reader stopped /dev/zero
-// first as no roster), and not one request is sent.
+// nothing, /dev/zero, and /dev/zero on stdin. One SIGTERM, sent once the
+// run has logged that it reads the roster, ends each run within a second,
+// with exit 130 (or 2, when the reader stopped /dev/zero first as no
+// roster), and not one request is sent.
 func TestTermWhileReadingARosterWithoutEnd(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
@@ -368,13 +369,14 @@ func TestTermWhileReadingARosterWithoutEnd(t *testing.T) {
 				arg = "-"
 			}
 			p := &process{cmd: exec.Command(binary(t), "apply", "--target", "dnl", "--base-url", srv.URL, "--roster", arg,
-				"--report", filepath.Join(dir, "report.csv"), "--rate", "0")}
+				"--report", filepath.Join(dir, "report.csv"), "--rate", "0", "--log-level", "debug", "--log-format", "json")}
 			p.cmd.Env = commandEnv(dir)
 			p.cmd.Stdin = stdin
 			p.cmd.Stderr = &p.stderr
 			must(0, p.cmd.Start())
 			t.Cleanup(func() { _ = p.cmd.Process.Kill() })
-			time.Sleep(300 * time.Millisecond) // reading by now
+			p.stderr.waitFor(t, `"message":"reading the roster"`)
+			time.Sleep(50 * time.Millisecond) // blocked in the read by now
 			sent := time.Now()
 			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !(tt.zero && errors.Is(err, os.ErrProcessDone)) {
 				t.Fatal(err)
