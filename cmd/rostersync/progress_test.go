@@ -47,12 +47,12 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	return master, slave
 }
 
-// slowRun applies a 60-row roster against a DNL fake that answers in 20ms,
+// slowRun applies a 60-row roster against a DNL fake that answers in 10ms,
 // with stderr as given, and returns what went to stdout.
 func slowRun(t *testing.T, stderr io.Writer, extra ...string) string {
 	t.Helper()
 	const n = 60
-	fake := bigFake("dnl", n, fakehttp.Faults{Latency: 20 * time.Millisecond})
+	fake := bigFake("dnl", n, fakehttp.Faults{Latency: 10 * time.Millisecond})
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	dir := t.TempDir()
