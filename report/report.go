@@ -68,7 +68,6 @@ type Writer struct {
 	csv    *csv.Writer
 	json   *json.Encoder
 	closer io.Closer
-	counts map[string]int
 	err    error
 	// Room for the row being written, kept from row to row so that
 	// writing one does not allocate it again.
@@ -102,7 +101,7 @@ func Create(path string) (*Writer, error) {
 
 // NewWriter writes a report to w; a CSV report starts with its header.
 func NewWriter(w io.Writer, format Format) (*Writer, error) {
-	rw := &Writer{format: format, w: w, counts: map[string]int{}}
+	rw := &Writer{format: format, w: w}
 	if format != CSV {
 		// Encode writes a row and its newline in one Write, as
 		// json.Marshal would give them, without a new buffer per row.
@@ -129,7 +128,6 @@ func (w *Writer) Write(r Row) error {
 		return w.err
 	}
 	r.Error = shorten(r.Error)
-	w.counts[r.Status]++
 	if w.format == CSV {
 		w.csv.Write(csvRecord(w.rec[:0], r))
 		w.csv.Flush()
@@ -158,17 +156,6 @@ func shorten(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
-}
-
-// Counts returns how many rows were written with each status.
-func (w *Writer) Counts() map[string]int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := make(map[string]int, len(w.counts))
-	for k, v := range w.counts {
-		out[k] = v
-	}
-	return out
 }
 
 // Close closes the file; it returns the first write error, if any.

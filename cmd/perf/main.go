@@ -67,7 +67,7 @@ func run(quick bool, only string) error {
 	defer os.RemoveAll(dir)
 	b := &bench{dir: dir, bin: filepath.Join(dir, "rostersync")}
 	if out, err := exec.Command("go", "build", "-o", b.bin, "./cmd/rostersync").CombinedOutput(); err != nil {
-		return fmt.Errorf("building rostersync (run from the repository's root): %v\n%s", err, out)
+		return fmt.Errorf("building rostersync (run from the repository's root): %w\n%s", err, out)
 	}
 	fmt.Printf("rostersync performance, %s, %d cores, %s\n\n", cpuModel(), runtime.NumCPU(), runtime.Version())
 	sections := []struct {
@@ -314,7 +314,7 @@ func (b *bench) rostersync(url string, args ...string) (peak int64, took time.Du
 				err = nil // some rows failed: still a measurement
 			}
 			if err != nil {
-				return peak, took, fmt.Errorf("rostersync %s: %v\n%s", args[0], err, stderr.String())
+				return peak, took, fmt.Errorf("rostersync %s: %w\n%s", args[0], err, stderr.String())
 			}
 			return peak, took, nil
 		case <-tick.C:

@@ -19,6 +19,11 @@ type App struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+
+	// ledgerCost is the bcrypt cost of the passwords the ledger keeps; 0
+	// is bcrypt's default. Tests lower it: a hash at the default cost
+	// takes a CPU tens of milliseconds.
+	ledgerCost int
 }
 
 // Exit codes; scheduled jobs act on them.
@@ -56,9 +61,10 @@ func exitCode(err error) int {
 	return exitNotStarted
 }
 
-// usageError reports a command-line mistake (exit 2).
+// usageError reports a command-line mistake (exit 2). format may wrap an
+// error with %w, so that what caused the mistake stays matchable.
 func usageError(format string, args ...any) error {
-	return fmt.Errorf("%w: %s (see rostersync help)", errUsage, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: "+format+" (see rostersync help)", append([]any{errUsage}, args...)...)
 }
 
 const usage = `rostersync keeps the users of a telephony admin system in line with a roster file.
@@ -119,7 +125,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fs.NArg() > 0 {
 		return usageError("unexpected argument %q", fs.Arg(0))

@@ -15,6 +15,7 @@ import (
 // password), the good rows are applied, and no output or PATCH carries
 // the big cell.
 func TestBadCellsFailTheirRows(t *testing.T) {
+	t.Parallel()
 	const password = "Pw\x01-never-shown-7731"
 	huge := strings.Repeat("Lead ", 400_000) // 2 MB
 	rosters := map[string]string{

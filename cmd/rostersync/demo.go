@@ -38,7 +38,7 @@ Flags:
 	}
 	v, err := vendors.Lookup(*target)
 	if err != nil {
-		return usageError("%v", err)
+		return usageError("%w", err)
 	}
 	seed := filepath.Join(*data, v.Name, "users.json")
 	rosterPath := filepath.Join(*data, v.Name, "roster.csv")
@@ -67,7 +67,7 @@ Flags:
 		}
 		return a.Getenv(k)
 	}
-	run := &App{Stdin: a.Stdin, Stdout: a.Stdout, Stderr: a.Stderr, Getenv: env}
+	run := &App{Stdin: a.Stdin, Stdout: a.Stdout, Stderr: a.Stderr, Getenv: env, ledgerCost: a.ledgerCost}
 	common := []string{"--target", *target, "--base-url", srv.URL, "--roster", rosterPath, "--rate", "50", "--log-level", "warn"}
 	steps := []struct{ cmd, title, report string }{
 		{"plan", "plan: what would change (sends no write)", "plan.csv"},

@@ -10,8 +10,10 @@ import (
 // TestDemo runs the demo as a user would and checks it plans, applies,
 // and then finds nothing left to send.
 func TestDemo(t *testing.T) {
+	t.Parallel()
 	for _, target := range []string{"smartflo", "dnl"} {
 		t.Run(target, func(t *testing.T) {
+			t.Parallel()
 			var out, errOut bytes.Buffer
 			app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
 			err := app.Run(context.Background(), []string{"demo", "--target", target, "--data", "../../testdata/demo"})

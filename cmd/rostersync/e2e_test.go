@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/rostersync/rostersync/report"
 	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
 	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
@@ -83,7 +85,8 @@ type result struct {
 func (h *harness) run(cmd string, args ...string) result {
 	h.t.Helper()
 	var out, errOut bytes.Buffer
-	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return h.env[k] }}
+	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return h.env[k] },
+		ledgerCost: bcrypt.MinCost}
 	full := append([]string{cmd, "--target", h.target, "--base-url", h.srv.URL, "--rate", "0", "--log-level", "debug"}, args...)
 	before := h.fake.Writes()
 	err := app.Run(context.Background(), full)
@@ -228,6 +231,7 @@ func forEachTarget(t *testing.T, test func(t *testing.T, h *harness, c e2eCase))
 // fake's final state and that each PATCH held only the differing fields,
 // then applies it again and checks that nothing at all is sent.
 func TestApplyChangesExactlyTheDifferingFields(t *testing.T) {
+	t.Parallel()
 	forEachTarget(t, func(t *testing.T, h *harness, c e2eCase) {
 		roster := h.file("roster.csv", c.roster)
 		res := h.run("apply", "--roster", roster, "--report", filepath.Join(h.dir, "first.csv"))
@@ -269,6 +273,7 @@ func TestApplyChangesExactlyTheDifferingFields(t *testing.T) {
 }
 
 func TestPlanSendsNoWrite(t *testing.T) {
+	t.Parallel()
 	forEachTarget(t, func(t *testing.T, h *harness, c e2eCase) {
 		out := filepath.Join(h.dir, "plan.jsonl")
 		res := h.run("plan", "--roster", h.file("roster.csv", c.roster), "--report", out)
@@ -294,6 +299,7 @@ func TestPlanSendsNoWrite(t *testing.T) {
 }
 
 func TestUnknownColumnStopsBeforeAnyRequest(t *testing.T) {
+	t.Parallel()
 	forEachTarget(t, func(t *testing.T, h *harness, c e2eCase) {
 		key := strings.SplitN(c.roster, ",", 2)[0]
 		roster := h.file("roster.csv", key+",emial\n2,a@example.com\n")
@@ -314,6 +320,7 @@ func TestUnknownColumnStopsBeforeAnyRequest(t *testing.T) {
 // id beside one good change: each bad row fails with its reason, the good
 // one is applied, and the exit code is 1.
 func TestBadRowsFailAlone(t *testing.T) {
+	t.Parallel()
 	rosters := map[string]string{
 		"smartflo": "id,designation,block_agent\n" +
 			"314702,Lead,maybe\n" + // bad boolean
@@ -352,6 +359,7 @@ func TestBadRowsFailAlone(t *testing.T) {
 }
 
 func TestRejectedCredentialsStopBeforeAnyWrite(t *testing.T) {
+	t.Parallel()
 	forEachTarget(t, func(t *testing.T, h *harness, c e2eCase) {
 		roster := h.file("roster.csv", c.roster)
 		t.Run("token", func(t *testing.T) {
@@ -396,6 +404,7 @@ func TestRejectedCredentialsStopBeforeAnyWrite(t *testing.T) {
 }
 
 func TestMaxChangesRefusesApply(t *testing.T) {
+	t.Parallel()
 	forEachTarget(t, func(t *testing.T, h *harness, c e2eCase) {
 		roster := h.file("roster.csv", c.roster)
 		out := filepath.Join(h.dir, "r.csv")
@@ -418,19 +427,24 @@ func TestMaxChangesRefusesApply(t *testing.T) {
 	})
 }
 
-// TestRateHoldsAtTheServer runs a roster that reads and changes every demo
-// user at --rate 20 and checks, from the fake's arrival times, that no
-// one-second window held more than 22 requests.
+// TestRateHoldsAtTheServer runs a roster that reads and changes demo users
+// at --rate 20 and checks, from the fake's arrival times, that no
+// one-second window held more than 22 requests. Each target gets some 30
+// requests, half again a second's worth, so a limiter that let them
+// (reads included) through early would fill a window past 22.
 func TestRateHoldsAtTheServer(t *testing.T) {
+	t.Parallel()
 	const rate = 20
 	forEachTarget(t, func(t *testing.T, h *harness, c e2eCase) {
 		var b strings.Builder
 		if h.sf != nil {
+			// Smartflo reads each user alone (designation is not in the
+			// list), then patches it: two requests a user.
 			b.WriteString("id,designation\n")
-			for _, u := range h.sf.Users() {
+			for _, u := range h.sf.Users()[:15] {
 				b.WriteString(jsonNumber(u.ID) + ",Rate test\n")
 			}
-		} else {
+		} else { // the list, then a PATCH for each of the 30 users
 			b.WriteString("user_id,last_name\n")
 			for _, u := range h.dnl.Users() {
 				b.WriteString(jsonNumber(u.UserID) + ",Rate test\n")
@@ -443,6 +457,9 @@ func TestRateHoldsAtTheServer(t *testing.T) {
 			t.Fatalf("exit %d\n%s", res.code, res.stderr)
 		}
 		n := len(h.requests())
+		if n < rate*3/2 {
+			t.Fatalf("%d requests: too few to fill a window past %d at --rate %d", n, rate+2, rate)
+		}
 		if worst := h.fake.(interface{ MaxInWindow(time.Duration) int }).MaxInWindow(time.Second); worst > rate+2 {
 			t.Errorf("a one-second window held %d requests at --rate %d", worst, rate)
 		}
@@ -466,7 +483,8 @@ func must[T any](v T, err error) T {
 // write): every row ends applied, none failed, one report row per roster
 // row, and the final state equals the roster.
 func TestFlakyServer(t *testing.T) {
-	const n = 300
+	t.Parallel()
+	const n = 100
 	faults := fakehttp.Faults{ServerErrors: 0.15, ResetBefore: 0.025, ResetAfter: 0.025, Seed: 7}
 	for _, target := range []string{"smartflo", "dnl"} {
 		t.Run(target, func(t *testing.T) {
@@ -515,6 +533,7 @@ func TestFlakyServer(t *testing.T) {
 // and no login: the run stops with exit 2, rows not done are skipped, and
 // the report still holds one row per roster row.
 func TestFixedTokenExpiresMidRun(t *testing.T) {
+	t.Parallel()
 	const n = 100
 	users := make([]dnltest.User, n)
 	for i := range users {
@@ -564,6 +583,7 @@ func TestFixedTokenExpiresMidRun(t *testing.T) {
 // login_id and DNL name: a unique match is applied, no match and an
 // ambiguous match each fail their row naming the value (and both ids).
 func TestMatchKeys(t *testing.T) {
+	t.Parallel()
 	sfUsers := []smartflotest.User{
 		{ID: 1, Name: "Asha", Email: "asha@example.com", LoginID: "asha", Number: "+919800000001", UsersForCDR: smartflotest.CDR{Type: "all"}},
 		{ID: 2, Name: "Asha Two", Email: "ASHA@example.com", LoginID: "asha2", Number: "+919800000002", UsersForCDR: smartflotest.CDR{Type: "all"}},
@@ -641,6 +661,7 @@ func TestMatchKeys(t *testing.T) {
 // at the default --max-block-share of 10% and sends nothing; plan shows
 // where the run stands; raising the flag on purpose applies the blocks.
 func TestBlockShareGuard(t *testing.T) {
+	t.Parallel()
 	rosters := map[string]string{
 		"smartflo": "id,block_agent\n314678,yes\n314702,yes\n314735,yes\n314790,yes\n315011,no\n",
 		"dnl":      "user_id,active\n2,false\n3,false\n4,false\n5,false\n6,true\n",
@@ -663,6 +684,7 @@ func TestBlockShareGuard(t *testing.T) {
 }
 
 func TestPlainHTTPToAnotherHostIsRefused(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "dnl")
 	roster := h.file("roster.csv", e2eCases["dnl"].roster)
 	var out, errOut bytes.Buffer
@@ -687,6 +709,7 @@ func TestPlainHTTPToAnotherHostIsRefused(t *testing.T) {
 // read: the run stops with exit 2 after exactly one login attempt, never
 // one per row (failed logins lock accounts).
 func TestLoginRefusedWithSuccessFalse(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "smartflo")
 	logins := 0
 	var mu sync.Mutex
@@ -717,6 +740,7 @@ func TestLoginRefusedWithSuccessFalse(t *testing.T) {
 // TestOutputJSONIsOneDocument checks that stdout under --output json is
 // the plan alone, as one JSON document a script can parse.
 func TestOutputJSONIsOneDocument(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "dnl")
 	res := h.run("plan", "--roster", h.file("roster.csv", e2eCases["dnl"].roster), "--report", filepath.Join(h.dir, "r.csv"), "--output", "json")
 	if res.code != exitOK {
@@ -735,6 +759,7 @@ func TestOutputJSONIsOneDocument(t *testing.T) {
 }
 
 func TestHelpExitsZero(t *testing.T) {
+	t.Parallel()
 	for _, cmd := range []string{"plan", "apply", "demo", "fake"} {
 		var out, errOut bytes.Buffer
 		app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
@@ -746,6 +771,7 @@ func TestHelpExitsZero(t *testing.T) {
 }
 
 func TestReportMustNotOverwriteTheRoster(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "dnl")
 	roster := h.file("roster.csv", e2eCases["dnl"].roster)
 	res := h.run("apply", "--roster", roster, "--report", roster)

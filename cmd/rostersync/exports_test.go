@@ -45,6 +45,7 @@ func exportRun(t *testing.T, fixture string, args ...string) ([]smartflotest.Use
 // "Unicode text") and checks each leaves the target exactly as the clean
 // UTF-8 file does.
 func TestExcelExportsReachTheCleanState(t *testing.T) {
+	t.Parallel()
 	want, res, _ := exportRun(t, "smartflo_clean.csv")
 	if res.code != exitOK {
 		t.Fatalf("clean file: exit %d\n%s", res.code, res.stderr)
@@ -72,6 +73,7 @@ func TestExcelExportsReachTheCleanState(t *testing.T) {
 // TestExcelMangledPhones fails exactly the rows whose phone Excel turned
 // into scientific notation or stripped of its +, naming row and field.
 func TestExcelMangledPhones(t *testing.T) {
+	t.Parallel()
 	for fixture, want := range map[string]string{
 		"smartflo_phone_scientific.csv": "E+11",
 		"smartflo_phone_no_plus.csv":    "leading +",
@@ -102,6 +104,7 @@ func TestExcelMangledPhones(t *testing.T) {
 // columns: names and titles land, the leaver is blocked, and the mobile
 // number that lost its + fails its row alone.
 func TestHRExportWithMapping(t *testing.T) {
+	t.Parallel()
 	users, res, h := exportRun(t, "hr_export.csv", "--map", fixtures+"hr_mapping.csv")
 	if res.code != exitRowsFailed {
 		t.Fatalf("exit %d, want 1 (one bad phone)\n%s", res.code, res.stderr)
@@ -121,6 +124,7 @@ func TestHRExportWithMapping(t *testing.T) {
 // TestOffboardingByEmail blocks the users on a list of emails, in another
 // case and padded, with --match email and --set block_agent=true.
 func TestOffboardingByEmail(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "smartflo")
 	roster := h.file("leavers.csv", "Email\n ROHIT.SHARMA@example.com\npriya.nair@example.com \n")
 	out := filepath.Join(h.dir, "r.csv")
@@ -144,6 +148,7 @@ func TestOffboardingByEmail(t *testing.T) {
 // TestClearingAField clears a designation on purpose with (clear), while
 // an empty cell beside it leaves the name as it is.
 func TestClearingAField(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "smartflo")
 	roster := h.file("roster.csv", "id,name,designation\n314702,,(CLEAR)\n")
 	res := h.run("apply", "--roster", roster, "--report", filepath.Join(h.dir, "r.csv"))

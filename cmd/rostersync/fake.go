@@ -51,11 +51,11 @@ Flags:
 		return err
 	}
 	if err := o.Faults.Check(); err != nil {
-		return usageError("%v", err)
+		return usageError("%w", err)
 	}
 	v, err := vendors.Lookup(*target)
 	if err != nil {
-		return usageError("%v", err)
+		return usageError("%w", err)
 	}
 	if o.Seed == "" {
 		o.Seed = filepath.FromSlash(v.DemoSeed())

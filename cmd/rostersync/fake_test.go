@@ -11,9 +11,11 @@ import (
 )
 
 // TestFakeCommand serves a fake with injected 503s, reads the token and
-// base URL from its first line, rehearses an apply against it, and stops
-// it with the context (what an interrupt does).
+// base URL from its first line, rehearses an apply against it (at --rate
+// 0: the default 5 a second would spend two seconds on ten requests), and
+// stops it with the context (what an interrupt does).
 func TestFakeCommand(t *testing.T) {
+	t.Parallel()
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -50,7 +52,7 @@ func TestFakeCommand(t *testing.T) {
 	report := filepath.Join(dir, "r.csv")
 	roster := h.file("roster.csv", "user_id,last_name\n2,R1\n3,R2\n4,R3\n5,R4\n6,R5\n7,R6\n8,R7\n9,R8\n11,R9\n")
 	err := app.Run(context.Background(), []string{"apply", "--target", "dnl", "--base-url", base,
-		"--roster", roster, "--report", report})
+		"--roster", roster, "--report", report, "--rate", "0"})
 	if err != nil {
 		t.Fatalf("apply against the fake: %v\n%s", err, out.String())
 	}

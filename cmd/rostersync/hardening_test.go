@@ -25,6 +25,7 @@ import (
 // run reads or another output writes, directly or through a link: the run
 // stops with exit 2 before any request, and every file is as it was.
 func TestOutputsNeverOverwriteInputs(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "dnl")
 	roster := h.file("roster.csv", e2eCases["dnl"].roster)
 	mapping := h.file("map.csv", "column,field\nuser_id,user_id\n")
@@ -83,6 +84,7 @@ func TestOutputsNeverOverwriteInputs(t *testing.T) {
 // a duplicate, and the output grows with the rows, not with their square
 // (each error names a few rows and counts the rest).
 func TestManyRowsOneKeyStayLinear(t *testing.T) {
+	t.Parallel()
 	const n = 4000
 	h := newHarness(t, "smartflo")
 	roster := numberedRoster(t, h.dir, "id,designation", n, func(i int) string { return fmt.Sprintf("314678,Title %d", i) })
@@ -121,7 +123,7 @@ func TestReportOnFullDisk(t *testing.T) {
 	cmd := exec.Command("sh", "-c", `ulimit -f 8 && exec "$@"`, "sh", binary(t), "apply", "--target", "dnl",
 		"--base-url", srv.URL, "--roster", rosterPath, "--report", out, "--summary", sum,
 		"--rate", "0", "--workers", "4", "--max-changes", "1000", "--log-format", "json")
-	cmd.Env = append(os.Environ(), "ROSTERSYNC_TOKEN="+testToken, "XDG_STATE_HOME="+filepath.Join(dir, "state"))
+	cmd.Env = commandEnv(filepath.Join(dir, "state"))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	err := cmd.Run()
@@ -187,6 +189,7 @@ func TestReportOnFullDisk(t *testing.T) {
 // naming the lock and its holder, and sends nothing; once the lock is
 // free, the run goes ahead.
 func TestSecondRunRefusedByTheLock(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "dnl")
 	roster := h.file("roster.csv", e2eCases["dnl"].roster)
 	base, err := baseURL(options{baseURL: h.srv.URL}, must(vendors.Lookup("dnl")))
@@ -217,6 +220,7 @@ func TestSecondRunRefusedByTheLock(t *testing.T) {
 // so they are planned and applied afresh; rows left as they were are
 // skipped.
 func TestResumeReplansEditedRows(t *testing.T) {
+	t.Parallel()
 	forEachTarget(t, func(t *testing.T, h *harness, c e2eCase) {
 		first := filepath.Join(h.dir, "first.csv")
 		if res := h.run("apply", "--roster", h.file("roster.csv", c.roster), "--report", first); res.code != exitOK {
@@ -246,6 +250,7 @@ func TestResumeReplansEditedRows(t *testing.T) {
 // TestPlanAndApplyShareTheMetricsFile runs plan, then apply, with one
 // --metrics-file: each keeps the other's series.
 func TestPlanAndApplyShareTheMetricsFile(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, "smartflo")
 	roster := h.file("roster.csv", e2eCases["smartflo"].roster)
 	prom := filepath.Join(h.dir, "rostersync.prom")

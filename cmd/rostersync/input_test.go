@@ -11,6 +11,7 @@ import (
 // in JSON Lines: the run stops before any request, exit 2, saying which
 // line and why, without a panic.
 func TestGiantLineStopsTheRun(t *testing.T) {
+	t.Parallel()
 	giant := strings.Repeat("x", 50<<20)
 	for _, tt := range []struct {
 		name, roster string

@@ -14,21 +14,28 @@ import (
 )
 
 func main() {
+	app := &App{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	os.Exit(runMain(app, os.Args[1:]))
+}
+
+// runMain is main but for the exit: it runs the command line as the
+// process rostersync, stopped by interrupts, prints the error and returns
+// the exit code. The tests run it in child processes, to send them
+// signals.
+func runMain(app *App, args []string) int {
 	// A run waits on the target's request budget far more than it computes,
 	// so trade a little garbage-collection CPU for a smaller heap: half the
 	// default headroom over live data. GOGC, when set, still decides.
-	if os.Getenv("GOGC") == "" {
+	if app.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
 	ctx, stop := interruptible(context.Background())
 	defer stop()
-	app := &App{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
-	err := app.Run(ctx, os.Args[1:])
+	err := app.Run(ctx, args)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "rostersync:", err)
+		fmt.Fprintln(app.Stderr, "rostersync:", err)
 	}
-	stop()
-	os.Exit(exitCode(err))
+	return exitCode(err)
 }
 
 // interruptible returns a context canceled, with errInterrupted as its

@@ -47,12 +47,12 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	return master, slave
 }
 
-// slowRun applies a 60-row roster against a DNL fake that answers in 20ms,
+// slowRun applies a 60-row roster against a DNL fake that answers in 10ms,
 // with stderr as given, and returns what went to stdout.
 func slowRun(t *testing.T, stderr io.Writer, extra ...string) string {
 	t.Helper()
 	const n = 60
-	fake := bigFake("dnl", n, fakehttp.Faults{Latency: 20 * time.Millisecond})
+	fake := bigFake("dnl", n, fakehttp.Faults{Latency: 10 * time.Millisecond})
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	dir := t.TempDir()
@@ -73,6 +73,7 @@ func slowRun(t *testing.T, stderr io.Writer, extra ...string) string {
 // checks the bar it draws: the phases, done/total, a rate, escape codes to
 // redraw in place, and the log lines printed as text above it.
 func TestProgressOnTerminal(t *testing.T) {
+	t.Parallel()
 	master, slave := openPTY(t)
 	screen := make(chan string)
 	go func() {
@@ -105,6 +106,7 @@ func TestProgressOnTerminal(t *testing.T) {
 // writer (a log file, cron's mail): no bar, no escape codes, but periodic
 // progress lines as JSON.
 func TestNoEscapeCodesOffTerminal(t *testing.T) {
+	t.Parallel()
 	var stderr bytes.Buffer
 	stdout := slowRun(t, &stderr, "--progress-interval", "100ms")
 	for name, text := range map[string]string{"stderr": stderr.String(), "stdout": stdout} {

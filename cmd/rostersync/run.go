@@ -90,7 +90,7 @@ func (o *options) check() error {
 	v, err := vendors.Lookup(o.target)
 	switch {
 	case err != nil:
-		return usageError("%v", err)
+		return usageError("%w", err)
 	case o.roster == "":
 		return usageError("--roster is required")
 	case v.DefaultBaseURL == "" && o.baseURL == "":
@@ -236,7 +236,7 @@ const inflightGrace = 10 * time.Second
 func (j *job) run(ctx context.Context) error {
 	v, err := vendors.Lookup(j.opts.target)
 	if err != nil {
-		return usageError("%v", err)
+		return usageError("%w", err)
 	}
 	creds, err := credentials(j.app.Getenv)
 	if err != nil {
@@ -246,10 +246,12 @@ func (j *job) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	client := newClient(j.opts, v, base, creds, &j.requests)
+	pool := connectionPool(j.opts)
+	defer pool.CloseIdleConnections() // the demo and the tests run many runs in one process
+	client := newClient(j.opts, v, base, creds, pool, &j.requests)
 	key := v.Key
 	if f, err := plan.MatchField(v.Target, j.opts.match); err != nil {
-		return usageError("--match: %v", err)
+		return usageError("--match: %w", err)
 	} else if f != nil {
 		key = f.Name
 	}
@@ -257,6 +259,7 @@ func (j *job) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	j.log.Debug().Str("roster", j.opts.roster).Msg("reading the roster")
 	rows, err := roster.ReadFile(ctx, j.opts.roster, j.app.Stdin, schema)
 	if err != nil {
 		return err
@@ -276,7 +279,7 @@ func (j *job) run(ctx context.Context) error {
 		return err
 	}
 	defer lock.Release()
-	ledger, err := state.Open(dir, v.Name, base, 0)
+	ledger, err := state.Open(dir, v.Name, base, j.app.ledgerCost)
 	if err != nil {
 		return err
 	}
@@ -335,7 +338,7 @@ func (j *job) checkPaths() error {
 	}
 	inputs := []namedPath{{"--roster", o.roster}, {"--map", o.mapFile}, {"--resume", o.resume}}
 	if v, err := vendors.Lookup(o.target); err != nil {
-		return usageError("%v", err)
+		return usageError("%w", err)
 	} else if base, err := baseURL(o, v); err == nil {
 		if dir, err := state.Dir(j.app.Getenv); err == nil {
 			inputs = append(inputs, namedPath{"the ledger", state.PathOf(dir, o.target, base)})
@@ -360,7 +363,7 @@ func (j *job) schema(ctx context.Context, table *model.Table, key string) (roste
 	for _, expr := range j.opts.sets {
 		v, err := roster.ParseSet(s.Table, expr)
 		if err != nil {
-			return s, usageError("--set %s: %v", expr, err)
+			return s, usageError("%w", err) // err names --set and the expression
 		}
 		s.Set = append(s.Set, v)
 	}
@@ -430,13 +433,18 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// newClient builds the vendor's client of base: a connection pool for the
-// workers, --timeout, the run's limiter, retry policy and health check.
-func newClient(o options, v *vendors.Vendor, base string, cfg rest.Config, requests *atomic.Int64) vendors.Client {
+// connectionPool returns the run's connections: room for the workers.
+func connectionPool(o options) *http.Transport {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = o.workers * 2
+	return transport
+}
+
+// newClient builds the vendor's client of base: the connection pool,
+// --timeout, the run's limiter, retry policy and health check.
+func newClient(o options, v *vendors.Vendor, base string, cfg rest.Config, pool *http.Transport, requests *atomic.Int64) vendors.Client {
 	cfg.BaseURL = base
-	cfg.HTTP = &http.Client{Transport: counting{transport, requests}, Timeout: o.timeout,
+	cfg.HTTP = &http.Client{Transport: counting{pool, requests}, Timeout: o.timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	cfg.Limiter = ratelimit.New(o.rate)
 	cfg.Policy = ratelimit.DefaultPolicy()

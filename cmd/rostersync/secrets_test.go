@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
 	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
@@ -34,11 +37,28 @@ func echoing(next http.Handler) http.Handler {
 	})
 }
 
+// cheapHashes gives users passwd hashes at bcrypt's lowest cost, each of
+// a password nobody knows. The DNL seed's are at the vendor's cost 12, and
+// the plan compares every password a roster sets with the user's hash: a
+// quarter of a second of CPU each.
+func cheapHashes(t *testing.T, users []dnltest.User) []dnltest.User {
+	t.Helper()
+	for i := range users {
+		hash, err := bcrypt.GenerateFromPassword([]byte(rand.Text()), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		users[i].Passwd = string(hash)
+	}
+	return users
+}
+
 // TestSecretsStayOut runs plan and apply with debug logging, a distinctive
 // token, login password and roster passwords, against fakes that also echo
 // secrets in error pages, and looks for every secret (and every bcrypt hash
 // the DNL fake holds) in stdout, stderr, the reports and the ledger.
 func TestSecretsStayOut(t *testing.T) {
+	t.Parallel()
 	const (
 		token      = "TOKEN-zq8x-Secret-4471"
 		loginPw    = "LOGINPW-vv91-Secret-0032"
@@ -48,6 +68,7 @@ func TestSecretsStayOut(t *testing.T) {
 	)
 	for _, target := range []string{"smartflo", "dnl"} {
 		t.Run(target, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			var fake fakeServer
 			var roster string
@@ -57,7 +78,7 @@ func TestSecretsStayOut(t *testing.T) {
 				fake = smartflotest.New(smartflotest.Config{Token: token, Email: smartLogin, Password: loginPw, BcryptCost: 4}, users)
 				roster = "id,password,designation\n314678," + rosterPwA + ",Lead\n314702," + rosterPwB + ",Lead\n314735," + rosterPwA + ",Lead\n"
 			case "dnl":
-				users := must(dnltest.LoadUsers("../../testdata/demo/dnl/users.json"))
+				users := cheapHashes(t, must(dnltest.LoadUsers("../../testdata/demo/dnl/users.json")))
 				fake = dnltest.New(dnltest.Config{Token: token, Admin: "admin", Password: loginPw, BcryptCost: 4}, users)
 				roster = "user_id,passwd,last_name\n2," + rosterPwA + ",X\n3," + rosterPwB + ",Y\n4," + rosterPwA + ",Z\n"
 			}
@@ -73,7 +94,8 @@ func TestSecretsStayOut(t *testing.T) {
 			}
 			for i, env := range envs {
 				env["XDG_STATE_HOME"] = filepath.Join(dir, "state")
-				app := &App{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }}
+				app := &App{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] },
+					ledgerCost: bcrypt.MinCost}
 				for _, cmd := range []string{"plan", "apply", "apply"} {
 					_ = app.Run(t.Context(), []string{cmd, "--target", target, "--base-url", srv.URL, "--roster", rosterPath,
 						"--report", filepath.Join(dir, cmd+string(rune('a'+i))+".jsonl"), "--log-level", "debug", "--rate", "0"})
@@ -117,6 +139,7 @@ func TestSecretsStayOut(t *testing.T) {
 // the old values scrubbed, in text and in --output json, and neither the
 // reports nor the debug logs hold a secret.
 func TestSecretsInUsersFieldsStayOut(t *testing.T) {
+	t.Parallel()
 	const (
 		token      = "TOKEN-qq4r-Secret-9917"
 		loginPw    = "LOGINPW-kk22-Secret-3108"
@@ -150,7 +173,7 @@ func TestSecretsInUsersFieldsStayOut(t *testing.T) {
 						fmt.Sprintf("%d,Lead,,,\n%d,,Rohit Sharma,,\n%d,,,priya@example.com,\n%d,,,,%s\n",
 							users[0].ID, users[1].ID, users[2].ID, users[3].ID, rosterPw)
 				case "dnl":
-					users := must(dnltest.LoadUsers("../../testdata/demo/dnl/users.json"))
+					users := cheapHashes(t, must(dnltest.LoadUsers("../../testdata/demo/dnl/users.json")))
 					last := "Keller " + cred
 					users[1].LastName = &last
 					users[2].FirstName = "Olly " + rosterPw
@@ -168,7 +191,8 @@ func TestSecretsInUsersFieldsStayOut(t *testing.T) {
 				outputs := map[string]string{}
 				for i, args := range [][]string{{"plan"}, {"plan", "--output", "json"}, {"apply"}} {
 					var stdout, stderr bytes.Buffer
-					app := &App{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }}
+					app := &App{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] },
+						ledgerCost: bcrypt.MinCost}
 					report := filepath.Join(dir, fmt.Sprintf("report%d.jsonl", i))
 					err := app.Run(t.Context(), append(args, "--target", target, "--base-url", srv.URL, "--roster", rosterPath,
 						"--report", report, "--log-level", "debug", "--log-format", "json", "--rate", "0"))

@@ -28,6 +28,7 @@ func (h *harness) answering(answer func(r *http.Request) string) {
 // documentation writes the string "false"): each such row fails with the
 // vendor's message, the good row is applied, and the exit code is 1.
 func TestSuccessFalseInA200FailsTheRow(t *testing.T) {
+	t.Parallel()
 	falsy := []string{`"false"`, `"FALSE"`, `0`, `false`}
 	type target struct {
 		roster string
@@ -89,6 +90,7 @@ func TestSuccessFalseInA200FailsTheRow(t *testing.T) {
 // token is renewed and the change sent again; with a fixed token the run
 // stops (exit 2). The row is never reported applied unless it was.
 func TestExpiryInA200WithSuccessFalse(t *testing.T) {
+	t.Parallel()
 	const roster = "id,designation\n314678,Renewed 1\n314702,Renewed 2\n"
 	for _, login := range []bool{true, false} {
 		t.Run(fmt.Sprintf("login=%v", login), func(t *testing.T) {

@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rostersync/rostersync/sync/model"
+	"github.com/rostersync/rostersync/sync/state"
 )
 
 // summary is what a run did, for nightly jobs: --summary writes it as
@@ -52,7 +52,7 @@ func writeSummary(path string, s summary) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, append(data, '\n'), 0o644)
+	return state.WriteFile(path, append(data, '\n'), 0o644)
 }
 
 // metricHelp lists the metrics of the textfile, in order, with their help.
@@ -118,7 +118,7 @@ func writeMetrics(path string, s summary) error {
 			b.WriteString(line + "\n")
 		}
 	}
-	return writeAtomic(path, []byte(b.String()), 0o644)
+	return state.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // previousSamples returns the sample lines of rostersync's metrics in an
@@ -142,28 +142,4 @@ func previousSamples(path string) []string {
 		}
 	}
 	return out
-}
-
-// writeAtomic writes data to a temporary file beside path and renames it
-// over path, so a reader (node_exporter) never sees half a file.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }

@@ -59,6 +59,7 @@ func (d *deadAfterReads) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // 8 attempts with backoff would take hours), exit 1, and skip the rows not
 // done, each saying which API stopped answering and since when.
 func TestDeadAPIStopsTheRun(t *testing.T) {
+	t.Parallel()
 	const n = 1000
 	tests := []struct {
 		name  string
@@ -84,7 +85,7 @@ func TestDeadAPIStopsTheRun(t *testing.T) {
 			out := filepath.Join(h.dir, "r.csv")
 			start := time.Now()
 			res := h.run("apply", append([]string{"--roster", roster, "--report", out, "--workers", "8",
-				"--max-changes", "100000", "--unreachable-after", "1s"}, tt.args...)...)
+				"--max-changes", "100000", "--unreachable-after", "500ms"}, tt.args...)...)
 			took := time.Since(start)
 			if res.code != exitRowsFailed {
 				t.Fatalf("exit %d, want 1\n%s", res.code, tail(res.stderr))
@@ -117,6 +118,7 @@ func TestDeadAPIStopsTheRun(t *testing.T) {
 // --unreachable-after (exit 2, as any read that fails: nothing was
 // written), naming the API and since when.
 func TestDeadAPIWhileReading(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +134,7 @@ func TestDeadAPIWhileReading(t *testing.T) {
 	roster := numberedRoster(t, h.dir, "id,name", n, func(i int) string { return fmt.Sprintf("%d,Unread %d", i, i) })
 	out := filepath.Join(h.dir, "r.csv")
 	start := time.Now()
-	res := h.run("apply", "--roster", roster, "--report", out, "--unreachable-after", "1s")
+	res := h.run("apply", "--roster", roster, "--report", out, "--unreachable-after", "500ms")
 	if res.code != exitNotStarted {
 		t.Fatalf("exit %d, want 2\n%s", res.code, tail(res.stderr))
 	}

@@ -168,8 +168,10 @@ func writePlanJSON(w io.Writer, p *plan.Plan, s plan.Standing) error {
 	if err := s.Err(); err != nil {
 		out.Guard.Refused = err.Error()
 	}
-	for _, st := range []model.Status{model.Planned, model.Unchanged, model.Failed, model.Skipped} {
-		out.Counts[string(st)] = p.Count(st)
+	for _, st := range model.Statuses {
+		if st != model.Applied { // a plan sends nothing
+			out.Counts[string(st)] = p.Count(st)
+		}
 	}
 	for i := range p.Items {
 		it := &p.Items[i]

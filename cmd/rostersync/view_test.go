@@ -68,6 +68,7 @@ func demoPlan(t *testing.T) (*plan.Plan, plan.Standing) {
 }
 
 func TestPlanViewGolden(t *testing.T) {
+	t.Parallel()
 	p, s := demoPlan(t)
 	var plain, coloured, data bytes.Buffer
 	writePlan(&plain, p, s, palette{})
@@ -89,6 +90,7 @@ func TestPlanViewGolden(t *testing.T) {
 }
 
 func TestSummaryAndMetricsGolden(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	started := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
 	counts := map[string]int{"applied": 40, "unchanged": 950, "failed": 2, "skipped": 8}

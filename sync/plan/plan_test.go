@@ -706,3 +706,67 @@ func targetOf(c any) model.Target {
 	}
 	panic(fmt.Sprintf("targetOf(%T)", c))
 }
+
+// TestMatchEmailIgnoresCase plans DNL rows named by email against users
+// whose emails differ from the rows' in case and spaces: each row finds
+// its user, two users whose emails differ only in case make a row that
+// names either ambiguous, and two rows naming one email in two cases are
+// duplicates. A field that is not an email (name) still matches exactly.
+func TestMatchEmailIgnoresCase(t *testing.T) {
+	doc := func(id int, name, email, last string) map[string]any {
+		return map[string]any{"user_id": num(id), "name": name, "email": email, "last_name": last,
+			"first_name": "", "active": true, "user_type": "agent"}
+	}
+	tg := &memTarget{Target: dnl.Target, idKey: "user_id", list: []map[string]any{
+		doc(11, "asha", "Asha.Rao@Example.com", "Rao"),
+		doc(12, "ravi", "ravi@example.com", "Kumar"),
+		doc(13, "meera", "MEERA@example.com", "Iyer"),
+		doc(14, "meera2", "meera@EXAMPLE.com", "Iyer"),
+		doc(15, "dup", "dup@example.com", "Twice"),
+	}}
+	email := func(n int, key, last string) model.Row { return row(t, tg, n, key, "last_name", last) }
+	rows := []model.Row{
+		email(1, " asha.rao@example.COM ", "Rao-Nair"), // padded, other case: found, and changes
+		email(2, "RAVI@EXAMPLE.COM", "Kumar"),          // other case: found, and equal
+		email(3, "Meera@Example.com", "Iyer"),          // two users in two cases
+		email(4, "nobody@example.com", "X"),
+		email(5, "dup@example.com", "A"),
+		email(6, "DUP@example.com", "B"), // row 5's email in another case
+	}
+	p, err := plan.Planner{Target: tg.Target, Reader: tg, Match: "email"}.Plan(t.Context(), rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		status model.Status
+		user   string
+		err    string
+	}{
+		{model.Planned, "11", ""},
+		{model.Unchanged, "12", ""},
+		{model.Failed, "", `email "Meera@Example.com" matches 2 users (ids 13, 14)`},
+		{model.Failed, "", `no user with email "nobody@example.com"`},
+		{model.Failed, "", "duplicate"},
+		{model.Failed, "", "duplicate"},
+	}
+	for i, w := range want {
+		it := p.Items[i]
+		if it.Status != w.status || (w.user != "" && it.UserID != w.user) || (it.Err == nil) != (w.err == "") ||
+			(it.Err != nil && !strings.Contains(it.Err.Error(), w.err)) {
+			t.Errorf("row %d: %s user %q err %v; want %s user %q err %q", it.Row, it.Status, it.UserID, it.Err, w.status, w.user, w.err)
+		}
+	}
+
+	// Names are not emails: their case counts.
+	byName := []model.Row{row(t, tg, 1, "ASHA", "last_name", "X"), row(t, tg, 2, "ravi", "last_name", "Patel")}
+	p, err = plan.Planner{Target: tg.Target, Reader: tg, Match: "name"}.Plan(t.Context(), byName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := p.Items[0]; it.Status != model.Failed || !strings.Contains(it.Err.Error(), `no user with name "ASHA"`) {
+		t.Errorf("row 1 by name in another case: %s %v; want failed, no such user", it.Status, it.Err)
+	}
+	if it := p.Items[1]; it.Status != model.Planned || it.UserID != "12" {
+		t.Errorf("row 2 by name: %s user %q %v; want planned for user 12", it.Status, it.UserID, it.Err)
+	}
+}

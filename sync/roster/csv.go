@@ -113,7 +113,7 @@ func readCSV(br *bufio.Reader, lim *budget, s *schema) ([]model.Row, error) {
 			case c.key:
 				b.key(cell)
 			case c.err && cell != "":
-				b.fail(cell)
+				b.fail(errors.New(cell)) // a reason the record source put in the error column
 			}
 		}
 		return *b

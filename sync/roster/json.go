@@ -142,9 +142,9 @@ func rowOf(n int, elem any, s *schema, flat *[]named) (model.Row, error) {
 			// "Email" and "email", or "client": {"x": ..} and "client.x":
 			// which one wins would be up to map order.
 			if prev == name {
-				b.fail(fmt.Sprintf("%q is given twice", name))
+				b.fail(fmt.Errorf("%q is given twice", name))
 			} else {
-				b.fail(fmt.Sprintf("%q and %q are the same field", prev, name))
+				b.fail(fmt.Errorf("%q and %q are the same field", prev, name))
 			}
 			continue
 		}
@@ -156,7 +156,7 @@ func rowOf(n int, elem any, s *schema, flat *[]named) (model.Row, error) {
 			case json.Number:
 				b.key(k.String())
 			default:
-				b.fail(fmt.Sprintf("%s is not a string or number", s.Key))
+				b.fail(fmt.Errorf("%s is not a string or number", s.Key))
 			}
 			continue
 		}

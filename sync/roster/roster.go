@@ -280,7 +280,7 @@ func Read(ctx context.Context, r io.Reader, format Format, s Schema) ([]model.Ro
 type builder struct {
 	row   model.Row
 	every []model.Value // the values every row sets (Schema.Set)
-	errs  []string
+	errs  []error
 }
 
 // newBuilder starts row n, which sets at most most fields of its own.
@@ -307,7 +307,7 @@ func (b *builder) cell(f *model.Field, raw string) {
 		return
 	}
 	if err := f.CheckCell(raw); err != nil {
-		b.fail(fmt.Sprintf("field %s: %v", f.Name, err))
+		b.fail(fmt.Errorf("field %s: %w", f.Name, err))
 		return
 	}
 	v, err := f.Kind.Parse(raw)
@@ -318,7 +318,7 @@ func (b *builder) cell(f *model.Field, raw string) {
 // cell checks a cell.
 func (b *builder) decoded(f *model.Field, raw any) {
 	if err := f.CheckJSON(raw); err != nil {
-		b.fail(fmt.Sprintf("field %s: %v", f.Name, err))
+		b.fail(fmt.Errorf("field %s: %w", f.Name, err))
 		return
 	}
 	v, err := f.Kind.Decode(raw)
@@ -328,25 +328,25 @@ func (b *builder) decoded(f *model.Field, raw any) {
 func (b *builder) set(f *model.Field, v any, err error) {
 	switch {
 	case err != nil && f.Secret:
-		b.fail(fmt.Sprintf("field %s: not a valid value (not shown: it is secret)", f.Name))
+		b.fail(fmt.Errorf("field %s: not a valid value (not shown: it is secret)", f.Name))
 		return
 	case err != nil:
-		b.fail(fmt.Sprintf("field %s: %v", f.Name, err))
+		b.fail(fmt.Errorf("field %s: %w", f.Name, err))
 		return
 	}
 	b.row.Values = append(b.row.Values, model.Value{Field: f, V: v})
 }
 
-func (b *builder) fail(msg string) { b.errs = append(b.errs, msg) }
+func (b *builder) fail(err error) { b.errs = append(b.errs, err) }
 
 // done finishes the row; a row with bad values, or no key, fails. A row
 // that does not fail gets the values every row sets.
 func (b *builder) done(key string) model.Row {
 	if b.row.Key == "" && len(b.errs) == 0 {
-		b.fail(fmt.Sprintf("%s is empty", key))
+		b.fail(fmt.Errorf("%s is empty", key))
 	}
 	if len(b.errs) > 0 {
-		b.row.Err = fmt.Errorf("row %d: %s", b.row.N, strings.Join(b.errs, "; "))
+		b.row.Err = fmt.Errorf("row %d: %w", b.row.N, valueErrors(b.errs))
 		b.row.Values = nil
 	} else {
 		b.row.Values = append(b.row.Values, b.every...)
@@ -354,6 +354,23 @@ func (b *builder) done(key string) model.Row {
 	model.SortValues(b.row.Values)
 	return b.row
 }
+
+// valueErrors are the bad values of one row, shown on one line; each
+// stays matchable with errors.Is and errors.As.
+type valueErrors []error
+
+func (e valueErrors) Error() string {
+	var b strings.Builder
+	for i, err := range e {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+func (e valueErrors) Unwrap() []error { return e }
 
 // closest returns the valid name nearest to name by edit distance, when it
 // is near enough to be a likely typo.

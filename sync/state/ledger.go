@@ -105,9 +105,6 @@ func PathOf(dir, target, baseURL string) string {
 	return filepath.Join(dir, fmt.Sprintf("%s-%s.jsonl", target, hex.EncodeToString(sum[:6])))
 }
 
-// Path returns the ledger's file name.
-func (l *Ledger) Path() string { return l.path }
-
 func (l *Ledger) load(data []byte) error {
 	if i := bytes.LastIndexByte(data, '\n'); i < len(data)-1 {
 		data = data[:i+1] // a torn last line from a crash
@@ -250,32 +247,8 @@ func (l *Ledger) Close() error {
 		}
 		buf.Write(append(line, '\n'))
 	}
-	if err := replaceFile(l.path, buf.Bytes()); err != nil {
+	if err := WriteFile(l.path, buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	return nil
-}
-
-// replaceFile writes data to a new file, syncs it and renames it over
-// path, so a crash leaves either the old file or the new one.
-func replaceFile(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }

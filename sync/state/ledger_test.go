@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,25 +100,25 @@ func lines(t *testing.T, path string) []string {
 
 func TestPath(t *testing.T) {
 	dir := t.TempDir()
-	a := open(t, dir).Path()
+	a := open(t, dir).path
 	if filepath.Dir(a) != dir || !strings.HasPrefix(filepath.Base(a), target+"-") || !strings.HasSuffix(a, ".jsonl") {
 		t.Errorf("Path() = %q", a)
 	}
-	if b := open(t, dir).Path(); b != a {
+	if b := open(t, dir).path; b != a {
 		t.Errorf("the same target and URL give %q and %q", a, b)
 	}
 	other, err := Open(dir, target, "https://other.example.com", bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if other.Path() == a {
+	if other.path == a {
 		t.Error("two base URLs share a ledger file")
 	}
 	dnl, err := Open(dir, "dnl", base, bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if dnl.Path() == a {
+	if dnl.path == a {
 		t.Error("two targets share a ledger file")
 	}
 }
@@ -164,7 +165,7 @@ func TestRecordReopen(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for path, mode := range map[string]fs.FileMode{dir: 0o700, l.Path(): 0o600} {
+	for path, mode := range map[string]fs.FileMode{dir: 0o700, l.path: 0o600} {
 		st, err := os.Stat(path)
 		if err != nil {
 			t.Fatal(err)
@@ -189,7 +190,7 @@ func TestMergeAndCompaction(t *testing.T) {
 	}
 
 	// Before Close the file holds every write, and loads merged.
-	if got := lines(t, l.Path()); len(got) != 6 || got[5] != "" {
+	if got := lines(t, l.path); len(got) != 6 || got[5] != "" {
 		t.Errorf("before Close the file has lines %q, want a header and 4 entries", got)
 	}
 	if got := open(t, dir).Written("2"); !reflect.DeepEqual(got, want2) {
@@ -199,7 +200,7 @@ func TestMergeAndCompaction(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	got := lines(t, l.Path())
+	got := lines(t, l.path)
 	wantLines := []string{
 		`{"target":"smartflo","base_url":"https://api.example.com"}` + "\n",
 		`{"user_id":"1","fields":{"agent_group":["g"]}}` + "\n",
@@ -209,8 +210,8 @@ func TestMergeAndCompaction(t *testing.T) {
 	if !reflect.DeepEqual(got, wantLines) {
 		t.Errorf("compacted file\n got %q\nwant %q", got, wantLines)
 	}
-	if _, err := os.Stat(l.Path() + ".tmp"); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("the temporary file is left behind (%v)", err)
+	if names := dirNames(t, dir); !slices.Equal(names, []string{filepath.Base(l.path)}) {
+		t.Errorf("after compaction the folder holds %q, want the ledger alone", names)
 	}
 	if got := open(t, dir).Written("2"); !reflect.DeepEqual(got, want2) {
 		t.Errorf("after compaction: Written(2) = %v, want %v", got, want2)
@@ -221,13 +222,13 @@ func TestMergeAndCompaction(t *testing.T) {
 
 	// Recording after Close appends again, and a new Close compacts again.
 	record(t, l, "3", map[string]any{"caller_id": []any{"c"}})
-	if n := len(lines(t, l.Path())); n != 5 {
+	if n := len(lines(t, l.path)); n != 5 {
 		t.Errorf("after another Record the file has %d lines, want 5", n)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(lines(t, l.Path())); n != 5 {
+	if n := len(lines(t, l.path)); n != 5 {
 		t.Errorf("after another Close the file has %d lines, want 5", n)
 	}
 	if got := open(t, dir).Written("3"); !reflect.DeepEqual(got, map[string]any{"caller_id": []any{"c"}}) {
@@ -241,7 +242,7 @@ func TestCloseWithoutRecordLeavesTheFile(t *testing.T) {
 	record(t, l, "1", map[string]any{"caller_id": []any{"a"}})
 	record(t, l, "1", map[string]any{"caller_id": []any{"b"}})
 	crash(t, l)
-	before, err := os.ReadFile(l.Path())
+	before, err := os.ReadFile(l.path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +251,7 @@ func TestCloseWithoutRecordLeavesTheFile(t *testing.T) {
 	if err := l2.Close(); err != nil {
 		t.Fatal(err)
 	}
-	after, err := os.ReadFile(l.Path())
+	after, err := os.ReadFile(l.path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +294,7 @@ func TestTornLine(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			l := open(t, dir)
-			writeFile(t, l.Path(), c.data)
+			writeFile(t, l.path, c.data)
 			l = open(t, dir)
 			for id, w := range c.want {
 				if got := l.Written(id); !reflect.DeepEqual(got, w) {
@@ -310,7 +311,7 @@ func TestTornLine(t *testing.T) {
 			crash(t, l)
 			l2, err := Open(dir, target, base, bcrypt.MinCost)
 			if err != nil {
-				data, _ := os.ReadFile(l.Path())
+				data, _ := os.ReadFile(l.path)
 				t.Fatalf("reopening after a crash: %v\n%s", err, data)
 			}
 			if got := l2.Written("3"); !reflect.DeepEqual(got, map[string]any{"caller_id": []any{"c"}}) {
@@ -327,7 +328,7 @@ func TestTornLine(t *testing.T) {
 			if err := l2.Close(); err != nil {
 				t.Fatal(err)
 			}
-			got := lines(t, l2.Path())
+			got := lines(t, l2.path)
 			if got[0] != head || len(got) != len(c.want)+4 {
 				t.Errorf("compacted file: %q", got)
 			}
@@ -348,7 +349,7 @@ func TestBadLedger(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
-			path := open(t, dir).Path()
+			path := open(t, dir).path
 			writeFile(t, path, c.data)
 			_, err := Open(dir, target, base, bcrypt.MinCost)
 			if err == nil {
@@ -365,7 +366,7 @@ func TestBadLedger(t *testing.T) {
 
 func TestUnreadable(t *testing.T) {
 	dir := t.TempDir()
-	path := open(t, dir).Path()
+	path := open(t, dir).path
 	if err := os.Mkdir(path, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +395,7 @@ func TestRecordErrors(t *testing.T) {
 		if err := l.Record("1", vals(map[string]any{"a": make(chan int)})); err == nil {
 			t.Error("no error")
 		}
-		if _, err := os.Stat(l.Path()); !errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(l.path); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("a failed Record wrote the file (%v)", err)
 		}
 	})
@@ -431,7 +432,7 @@ func TestConcurrent(t *testing.T) {
 			t.Fatalf("Written(%s) = %v", id, got)
 		}
 	}
-	if n := len(lines(t, l.Path())); n != workers*each+2 {
+	if n := len(lines(t, l.path)); n != workers*each+2 {
 		t.Errorf("compacted file has %d lines, want %d", n, workers*each+2)
 	}
 }
@@ -510,7 +511,7 @@ func TestSecretsKeptAsHashes(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(l.Path())
+	data, err := os.ReadFile(l.path)
 	if err != nil || strings.Contains(string(data), "Tr1cky-pass") {
 		t.Fatalf("the ledger file holds the password (or cannot be read: %v):\n%s", err, data)
 	}

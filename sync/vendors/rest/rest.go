@@ -366,7 +366,7 @@ func authError(cause error, hint string) error {
 	if errors.Is(cause, model.ErrAuth) {
 		return fmt.Errorf("%w (%s)", cause, hint)
 	}
-	return fmt.Errorf("%w: %v (%s)", model.ErrAuth, cause, hint)
+	return fmt.Errorf("%w: %w (%s)", model.ErrAuth, cause, hint)
 }
 
 // LoginError reports a failed login by who. An answer that refused it (a
