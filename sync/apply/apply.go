@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -30,19 +32,38 @@ type Ledger interface {
 	Record(userID string, values []model.Value) error
 }
 
+// Journal records each change the target applied, as it finishes.
+type Journal interface {
+	Applied(it *plan.Item) error
+}
+
+// ErrNotJournaled means a change was applied but the journal could not
+// record it; a run stops on it, as on a report it cannot write.
+var ErrNotJournaled = errors.New("applied, but the journal could not record it")
+
 // Outcome is what happened to one row.
 type Outcome struct {
-	Item   *plan.Item
-	Status model.Status
-	Result model.Result
-	Err    error
+	Item     *plan.Item
+	Status   model.Status
+	Result   model.Result
+	Verified bool // applied, and a read back shows every field took
+	Err      error
 }
 
 // Applier sends a plan's changes through a worker pool.
 type Applier struct {
 	Patcher Patcher
-	Ledger  Ledger // nil: nothing is recorded
-	Workers int    // requests in flight at most
+	Ledger  Ledger  // nil: nothing is recorded
+	Journal Journal // nil: nothing is journaled
+	// Verify, when set, reads back the users changed, once the writes are
+	// done (or takes the user a change was answered with): a field that did
+	// not take fails its row. Pause is the wait before a mismatch is read
+	// once more.
+	Verify plan.Reader
+	Pause  time.Duration
+	// Redact removes the run's secrets from values read back, for messages.
+	Redact  func(string) string
+	Workers int // requests in flight at most
 	// Progress, when set, hears of each planned row done.
 	Progress model.Progress
 }
@@ -67,6 +88,22 @@ func (a Applier) Apply(ctx context.Context, p *plan.Plan, record func(Outcome)) 
 	}
 	var g errgroup.Group
 	g.SetLimit(max(1, a.Workers))
+	var mu sync.Mutex
+	var held []Outcome // accepted, to be read back
+	finish := func(out Outcome) {
+		if a.Verify != nil && out.Status == model.Applied && out.Err == nil {
+			if out.Result.After == nil || mismatch(out, out.Result.After, a.redact) != nil {
+				mu.Lock()
+				held = append(held, out)
+				mu.Unlock()
+				prog.Step(1, false)
+				return
+			}
+			out.Verified = true
+		}
+		record(out)
+		prog.Step(1, out.Status == model.Failed)
+	}
 	for i := range p.Items {
 		it := &p.Items[i]
 		if it.Status != model.Planned {
@@ -81,13 +118,12 @@ func (a Applier) Apply(ctx context.Context, p *plan.Plan, record func(Outcome)) 
 				notSent(it)
 				return nil
 			}
-			out := a.send(ctx, it)
-			record(out)
-			prog.Step(1, out.Status == model.Failed)
+			finish(a.send(ctx, it))
 			return nil
 		})
 	}
 	_ = g.Wait()
+	a.verify(ctx, held, record)
 }
 
 // send applies one item and notes its write-only fields in the ledger.
@@ -98,8 +134,13 @@ func (a Applier) send(ctx context.Context, it *plan.Item) Outcome {
 	switch {
 	case err == nil:
 		out.Status = model.Applied
+		if a.Journal != nil {
+			if err := a.Journal.Applied(it); err != nil {
+				out.Err = fmt.Errorf("%w: %w", ErrNotJournaled, err)
+			}
+		}
 		if a.Ledger != nil {
-			if err := a.Ledger.Record(it.UserID, writeOnly(it)); err != nil {
+			if err := a.Ledger.Record(it.UserID, writeOnly(it)); err != nil && out.Err == nil {
 				out.Err = fmt.Errorf("applied, but the ledger was not updated, so the next run rewrites its write-only fields: %w", err)
 			}
 		}

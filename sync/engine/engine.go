@@ -46,6 +46,10 @@ type Run struct {
 	Apply   bool        // send the changes; else record them as planned
 	Rows    []model.Row // the roster
 	Planner plan.Planner
+	// Recheck, when set, turns the fresh plan into the one to go on with: a
+	// saved plan checked against the state now, or a revert checked for
+	// later changes. An error stops the run before any write.
+	Recheck func(*plan.Plan) error
 	Guard   plan.Guard
 	Applier apply.Applier
 	Report  Report
@@ -65,6 +69,8 @@ type Result struct {
 	Plan       *plan.Plan     // nil when the run stopped before it was made
 	Counts     map[string]int // rows by status, whether the report took them or not
 	Unrecorded int            // rows the report could not take; the log holds them
+	Verified   int            // applied rows a read back confirmed
+	Mismatched int            // rows the target accepted but a read back showed did not take
 }
 
 // Do runs it. The error wraps plan.ErrRefused when the guard refused,
@@ -83,6 +89,9 @@ func (r *Run) Do(ctx context.Context) (Result, error) {
 	r.Planner.Progress = reading
 	p, err := r.Planner.Plan(ctx, r.Rows)
 	reading.Close()
+	if err == nil && r.Recheck != nil {
+		err = r.Recheck(p)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			// Whichever read the interrupt cut is beside the point.
@@ -153,15 +162,28 @@ type recorder struct {
 	mu         sync.Mutex
 	counts     map[string]int
 	unrecorded int
+	verified   int
+	mismatched int
 	writeErr   error // the report's first write error
 }
 
 // outcome records one applied (or not) row, stopping the run on a
 // run-wide error.
 func (rc *recorder) outcome(o apply.Outcome) {
-	if model.RunWide(o.Err) {
+	switch {
+	case model.RunWide(o.Err):
 		rc.stop(runWideCause(o.Err))
+	case errors.Is(o.Err, apply.ErrNotJournaled):
+		rc.stop(fmt.Errorf("%w: the journal could not record a change, so no more changes were sent: %w", ErrRowsFailed, o.Err))
 	}
+	rc.mu.Lock()
+	if o.Verified {
+		rc.verified++
+	}
+	if errors.Is(o.Err, apply.ErrMismatch) {
+		rc.mismatched++
+	}
+	rc.mu.Unlock()
 	it := o.Item
 	row := report.Row{Row: it.Row, Key: it.Key, UserID: it.UserID, Status: string(o.Status),
 		HTTPStatus: o.Result.HTTPStatus, Attempts: o.Result.Attempts, Fields: strings.Join(it.Fields(), "|")}
@@ -264,5 +286,5 @@ func (rc *recorder) result(p *plan.Plan) Result {
 	for k, v := range rc.counts {
 		counts[k] = v
 	}
-	return Result{Plan: p, Counts: counts, Unrecorded: rc.unrecorded}
+	return Result{Plan: p, Counts: counts, Unrecorded: rc.unrecorded, Verified: rc.verified, Mismatched: rc.mismatched}
 }

@@ -25,6 +25,9 @@ type Target struct {
 type Result struct {
 	HTTPStatus int // last status seen; 0 when none arrived
 	Attempts   int // requests sent, retries included
+	// After is the user as the API answered a change, when its answer
+	// holds the user (DNL's PATCH); nil when it does not.
+	After *User
 }
 
 var (

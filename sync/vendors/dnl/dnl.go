@@ -192,8 +192,20 @@ func (c *Client) Get(ctx context.Context, id string) (model.User, error) {
 }
 
 // Patch implements apply.Patcher.
+// DNL answers with the user as changed, which Result.After holds, so that
+// the change can be verified without another request.
 func (c *Client) Patch(ctx context.Context, id string, body map[string]any) (model.Result, error) {
-	return c.api.Do(ctx, http.MethodPatch, "/v1/user/"+url.PathEscape(id), body, nil)
+	var out struct {
+		Payload map[string]any `json:"payload"`
+	}
+	res, err := c.api.Do(ctx, http.MethodPatch, "/v1/user/"+url.PathEscape(id), body, &out)
+	if err != nil || out.Payload == nil {
+		return res, err
+	}
+	if u, err := userOf(out.Payload, table.UserFromRead); err == nil {
+		res.After = &u
+	}
+	return res, nil
 }
 
 // login sends POST /v1/auth once; DNL has no refresh call, so an
