@@ -70,13 +70,16 @@ func usageError(format string, args ...any) error {
 const usage = `rostersync keeps the users of a telephony admin system in line with a roster file.
 
 Usage:
-  rostersync plan  [flags]   read the roster and the users' state, report what would change; sends no write
-  rostersync apply [flags]   the same, then PATCH every changed user
-  rostersync demo  [flags]   the whole run against a built-in emulated target: no account, no network
-  rostersync fake  [flags]   serve an emulated target to rehearse plan and apply against
-  rostersync version         print the version
+  rostersync plan    [flags]          read the roster and the users' state, report what would change; sends no write
+  rostersync apply   [flags]          the same, then PATCH every changed user (or apply --plan a saved plan)
+  rostersync runs    [flags]          the recent applies, from the journal
+  rostersync history [USER] [flags]   every change the journal holds: who changed what, when
+  rostersync revert  RUN_ID [flags]   plan the undoing of a run, to apply with apply --plan
+  rostersync demo    [flags]          the whole run against a built-in emulated target: no account, no network
+  rostersync fake    [flags]          serve an emulated target to rehearse plan and apply against
+  rostersync version                  print the version
 
-Run "rostersync plan -h" for the flags of plan and apply.
+Run "rostersync COMMAND -h" for a command's flags.
 
 Credentials come from the environment, never from flags:
   ROSTERSYNC_TOKEN                           a fixed API token, or
@@ -101,8 +104,12 @@ func (a *App) run(ctx context.Context, args []string) error {
 		return usageError("no command given")
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
-	case "plan", "apply":
+	case "plan", "apply", "revert":
 		return a.runSync(ctx, cmd, rest)
+	case "runs":
+		return a.runRuns(ctx, rest)
+	case "history":
+		return a.runHistory(ctx, rest)
 	case "demo":
 		return a.runDemo(ctx, rest)
 	case "fake":

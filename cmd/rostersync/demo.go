@@ -78,7 +78,11 @@ Flags:
 	for _, s := range steps {
 		before := fake.Writes()
 		fmt.Fprintf(a.Stdout, "\n=== rostersync %s ===\n", s.title)
-		err := run.runSync(ctx, s.cmd, append(common, "--report", filepath.Join(dir, s.report)))
+		args := append(common, "--report", filepath.Join(dir, s.report))
+		if s.cmd == "apply" {
+			args = append(args, "--auto-approve") // the demo never asks
+		}
+		err := run.runSync(ctx, s.cmd, args)
 		fmt.Fprintf(a.Stdout, "Writes the fake received: %d\n", fake.Writes()-before)
 		if err != nil {
 			return err

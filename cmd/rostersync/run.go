@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
 	"github.com/rostersync/rostersync/ratelimit"
@@ -54,25 +56,42 @@ type options struct {
 	resendWriteOnly bool
 
 	unreachableAfter time.Duration // stop when the API has not answered this long
+
+	out         string // plan, revert: write the plan to this file
+	planFile    string // apply: apply this saved plan
+	autoApprove bool   // apply: do not ask on a terminal
+	verify      bool   // apply: read back what was changed
+	runID       string // revert: the run to undo
 }
 
-func (o *options) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.target, "target", "", "the target API: "+vendors.Names(" or ")+" (required)")
-	fs.StringVar(&o.baseURL, "base-url", "", "API root without /v1; "+baseURLHelp())
-	fs.StringVar(&o.roster, "roster", "", "roster file: .csv, .json (an array) or .jsonl; - reads CSV from stdin (required)")
+func (o *options) register(fs *flag.FlagSet, cmd string) {
+	switch cmd {
+	case "plan", "revert":
+		fs.StringVar(&o.out, "out", "", "also write the plan to this file, to apply exactly it later with apply --plan (mode 0600)")
+	case "apply":
+		fs.StringVar(&o.planFile, "plan", "", "apply exactly this plan file (from plan --out or revert), re-checked against the target now; needs no --roster unless it sets passwords")
+		fs.BoolVar(&o.autoApprove, "auto-approve", false, "on a terminal, apply without asking for yes first")
+		fs.BoolVar(&o.verify, "verify", true, "read back every user changed and fail a row whose change did not take")
+	}
+	if cmd != "revert" { // a revert takes its target and users from the journal
+		fs.StringVar(&o.target, "target", "", "the target API: "+vendors.Names(" or ")+" (required; apply --plan takes it from the plan)")
+		fs.StringVar(&o.baseURL, "base-url", "", "API root without /v1; "+baseURLHelp())
+		fs.StringVar(&o.roster, "roster", "", "roster file: .csv, .json (an array) or .jsonl; - reads CSV from stdin (required but with apply --plan)")
+		fs.StringVar(&o.resume, "resume", "", "a previous report: skip the rows it marks applied or unchanged")
+		fs.StringVar(&o.match, "match", "", "the roster column that names each user: "+matchHelp()+" (default: the id)")
+		fs.StringVar(&o.mapFile, "map", "", "CSV file with header column,field mapping roster columns to field names (empty field: ignore the column)")
+		fs.Func("set", "field=value set on every row, e.g. block_agent=true (repeatable)", func(v string) error {
+			o.sets = append(o.sets, v)
+			return nil
+		})
+		fs.StringVar(&o.encoding, "encoding", "", "roster character set: "+strings.Join(roster.Encodings, ", ")+" (default: UTF-8 or UTF-16 by their marks, else Windows-1252 with a warning)")
+		fs.BoolVar(&o.resendWriteOnly, "resend-write-only", false, "send write-only fields (Smartflo caller_id, agent_group, password) even when the ledger says they are current")
+	}
 	fs.StringVar(&o.report, "report", "", "report file: .csv or .jsonl (default rostersync-<target>-<time>.csv)")
-	fs.StringVar(&o.resume, "resume", "", "a previous report: skip the rows it marks applied or unchanged")
 	fs.Float64Var(&o.rate, "rate", 5, "requests a second for all calls together, reads included (0 = no limit)")
 	fs.IntVar(&o.workers, "workers", 4, "requests in flight at most")
 	fs.IntVar(&o.maxChanges, "max-changes", 500, "apply refuses (exit 3, sends nothing) when more users than this would change")
 	fs.Float64Var(&o.maxBlockShare, "max-block-share", 10, "apply refuses (exit 3, sends nothing) when it would block more than this percent of the target's users")
-	fs.StringVar(&o.match, "match", "", "the roster column that names each user: "+matchHelp()+" (default: the id)")
-	fs.StringVar(&o.mapFile, "map", "", "CSV file with header column,field mapping roster columns to field names (empty field: ignore the column)")
-	fs.Func("set", "field=value set on every row, e.g. block_agent=true (repeatable)", func(v string) error {
-		o.sets = append(o.sets, v)
-		return nil
-	})
-	fs.StringVar(&o.encoding, "encoding", "", "roster character set: "+strings.Join(roster.Encodings, ", ")+" (default: UTF-8 or UTF-16 by their marks, else Windows-1252 with a warning)")
 	fs.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow a plain http:// base URL to a host that is not this machine")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of one request")
 	fs.DurationVar(&o.unreachableAfter, "unreachable-after", ratelimit.DefaultUnreachableAfter,
@@ -83,7 +102,6 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.summary, "summary", "", "write a JSON summary of the run (counts, duration, rate, exit code) to this file")
 	fs.StringVar(&o.metricsFile, "metrics-file", "", "write the run's metrics to this Prometheus textfile (node_exporter's textfile collector)")
 	fs.DurationVar(&o.progressEvery, "progress-interval", 10*time.Second, "off a terminal, log a progress line this often (0 = never)")
-	fs.BoolVar(&o.resendWriteOnly, "resend-write-only", false, "send write-only fields (Smartflo caller_id, agent_group, password) even when the ledger says they are current")
 }
 
 func (o *options) check() error {
@@ -91,7 +109,7 @@ func (o *options) check() error {
 	switch {
 	case err != nil:
 		return usageError("%w", err)
-	case o.roster == "":
+	case o.roster == "" && o.planFile == "" && o.runID == "":
 		return usageError("--roster is required")
 	case v.DefaultBaseURL == "" && o.baseURL == "":
 		return usageError("--base-url is required for %s: it is self-hosted (e.g. %s)", v.Name, v.BaseURLExample)
@@ -148,8 +166,11 @@ func (a *App) runSync(ctx context.Context, cmd string, args []string) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(a.Stderr)
 	var o options
-	o.register(fs)
+	o.register(fs, cmd)
 	fs.Usage = a.syncUsage(fs, cmd)
+	if cmd == "revert" && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		o.runID, args = args[0], args[1:]
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -157,7 +178,10 @@ func (a *App) runSync(ctx context.Context, cmd string, args []string) error {
 	// a nightly job's monitoring needs a broken configuration most of all.
 	j := &job{app: a, cmd: cmd, opts: o, logs: &swapWriter{w: a.Stderr}, log: zerolog.New(a.Stderr)}
 	start := time.Now()
-	err := o.check()
+	err := j.settle()
+	if err == nil {
+		err = j.opts.check()
+	}
 	if err == nil {
 		err = j.checkPaths()
 		if err != nil {
@@ -207,13 +231,11 @@ func (a *App) colour(w io.Writer) bool {
 	return isTerminal(w) && a.Getenv("NO_COLOR") == ""
 }
 
+// isTerminal reports whether w is a terminal (not merely a character
+// device such as /dev/null).
 func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && isatty.IsTerminal(f.Fd())
 }
 
 // job is one run of plan or apply.
@@ -227,6 +249,13 @@ type job struct {
 	reportPath string
 	result     engine.Result
 	requests   atomic.Int64 // HTTP requests sent
+	runID      string       // an apply's id in the journal
+	exit       int          // the run's exit code, for the journal
+
+	saved       *plan.File // apply --plan: the plan saved
+	savedDigest string     // and the digest of its file
+	reverted    *state.Run // revert: the run to undo
+	notes       []string   // said after the plan (what a revert cannot restore)
 }
 
 // inflightGrace is how long a PATCH already sent may finish after an
@@ -249,22 +278,10 @@ func (j *job) run(ctx context.Context) error {
 	pool := connectionPool(j.opts)
 	defer pool.CloseIdleConnections() // the demo and the tests run many runs in one process
 	client := newClient(j.opts, v, base, creds, pool, &j.requests)
-	key := v.Key
-	if f, err := plan.MatchField(v.Target, j.opts.match); err != nil {
-		return usageError("--match: %w", err)
-	} else if f != nil {
-		key = f.Name
-	}
-	schema, err := j.schema(ctx, v.Table, key)
+	src, err := j.source(ctx, v, creds.Secrets)
 	if err != nil {
 		return err
 	}
-	j.log.Debug().Str("roster", j.opts.roster).Msg("reading the roster")
-	rows, err := roster.ReadFile(ctx, j.opts.roster, j.app.Stdin, schema)
-	if err != nil {
-		return err
-	}
-	addRosterSecrets(creds.Secrets, rows)
 	dkey := digestKey(creds)
 	done, err := resumeFrom(j.opts.resume, dkey)
 	if err != nil {
@@ -279,6 +296,13 @@ func (j *job) run(ctx context.Context) error {
 		return err
 	}
 	defer lock.Release()
+	if j.saved != nil && j.cmd == "apply" {
+		if r, err := appliedBefore(dir, v.Name, base, j.savedDigest); err != nil {
+			return err
+		} else if r != nil {
+			return usageError("--plan %s was applied already, by run %s at %s; make a new plan", j.opts.planFile, r.Run, r.At.Local().Format(time.DateTime))
+		}
+	}
 	ledger, err := state.Open(dir, v.Name, base, j.app.ledgerCost)
 	if err != nil {
 		return err
@@ -289,20 +313,36 @@ func (j *job) run(ctx context.Context) error {
 		return err
 	}
 	defer rep.Close()
-	j.log.Info().Str("target", v.Name).Str("base_url", base).Int("rows", len(rows)).
+	var journal apply.Journal
+	if j.cmd == "apply" {
+		j.runID = state.NewRunID(time.Now())
+		jn, err := state.OpenJournal(dir, state.Entry{Run: j.runID, Command: j.cmd, Target: v.Name, BaseURL: base, Plan: j.savedDigest, Reverts: j.saved.RevertsRun()})
+		if err != nil {
+			return err
+		}
+		defer func() { _ = jn.End(j.result.Counts, j.exit) }()
+		journal = engine.Journal(jn)
+	}
+	j.log.Info().Str("target", v.Name).Str("base_url", base).Int("rows", len(src.rows)).Str("run", j.runID).
 		Str("report", j.reportPath).Float64("rate", j.opts.rate).Int("workers", j.opts.workers).Msg("starting")
 
 	var known plan.Ledger = ledger
 	if j.opts.resendWriteOnly {
 		known = forgetful{ledger}
 	}
+	var verify plan.Reader
+	if j.opts.verify {
+		verify = client
+	}
 	run := engine.Run{
 		Apply: j.cmd == "apply",
-		Rows:  rows,
-		Planner: plan.Planner{Target: v.Target, Reader: client, Ledger: known, Workers: j.opts.workers, Match: key,
+		Rows:  src.rows,
+		Planner: plan.Planner{Target: v.Target, Reader: client, Ledger: known, Workers: j.opts.workers, Match: src.key,
 			Done: done, Redact: creds.Secrets.Redact},
+		Recheck: src.recheck,
 		Guard:   plan.Guard{MaxChanges: j.opts.maxChanges, MaxBlockShare: j.opts.maxBlockShare},
-		Applier: apply.Applier{Patcher: client, Ledger: ledger, Workers: j.opts.workers},
+		Applier: apply.Applier{Patcher: client, Ledger: ledger, Journal: journal, Verify: verify, Pause: verifyPause,
+			Redact: creds.Secrets.Redact, Workers: j.opts.workers},
 		Report:  rep,
 		Digest:  func(r *model.Row) string { return r.Digest(dkey) },
 		Review:  j.show,
@@ -311,19 +351,41 @@ func (j *job) run(ctx context.Context) error {
 	}
 	start := time.Now()
 	j.result, err = run.Do(ctx)
+	j.exit = exitCode(err)
+	if j.opts.out != "" && j.result.Plan != nil && (err == nil || errors.Is(err, engine.ErrRowsFailed)) {
+		if werr := j.writePlanFile(j.result.Plan, base, src.roster); werr != nil && err == nil {
+			err = werr
+		}
+	}
 	j.printSummary(time.Since(start))
 	return err
 }
 
-// show prints the plan on stdout, for people or as JSON.
+// verifyPause is how long a change that did not take at once is given
+// before it is read again: some targets apply a change a moment late.
+const verifyPause = 2 * time.Second
+
+// show prints the plan on stdout, for people or as JSON, and what a
+// revert cannot restore. On a terminal, an apply then asks for yes before
+// anything is sent, unless --auto-approve; off one it never asks.
 func (j *job) show(p *plan.Plan, standing plan.Standing) error {
 	if j.opts.output == "json" {
 		if err := writePlanJSON(j.app.Stdout, p, standing); err != nil {
 			j.log.Error().Err(err).Msg("writing the plan to stdout") // the report still gets every row
 		}
-		return nil
+	} else {
+		writePlan(j.app.Stdout, p, standing, palette{on: j.app.colour(j.app.Stdout)})
 	}
-	writePlan(j.app.Stdout, p, standing, palette{on: j.app.colour(j.app.Stdout)})
+	if len(j.notes) > 0 {
+		fmt.Fprintln(j.app.Stdout, "\nNot restorable:")
+		for _, n := range j.notes {
+			fmt.Fprintln(j.app.Stdout, "  "+n)
+		}
+	}
+	ask := j.cmd == "apply" && !j.opts.autoApprove && isTerminal(j.app.Stdin) && isTerminal(j.app.Stdout)
+	if ask && p.Count(model.Planned) > 0 && standing.Err() == nil {
+		return j.confirm()
+	}
 	return nil
 }
 
@@ -336,7 +398,7 @@ func (j *job) checkPaths() error {
 	if j.reportPath == "" {
 		j.reportPath = fmt.Sprintf("rostersync-%s-%s.csv", o.target, time.Now().Format("20060102-150405"))
 	}
-	inputs := []namedPath{{"--roster", o.roster}, {"--map", o.mapFile}, {"--resume", o.resume}}
+	inputs := []namedPath{{"--roster", o.roster}, {"--map", o.mapFile}, {"--resume", o.resume}, {"--plan", o.planFile}}
 	if v, err := vendors.Lookup(o.target); err != nil {
 		return usageError("%w", err)
 	} else if base, err := baseURL(o, v); err == nil {
@@ -344,7 +406,7 @@ func (j *job) checkPaths() error {
 			inputs = append(inputs, namedPath{"the ledger", state.PathOf(dir, o.target, base)})
 		}
 	}
-	outputs := []namedPath{{"--report", j.reportPath}, {"--summary", o.summary}, {"--metrics-file", o.metricsFile}}
+	outputs := []namedPath{{"--report", j.reportPath}, {"--summary", o.summary}, {"--metrics-file", o.metricsFile}, {"--out", o.out}}
 	return checkPaths(inputs, outputs)
 }
 
@@ -382,7 +444,11 @@ func (j *job) printSummary(took time.Duration) {
 	if j.opts.output == "json" {
 		out = j.app.Stderr // stdout holds the plan as one JSON document
 	}
-	fmt.Fprintf(out, "\nReport: %s (%s in %s)\n", j.reportPath, strings.Join(parts, ", "), took.Round(time.Millisecond))
+	run := ""
+	if j.runID != "" {
+		run = ", run " + j.runID
+	}
+	fmt.Fprintf(out, "\nReport: %s (%s in %s%s)\n", j.reportPath, strings.Join(parts, ", "), took.Round(time.Millisecond), run)
 }
 
 // credentials reads the run's credentials from the environment.
@@ -473,7 +539,8 @@ func (j *job) writeSummaries(start time.Time, runErr error) error {
 		return nil
 	}
 	s := newSummary(j.cmd, j.opts.target, start, time.Since(start), j.result.Counts, j.requests.Load(), exitCode(runErr), j.reportPath)
-	s.Unrecorded = j.result.Unrecorded
+	s.Unrecorded, s.RunID = j.result.Unrecorded, j.runID
+	s.Verified, s.Mismatched = j.result.Verified, j.result.Mismatched
 	if j.opts.summary != "" {
 		if err := writeSummary(j.opts.summary, s); err != nil {
 			return fmt.Errorf("--summary: %w", err)

@@ -25,6 +25,9 @@ type summary struct {
 	Rows              int            `json:"rows"`
 	Counts            map[string]int `json:"counts"`
 	Unrecorded        int            `json:"unrecorded"` // rows whose outcome only the log holds: the report could not take them
+	Verified          int            `json:"verified"`   // applied rows a read back confirmed
+	Mismatched        int            `json:"mismatched"` // rows the target accepted but a read back showed did not take
+	RunID             string         `json:"run_id,omitempty"`
 	Requests          int64          `json:"requests"`
 	RequestsPerSecond float64        `json:"requests_per_second"`
 	RowsPerSecond     float64        `json:"rows_per_second"`
@@ -59,6 +62,9 @@ func writeSummary(path string, s summary) error {
 var metricHelp = [][2]string{
 	{"rostersync_rows", "Roster rows of the last run, by status."},
 	{"rostersync_rows_unrecorded", "Rows of the last run whose outcome only the log holds: the report could not take them."},
+	{"rostersync_rows_verified", "Rows of the last run applied and confirmed by a read back."},
+	{"rostersync_rows_mismatched", "Rows of the last run the target accepted but a read back showed did not take."},
+	{"rostersync_last_run_info", "The last run's id in the journal (applies only), as a label."},
 	{"rostersync_requests", "HTTP requests the last run sent, retries included."},
 	{"rostersync_requests_per_second", "Request rate the last run achieved."},
 	{"rostersync_run_duration_seconds", "How long the last run took."},
@@ -100,6 +106,11 @@ func writeMetrics(path string, s summary) error {
 		add("rostersync_rows", ours+fmt.Sprintf(`,status=%q`, st), strconv.Itoa(s.Counts[string(st)]))
 	}
 	add("rostersync_rows_unrecorded", ours, strconv.Itoa(s.Unrecorded))
+	add("rostersync_rows_verified", ours, strconv.Itoa(s.Verified))
+	add("rostersync_rows_mismatched", ours, strconv.Itoa(s.Mismatched))
+	if s.RunID != "" {
+		add("rostersync_last_run_info", ours+fmt.Sprintf(`,run_id=%q`, s.RunID), "1")
+	}
 	add("rostersync_requests", ours, strconv.FormatInt(s.Requests, 10))
 	add("rostersync_requests_per_second", ours, num(s.RequestsPerSecond))
 	add("rostersync_run_duration_seconds", ours, num(s.DurationSeconds))

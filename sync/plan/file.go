@@ -144,6 +144,14 @@ func deletePath(b map[string]any, name string) {
 	delete(b, keys[len(keys)-1])
 }
 
+// RevertsRun returns the run f reverts: "" for a plan, or for no file.
+func (f *File) RevertsRun() string {
+	if f == nil {
+		return ""
+	}
+	return f.Reverts
+}
+
 // Sensitive reports whether any change sets a secret, whose value must
 // come from the roster when the plan is applied.
 func (f *File) Sensitive() bool {
