@@ -118,3 +118,55 @@ func TestNoEscapeCodesOffTerminal(t *testing.T) {
 		t.Errorf("off a terminal a progress line should be logged:\n%s", stderr.String())
 	}
 }
+
+// TestConfirmOnTerminal runs apply with stdin and stdout on a terminal:
+// it shows the plan and asks for yes before the first write; "no" sends
+// nothing, "yes" applies, and --auto-approve never asks.
+func TestConfirmOnTerminal(t *testing.T) {
+	for _, tt := range []struct {
+		answer string // "" with --auto-approve: no question
+		code   int
+		writes int
+	}{{"no", exitNotStarted, 0}, {"yes", exitOK, 2}, {"", exitOK, 2}} {
+		t.Run(fmt.Sprintf("answer=%q", tt.answer), func(t *testing.T) {
+			h := newHarness(t, "dnl")
+			master, slave := openPTY(t)
+			shown := make(chan string, 1)
+			go func() {
+				var seen bytes.Buffer
+				buf := make([]byte, 4096)
+				for {
+					n, err := master.Read(buf)
+					seen.Write(buf[:n])
+					if strings.Contains(seen.String(), "Enter a value:") {
+						if tt.answer != "" {
+							_, _ = master.Write([]byte(tt.answer + "\n"))
+						}
+						shown <- seen.String()
+						return
+					}
+					if err != nil {
+						shown <- seen.String()
+						return
+					}
+				}
+			}()
+			app := &App{Stdin: slave, Stdout: slave, Stderr: io.Discard, Getenv: func(k string) string { return h.env[k] }}
+			args := []string{"apply", "--target", "dnl", "--base-url", h.srv.URL, "--roster", h.file("roster.csv", e2eCases["dnl"].roster),
+				"--report", filepath.Join(h.dir, "r.csv"), "--rate", "0"}
+			if tt.answer == "" {
+				args = append(args, "--auto-approve")
+			}
+			before := h.fake.Writes()
+			err := app.Run(t.Context(), args)
+			if code := exitCode(err); code != tt.code || h.fake.Writes()-before != tt.writes {
+				t.Fatalf("exit %d (%v), %d writes; want %d and %d", code, err, h.fake.Writes()-before, tt.code, tt.writes)
+			}
+			if tt.answer != "" {
+				if screen := <-shown; !strings.Contains(screen, "first_name:") || !strings.Contains(screen, "Only 'yes' will be accepted") {
+					t.Errorf("the terminal did not show the plan and the question:\n%s", screen)
+				}
+			}
+		})
+	}
+}

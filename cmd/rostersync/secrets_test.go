@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/rostersync/rostersync/sync/state"
 	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
 	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
 )
@@ -100,6 +101,18 @@ func TestSecretsStayOut(t *testing.T) {
 					_ = app.Run(t.Context(), []string{cmd, "--target", target, "--base-url", srv.URL, "--roster", rosterPath,
 						"--report", filepath.Join(dir, cmd+string(rune('a'+i))+".jsonl"), "--log-level", "debug", "--rate", "0"})
 				}
+				// A saved plan, applied with the roster for its passwords.
+				planFile := filepath.Join(dir, fmt.Sprintf("plan%d.json", i))
+				_ = app.Run(t.Context(), []string{"plan", "--target", target, "--base-url", srv.URL, "--roster", rosterPath,
+					"--report", filepath.Join(dir, fmt.Sprintf("saved%d.jsonl", i)), "--out", planFile, "--rate", "0", "--resend-write-only"})
+				_ = app.Run(t.Context(), []string{"apply", "--plan", planFile, "--roster", rosterPath,
+					"--report", filepath.Join(dir, fmt.Sprintf("applied%d.jsonl", i)), "--log-level", "debug", "--rate", "0"})
+				// The journal, read back every way.
+				runs := must(state.Runs(filepath.Join(dir, "state", "rostersync")))
+				for _, args := range [][]string{{"runs"}, {"history"}, {"revert", runs[len(runs)-1].Run, "--out", filepath.Join(dir, fmt.Sprintf("revert%d.json", i)),
+					"--report", filepath.Join(dir, fmt.Sprintf("revert%d.jsonl", i)), "--rate", "0"}} {
+					_ = app.Run(t.Context(), args)
+				}
 			}
 
 			secrets := []string{token, loginPw, rosterPwA, rosterPwB}
@@ -117,6 +130,14 @@ func TestSecretsStayOut(t *testing.T) {
 			})
 			if !strings.Contains(stderr.String(), `"level":"debug"`) || len(outputs) < 5 {
 				t.Fatalf("the runs did not produce debug logs and files to search (%d outputs)", len(outputs))
+			}
+			for _, want := range []string{"plan0.json", "plan1.json", "revert1.json"} {
+				if _, ok := outputs[filepath.Join(dir, want)]; !ok {
+					t.Errorf("no %s was written to search", want)
+				}
+			}
+			if !strings.Contains(stdout.String(), "passwd: (changed) → (changed)") && !strings.Contains(stdout.String(), "password: (changed) → (changed)") {
+				t.Errorf("history should show the password change as (changed):\n%s", stdout.String())
 			}
 			if !strings.Contains(stdout.String(), "(sensitive)") {
 				t.Errorf("the plan should show the password change as (sensitive):\n%s", stdout.String())

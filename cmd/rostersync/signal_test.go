@@ -22,6 +22,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rostersync/rostersync/report"
+	"github.com/rostersync/rostersync/sync/state"
 	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
 	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
 	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
@@ -411,5 +412,66 @@ func TestTermWhileReadingARosterWithoutEnd(t *testing.T) {
 				t.Errorf("%d requests sent while the roster was read", n)
 			}
 		})
+	}
+}
+
+// TestKillThenRevert kills an apply with SIGKILL mid-way, then reverts
+// that run: exactly the rows the journal holds are restored, and the
+// users the killed run never reached are not touched.
+func TestKillThenRevert(t *testing.T) {
+	t.Parallel()
+	const n = 200
+	fake := bigFake("dnl", n, fakehttp.Faults{Latency: 20 * time.Millisecond}).(*dnltest.Fake)
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	dir := t.TempDir()
+	rosterPath := numberedRoster(t, dir, "user_id,last_name", n, func(i int) string { return fmt.Sprintf("%d,Killed %d", i, i) })
+	p := start(t, dir, "apply", "--target", "dnl", "--base-url", srv.URL, "--roster", rosterPath,
+		"--report", filepath.Join(dir, "r.csv"), "--rate", "0", "--workers", "4", "--max-changes", "1000")
+	deadline := time.Now().Add(30 * time.Second)
+	for fake.Writes() < 40 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t)
+
+	runs := must(state.Runs(filepath.Join(dir, "rostersync")))
+	if len(runs) != 1 || runs[0].End != nil || len(runs[0].Changes) == 0 || len(runs[0].Changes) == n {
+		t.Fatalf("journal after kill -9: %d runs; want one, cut short, with some changes", len(runs))
+	}
+	journaled := map[int64]bool{}
+	for _, e := range runs[0].Changes {
+		journaled[int64(must(strconv.Atoi(e.User)))] = true
+	}
+	changed := 0
+	for _, u := range fake.Users() {
+		if u.LastName != nil && strings.HasPrefix(*u.LastName, "Killed ") {
+			changed++
+		}
+	}
+	if changed < len(journaled) || changed > len(journaled)+4 {
+		t.Fatalf("%d users changed at the fake, %d in the journal: at most the 4 in flight may be missing", changed, len(journaled))
+	}
+
+	revert := filepath.Join(dir, "revert.json")
+	rv := start(t, dir, "revert", runs[0].Run, "--out", revert, "--report", filepath.Join(dir, "rv.csv"), "--rate", "0")
+	if code := rv.wait(t); code != exitOK {
+		t.Fatalf("revert: exit %d\n%s", code, rv.stderr.String())
+	}
+	before := fake.Writes()
+	ap := start(t, dir, "apply", "--plan", revert, "--report", filepath.Join(dir, "undo.csv"), "--rate", "0", "--max-changes", "1000")
+	if code := ap.wait(t); code != exitOK {
+		t.Fatalf("apply the revert: exit %d\n%s", code, ap.stderr.String())
+	}
+	if w := fake.Writes() - before; w != len(journaled) {
+		t.Errorf("the revert sent %d writes, want one per journaled row: %d", w, len(journaled))
+	}
+	for _, u := range fake.Users() {
+		killed := u.LastName != nil && strings.HasPrefix(*u.LastName, "Killed ")
+		if journaled[u.UserID] && killed {
+			t.Errorf("user %d is in the journal but was not restored", u.UserID)
+		}
 	}
 }
