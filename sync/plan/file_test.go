@@ -93,8 +93,8 @@ func TestRevertConflicts(t *testing.T) {
 	enc := func(s string) []byte { return []byte(`"` + s + `"`) }
 	f := &plan.File{Version: plan.FileVersion, Kind: "revert", Target: "smartflo", Changes: []plan.FileChange{
 		{Row: 1, UserID: "101", Fields: []plan.FileField{{Field: "designation", Before: enc("Team lead"), After: enc("Agent")}}}, // still as the run left it
-		{Row: 2, UserID: "103", Fields: []plan.FileField{{Field: "name", Before: enc("Meera"), After: enc("Meera Iyer")}}},     // already back
-		{Row: 3, UserID: "104", Fields: []plan.FileField{{Field: "name", Before: enc("Run's value"), After: enc("Old")}}},      // changed since
+		{Row: 2, UserID: "103", Fields: []plan.FileField{{Field: "name", Before: enc("Meera"), After: enc("Meera Iyer")}}},       // already back
+		{Row: 3, UserID: "104", Fields: []plan.FileField{{Field: "name", Before: enc("Run's value"), After: enc("Old")}}},        // changed since
 	}}
 	rows, err := f.Rows(smartflo.Target, nil)
 	if err != nil {
