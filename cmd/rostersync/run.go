@@ -287,52 +287,25 @@ func (j *job) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dir, err := state.Dir(j.app.Getenv)
+	st, err := j.openState(v, base)
 	if err != nil {
 		return err
 	}
-	lock, err := state.Acquire(dir, v.Name, base, j.cmd)
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
-	if j.saved != nil && j.cmd == "apply" {
-		if r, err := appliedBefore(dir, v.Name, base, j.savedDigest); err != nil {
-			return err
-		} else if r != nil {
-			return usageError("--plan %s was applied already, by run %s at %s; make a new plan", j.opts.planFile, r.Run, r.At.Local().Format(time.DateTime))
-		}
-	}
-	ledger, err := state.Open(dir, v.Name, base, j.app.ledgerCost)
-	if err != nil {
-		return err
-	}
-	defer ledger.Close()
-	rep, err := report.Create(j.reportPath)
-	if err != nil {
-		return err
-	}
-	defer rep.Close()
-	var journal apply.Journal
-	if j.cmd == "apply" {
-		j.runID = state.NewRunID(time.Now())
-		jn, err := state.OpenJournal(dir, state.Entry{Run: j.runID, Command: j.cmd, Target: v.Name, BaseURL: base, Plan: j.savedDigest, Reverts: j.saved.RevertsRun()})
-		if err != nil {
-			return err
-		}
-		defer func() { _ = jn.End(j.result.Counts, j.exit) }()
-		journal = engine.Journal(jn)
-	}
+	defer st.close(j)
 	j.log.Info().Str("target", v.Name).Str("base_url", base).Int("rows", len(src.rows)).Str("run", j.runID).
 		Str("report", j.reportPath).Float64("rate", j.opts.rate).Int("workers", j.opts.workers).Msg("starting")
 
-	var known plan.Ledger = ledger
+	var known plan.Ledger = st.ledger
 	if j.opts.resendWriteOnly {
-		known = forgetful{ledger}
+		known = forgetful{st.ledger}
 	}
 	var verify plan.Reader
 	if j.opts.verify {
 		verify = client
+	}
+	var journal apply.Journal
+	if st.journal != nil {
+		journal = engine.Journal(st.journal)
 	}
 	run := engine.Run{
 		Apply: j.cmd == "apply",
@@ -341,9 +314,9 @@ func (j *job) run(ctx context.Context) error {
 			Done: done, Redact: creds.Secrets.Redact},
 		Recheck: src.recheck,
 		Guard:   plan.Guard{MaxChanges: j.opts.maxChanges, MaxBlockShare: j.opts.maxBlockShare},
-		Applier: apply.Applier{Patcher: client, Ledger: ledger, Journal: journal, Verify: verify, Pause: verifyPause,
+		Applier: apply.Applier{Patcher: client, Ledger: st.ledger, Journal: journal, Verify: verify, Pause: verifyPause,
 			Redact: creds.Secrets.Redact, Workers: j.opts.workers},
-		Report:  rep,
+		Report:  st.report,
 		Digest:  func(r *model.Row) string { return r.Digest(dkey) },
 		Review:  j.show,
 		Display: func() engine.Display { return newProgress(j.app.Stderr, j.logs, j.log, j.opts.progressEvery) },
@@ -359,6 +332,69 @@ func (j *job) run(ctx context.Context) error {
 	}
 	j.printSummary(time.Since(start))
 	return err
+}
+
+// runState is what a run holds of its target's state directory, and its
+// report, for as long as it lasts.
+type runState struct {
+	lock    *state.Lock
+	ledger  *state.Ledger
+	report  *report.Writer
+	journal *state.Journal // an apply's; nil for plan and revert
+}
+
+// openState takes the target's lock, refuses a saved plan applied before,
+// and opens the ledger, the report and (for an apply) the journal, with a
+// new run id.
+func (j *job) openState(v *vendors.Vendor, base string) (*runState, error) {
+	dir, err := state.Dir(j.app.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	st := &runState{}
+	if st.lock, err = state.Acquire(dir, v.Name, base, j.cmd); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*runState, error) {
+		st.close(j)
+		return nil, err
+	}
+	if j.saved != nil && j.cmd == "apply" {
+		if r, err := appliedBefore(dir, v.Name, base, j.savedDigest); err != nil {
+			return fail(err)
+		} else if r != nil {
+			return fail(usageError("--plan %s was applied already, by run %s at %s; make a new plan", j.opts.planFile, r.Run, r.At.Local().Format(time.DateTime)))
+		}
+	}
+	if st.ledger, err = state.Open(dir, v.Name, base, j.app.ledgerCost); err != nil {
+		return fail(err)
+	}
+	if st.report, err = report.Create(j.reportPath); err != nil {
+		return fail(err)
+	}
+	if j.cmd == "apply" {
+		j.runID = state.NewRunID(time.Now())
+		start := state.Entry{Run: j.runID, Command: j.cmd, Target: v.Name, BaseURL: base, Plan: j.savedDigest, Reverts: j.saved.RevertsRun()}
+		if st.journal, err = state.OpenJournal(dir, start); err != nil {
+			return fail(err)
+		}
+	}
+	return st, nil
+}
+
+// close ends the run's hold: the journal gets the run's end, the ledger
+// is compacted, and the lock goes last.
+func (st *runState) close(j *job) {
+	if st.journal != nil {
+		_ = st.journal.End(j.result.Counts, j.exit)
+	}
+	if st.report != nil {
+		_ = st.report.Close()
+	}
+	if st.ledger != nil {
+		_ = st.ledger.Close()
+	}
+	st.lock.Release()
 }
 
 // verifyPause is how long a change that did not take at once is given
