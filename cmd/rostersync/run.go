@@ -62,6 +62,11 @@ type options struct {
 	autoApprove bool   // apply: do not ask on a terminal
 	verify      bool   // apply: read back what was changed
 	runID       string // revert: the run to undo
+
+	absent          string   // ignore, report or block the users no row names
+	scopes          []string // --scope field=value: which users count as absent
+	keepFile        string   // users never blocked for being absent
+	maxRosterShrink float64  // --absent block refuses a roster this much smaller than the last
 }
 
 func (o *options) register(fs *flag.FlagSet, cmd string) {
@@ -86,6 +91,13 @@ func (o *options) register(fs *flag.FlagSet, cmd string) {
 		})
 		fs.StringVar(&o.encoding, "encoding", "", "roster character set: "+strings.Join(roster.Encodings, ", ")+" (default: UTF-8 or UTF-16 by their marks, else Windows-1252 with a warning)")
 		fs.BoolVar(&o.resendWriteOnly, "resend-write-only", false, "send write-only fields (Smartflo caller_id, agent_group, password) even when the ledger says they are current")
+		fs.StringVar(&o.absent, "absent", "ignore", "the target's users no roster row names: ignore them, report them, or block them (leavers)")
+		fs.Func("scope", "field=value a user must hold to count as absent, e.g. user_role=54630 or user_type=agent (repeatable; all must hold)", func(v string) error {
+			o.scopes = append(o.scopes, v)
+			return nil
+		})
+		fs.StringVar(&o.keepFile, "keep", "", "CSV with one column, named after the match field, of users never blocked for being absent (service accounts, the API's admin)")
+		fs.Float64Var(&o.maxRosterShrink, "max-roster-shrink", 10, "--absent block refuses (exit 3) a roster that names more than this percent fewer users in scope than the last applied one")
 	}
 	fs.StringVar(&o.report, "report", "", "report file: .csv or .jsonl (default rostersync-<target>-<time>.csv)")
 	fs.Float64Var(&o.rate, "rate", 5, "requests a second for all calls together, reads included (0 = no limit)")
@@ -125,6 +137,14 @@ func (o *options) check() error {
 		return usageError("--timeout must be positive")
 	case o.unreachableAfter <= 0:
 		return usageError("--unreachable-after must be positive")
+	case o.absent != "" && o.absent != string(plan.AbsentIgnore) && o.absent != string(plan.AbsentReport) && o.absent != string(plan.AbsentBlock):
+		return usageError("--absent must be ignore, report or block")
+	case o.maxRosterShrink < 0 || o.maxRosterShrink > 100:
+		return usageError("--max-roster-shrink must be a percentage, 0 to 100")
+	case o.planFile != "" && o.absent != "" && o.absent != string(plan.AbsentIgnore):
+		return usageError("--absent with --plan: a saved plan holds its absent users already")
+	case (len(o.scopes) > 0 || o.keepFile != "") && (o.absent == "" || o.absent == string(plan.AbsentIgnore)):
+		return usageError("--scope and --keep only mean something with --absent report or block")
 	case o.output != "text" && o.output != "json":
 		return usageError("--output must be text or json")
 	case o.logFormat != "" && o.logFormat != "console" && o.logFormat != "json":
@@ -303,6 +323,10 @@ func (j *job) run(ctx context.Context) error {
 	if j.opts.verify {
 		verify = client
 	}
+	last, err := state.LastNamed(st.dir, v.Name, base, src.scope)
+	if err != nil {
+		return err // without it the truncated-roster guard cannot stand
+	}
 	var journal apply.Journal
 	if st.journal != nil {
 		journal = engine.Journal(st.journal)
@@ -311,9 +335,10 @@ func (j *job) run(ctx context.Context) error {
 		Apply: j.cmd == "apply",
 		Rows:  src.rows,
 		Planner: plan.Planner{Target: v.Target, Reader: client, Ledger: known, Workers: j.opts.workers, Match: src.key,
-			Done: done, Redact: creds.Secrets.Redact},
+			Done: done, Redact: creds.Secrets.Redact, Absent: src.absent},
 		Recheck: src.recheck,
-		Guard:   plan.Guard{MaxChanges: j.opts.maxChanges, MaxBlockShare: j.opts.maxBlockShare},
+		Guard: plan.Guard{MaxChanges: j.opts.maxChanges, MaxBlockShare: j.opts.maxBlockShare,
+			AbsentBlock: src.absent.Mode == plan.AbsentBlock, MaxRosterShrink: j.opts.maxRosterShrink, LastNamed: last.Named},
 		Applier: apply.Applier{Patcher: client, Ledger: st.ledger, Journal: journal, Verify: verify, Pause: verifyPause,
 			Redact: creds.Secrets.Redact, Workers: j.opts.workers},
 		Report:  st.report,
@@ -325,6 +350,15 @@ func (j *job) run(ctx context.Context) error {
 	start := time.Now()
 	j.result, err = run.Do(ctx)
 	j.exit = exitCode(err)
+	if p := j.result.Plan; p != nil && p.Named >= 0 && j.cmd == "apply" && (err == nil || errors.Is(err, engine.ErrRowsFailed)) {
+		// What this applied roster named is the shrink guard's next yardstick.
+		if rerr := state.RememberNamed(st.dir, v.Name, base, src.scope, state.Named{Named: p.Named, Run: j.runID, At: time.Now().UTC()}); rerr != nil {
+			j.log.Error().Err(rerr).Msg("remembering how many users the roster named")
+		}
+	}
+	if p := j.result.Plan; p != nil && len(p.KeepUnknown) > 0 {
+		j.log.Warn().Strs("keep", p.KeepUnknown).Msg("--keep names users the target does not hold")
+	}
 	if j.opts.out != "" && j.result.Plan != nil && (err == nil || errors.Is(err, engine.ErrRowsFailed)) {
 		if werr := j.writePlanFile(j.result.Plan, base, src.roster); werr != nil && err == nil {
 			err = werr
@@ -337,6 +371,7 @@ func (j *job) run(ctx context.Context) error {
 // runState is what a run holds of its target's state directory, and its
 // report, for as long as it lasts.
 type runState struct {
+	dir     string
 	lock    *state.Lock
 	ledger  *state.Ledger
 	report  *report.Writer
@@ -351,7 +386,7 @@ func (j *job) openState(v *vendors.Vendor, base string) (*runState, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &runState{}
+	st := &runState{dir: dir}
 	if st.lock, err = state.Acquire(dir, v.Name, base, j.cmd); err != nil {
 		return nil, err
 	}
@@ -434,7 +469,7 @@ func (j *job) checkPaths() error {
 	if j.reportPath == "" {
 		j.reportPath = fmt.Sprintf("rostersync-%s-%s.csv", o.target, time.Now().Format("20060102-150405"))
 	}
-	inputs := []namedPath{{"--roster", o.roster}, {"--map", o.mapFile}, {"--resume", o.resume}, {"--plan", o.planFile}}
+	inputs := []namedPath{{"--roster", o.roster}, {"--map", o.mapFile}, {"--resume", o.resume}, {"--plan", o.planFile}, {"--keep", o.keepFile}}
 	if v, err := vendors.Lookup(o.target); err != nil {
 		return usageError("%w", err)
 	} else if base, err := baseURL(o, v); err == nil {

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/csv"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +28,8 @@ type source struct {
 	key     string                 // the field rows name users by
 	recheck func(*plan.Plan) error // how the fresh plan is checked; nil for a roster
 	roster  *plan.Digest           // the roster read, for plan --out
+	absent  plan.Absent            // what to do with the users no row names
+	scope   string                 // absent.Scope as text: what the shrink guard remembers by
 }
 
 // settle fills in the target and base URL that a saved plan (apply
@@ -99,6 +103,9 @@ func (j *job) rosterSource(ctx context.Context, v *vendors.Vendor, secrets *rest
 		return source{}, err
 	}
 	src := source{rows: rows, key: key}
+	if src.absent, src.scope, err = j.absent(v, key); err != nil {
+		return source{}, err
+	}
 	if j.opts.roster != "-" {
 		if src.roster, err = rosterDigest(j.opts.roster); err != nil {
 			return source{}, err
@@ -119,6 +126,61 @@ func (j *job) readRoster(ctx context.Context, v *vendors.Vendor, key string, sec
 	}
 	addRosterSecrets(secrets, rows)
 	return rows, nil
+}
+
+// absent reads --absent, --scope and --keep.
+func (j *job) absent(v *vendors.Vendor, key string) (plan.Absent, string, error) {
+	a := plan.Absent{Mode: plan.AbsentMode(j.opts.absent)}
+	if a.Mode == "" || a.Mode == plan.AbsentIgnore {
+		return plan.Absent{}, "", nil
+	}
+	var scope []string
+	for _, expr := range j.opts.scopes {
+		val, err := roster.ParseFieldValue(v.Table, "--scope", expr)
+		if err != nil {
+			return a, "", usageError("%w", err)
+		}
+		a.Scope = append(a.Scope, val)
+		scope = append(scope, val.Field.Name+"="+val.Field.Kind.Format(val.V))
+	}
+	if err := plan.CheckScope(a.Scope); err != nil {
+		return a, "", usageError("%w", err)
+	}
+	slices.Sort(scope)
+	if j.opts.keepFile != "" {
+		keep, err := readKeep(j.opts.keepFile, key)
+		if err != nil {
+			return a, "", err
+		}
+		a.Keep = keep
+	}
+	return a, strings.Join(scope, ","), nil
+}
+
+// readKeep reads a --keep file: a CSV with one column, named key (the
+// match field), of users never blocked for being absent.
+func readKeep(path, key string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--keep: %w", err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = 1
+	recs, err := r.ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("--keep %s: %w (one column, named %s)", path, err, key)
+	}
+	if len(recs) == 0 || !strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(recs[0][0], "\ufeff")), key) {
+		return nil, fmt.Errorf("--keep %s: the header must be one column named %s, the field this run matches users on", path, key)
+	}
+	var keep []string
+	for _, rec := range recs[1:] {
+		if k := strings.TrimSpace(rec[0]); k != "" {
+			keep = append(keep, k)
+		}
+	}
+	return keep, nil
 }
 
 // savedSource turns a saved plan into rows keyed by user id, its secrets

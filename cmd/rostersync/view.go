@@ -39,7 +39,11 @@ func writePlan(w io.Writer, p *plan.Plan, s plan.Standing, c palette) {
 		if it.Blocks() {
 			mark, tag = c.danger("!"), "  "+c.danger("BLOCK")
 		}
-		fmt.Fprintf(w, "%s row %d: %s%s\n", mark, it.Row, who(p, it), tag)
+		where := fmt.Sprintf("row %d: %s", it.Row, who(p, it))
+		if it.Row == 0 {
+			where = "not in the roster: user " + it.UserID
+		}
+		fmt.Fprintf(w, "%s %s%s\n", mark, where, tag)
 		width := 0
 		for _, ch := range it.Changes {
 			width = max(width, len(ch.Field.Name))
@@ -54,6 +58,11 @@ func writePlan(w io.Writer, p *plan.Plan, s plan.Standing, c palette) {
 	for i := range p.Items {
 		if it := &p.Items[i]; it.Status == model.Failed {
 			fmt.Fprintf(w, "%s %v\n", c.danger("✗"), it.Err)
+		}
+	}
+	for i := range p.Items {
+		if it := &p.Items[i]; it.Row == 0 && it.Status == model.Unchanged {
+			fmt.Fprintf(w, "- user %s: %v\n", it.UserID, it.Err)
 		}
 	}
 	fmt.Fprintf(w, "\nPlan: %s to change (%s), %d unchanged, %s, %d skipped.\n",

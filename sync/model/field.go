@@ -106,6 +106,16 @@ func (t *Table) Field(name string) *Field {
 	return &t.fields[i]
 }
 
+// Block returns the field whose value blocks a user (Field.Blocks), or nil.
+func (t *Table) Block() *Field {
+	for i := range t.fields {
+		if t.fields[i].Blocks != nil {
+			return &t.fields[i]
+		}
+	}
+	return nil
+}
+
 // Names returns every field name, sorted.
 func (t *Table) Names() []string {
 	names := make([]string, len(t.fields))

@@ -19,6 +19,9 @@ type Target struct {
 	// MatchFields names the fields besides Key a roster may name users by
 	// (--match): each a field whose value tells one user from the others.
 	MatchFields []string
+	// Protected, when set, is a value that keeps a user from counting as
+	// absent unless a run's scope names it (DNL's admins: user_type admin).
+	Protected *Value
 }
 
 // Result tells how a request went at the HTTP level.

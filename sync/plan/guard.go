@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/rostersync/rostersync/sync/model"
 )
@@ -17,6 +18,13 @@ var ErrRefused = errors.New("refused by the guard")
 type Guard struct {
 	MaxChanges    int     // users that would change
 	MaxBlockShare float64 // users that would be blocked, in percent of the users the target holds
+	// AbsentBlock is set when the run blocks the users the roster does not
+	// name: then a truncated roster would block everyone, and the roster
+	// must name at least (100 − MaxRosterShrink)% of the users in scope the
+	// last applied roster named (LastNamed; 0 = none remembered).
+	AbsentBlock     bool
+	MaxRosterShrink float64
+	LastNamed       int
 }
 
 // Standing is where a plan stands against a guard.
@@ -25,11 +33,31 @@ type Standing struct {
 	Changes int // users that would change
 	Blocks  int // users that would be blocked
 	Users   int // users the target holds; -1 when not counted (no blocks planned)
+	Rows    int // roster rows
+	Named   int // users in the absence scope the roster names; -1 when not counted
 }
 
 // Check measures the plan against the guard.
 func (g Guard) Check(p *Plan) Standing {
-	return Standing{Guard: g, Changes: p.Count(model.Planned), Blocks: p.Blocks(), Users: p.Users}
+	rows := 0
+	for i := range p.Items {
+		if p.Items[i].Row > 0 {
+			rows++
+		}
+	}
+	return Standing{Guard: g, Changes: p.Count(model.Planned), Blocks: p.Blocks(), Users: p.Users, Rows: rows, Named: p.Named}
+}
+
+// minNamed is the fewest users in scope the roster may name under the
+// shrink guard.
+func (s Standing) minNamed() float64 {
+	return float64(s.LastNamed) * (100 - s.MaxRosterShrink) / 100
+}
+
+// tooShrunk reports whether an absence block rests on a roster that is
+// empty, or names far fewer users than the last applied one did.
+func (s Standing) tooShrunk() bool {
+	return s.AbsentBlock && (s.Rows == 0 || (s.LastNamed > 0 && float64(s.Named) < s.minNamed()))
 }
 
 // BlockShare returns the blocks in percent of the users held.
@@ -50,6 +78,11 @@ func (s Standing) tooManyBlocks() bool {
 // that says which threshold was passed and how to go past it on purpose.
 func (s Standing) Err() error {
 	switch {
+	case s.AbsentBlock && s.Rows == 0:
+		return fmt.Errorf("%w: the roster has no rows, and --absent block would block every user in scope; an empty export is a broken export", ErrRefused)
+	case s.tooShrunk():
+		return fmt.Errorf("%w: the roster names %s in scope, fewer than %g%% of the %d the last applied roster named (at least %.0f, --max-roster-shrink %g%%); a truncated export would block the rest; check it, then raise --max-roster-shrink if this is intended",
+			ErrRefused, users(s.Named), 100-s.MaxRosterShrink, s.LastNamed, math.Ceil(s.minNamed()), s.MaxRosterShrink)
 	case s.tooManyChanges():
 		return fmt.Errorf("%w: %s would change, more than --max-changes %d; check the plan, then raise --max-changes if this is intended",
 			ErrRefused, users(s.Changes), s.MaxChanges)
@@ -73,10 +106,18 @@ func (s Standing) Lines() []string {
 	if s.Users > 0 {
 		blocks = fmt.Sprintf("%d of %s would be blocked (%.1f%%)", s.Blocks, users(s.Users), s.BlockShare())
 	}
-	return []string{
+	lines := []string{
 		fmt.Sprintf("%s would change; at most %d (--max-changes): %s", users(s.Changes), s.MaxChanges, verdict(s.tooManyChanges())),
 		fmt.Sprintf("%s; at most %g%% (--max-block-share): %s", blocks, s.MaxBlockShare, verdict(s.tooManyBlocks())),
 	}
+	if s.AbsentBlock {
+		last := "no roster applied before to compare with"
+		if s.LastNamed > 0 {
+			last = fmt.Sprintf("the last applied roster named %d, so at least %.0f (--max-roster-shrink %g%%)", s.LastNamed, math.Ceil(s.minNamed()), s.MaxRosterShrink)
+		}
+		lines = append(lines, fmt.Sprintf("the roster names %s in scope (%d rows); %s: %s", users(s.Named), s.Rows, last, verdict(s.tooShrunk())))
+	}
+	return lines
 }
 
 // users says "1 user" or "n users".

@@ -62,8 +62,13 @@ func (it *Item) Blocks() bool {
 type Plan struct {
 	Target string
 	Match  string // the field rows were matched on
-	Items  []Item
-	Users  int // users the target holds; -1 when not counted
+	Items  []Item // one per roster row, then one (row 0) per absent user
+	Users  int    // users the target holds; -1 when not counted
+	// Named is how many users in the absence scope the roster names; -1
+	// when absent users are ignored.
+	Named int
+	// KeepUnknown lists the --keep values no user of the target has.
+	KeepUnknown []string
 }
 
 // Count returns how many items have the status.
@@ -108,6 +113,9 @@ type Planner struct {
 	// pasted into a user's designation must not be printed. What is
 	// compared, matched and sent is the value as read.
 	Redact func(string) string
+	// Absent says what to do with the users no row names (the zero value
+	// ignores them).
+	Absent Absent
 }
 
 // Plan builds the plan for rows. It returns an error only when the run
@@ -118,7 +126,7 @@ func (pl Planner) Plan(ctx context.Context, rows []model.Row) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Target: pl.Target.Name, Match: pl.Target.Key, Items: make([]Item, len(rows)), Users: -1}
+	p := &Plan{Target: pl.Target.Name, Match: pl.Target.Key, Items: make([]Item, len(rows)), Users: -1, Named: -1}
 	if match != nil {
 		p.Match = match.Name
 	}
@@ -157,6 +165,11 @@ func (pl Planner) Plan(ctx context.Context, rows []model.Row) (*Plan, error) {
 		})
 	}
 	_ = g.Wait()
+	if pl.Absent.wantsEveryone() {
+		var absent []Item
+		absent, p.Named, p.KeepUnknown = pl.absentItems(rows, st.cands, match)
+		p.Items = append(p.Items, absent...)
+	}
 	if p.Users < 0 && p.Blocks() > 0 {
 		// The block-share guard measures blocks against every user held.
 		if p.Users, err = countUsers(ctx, pl.Reader); err != nil {
@@ -241,6 +254,7 @@ type state struct {
 	total  int                    // users the target holds; -1 when not listed
 	need   map[string]bool        // the fields the plan compares or sends: all a user keeps
 	diffed []bool                 // by row: diffed already, as its user was listed
+	cands  []candidate            // every user listed, when absent users count
 }
 
 // keep stores a user with only the fields the plan needs, so that a large
@@ -264,6 +278,12 @@ func (pl Planner) fieldsNeeded(rows []model.Row, items []Item, match *model.Fiel
 	need := map[string]bool{}
 	if match != nil {
 		need[match.Name] = true
+	}
+	for _, v := range pl.Absent.Scope {
+		need[v.Field.Name] = true
+	}
+	if f := pl.Target.Table.Block(); f != nil && pl.Absent.wantsEveryone() {
+		need[f.Name] = true
 	}
 	for i := range rows {
 		if items[i].Status != model.Planned {
@@ -293,7 +313,7 @@ func (pl Planner) fieldsNeeded(rows []model.Row, items []Item, match *model.Fiel
 // field is not in the list (Smartflo email). Errors are run-wide.
 func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, match *model.Field) (*state, error) {
 	st := &state{users: map[string]*model.User{}, total: -1, need: pl.fieldsNeeded(rows, items, match), diffed: make([]bool, len(rows))}
-	listed := match != nil
+	listed := match != nil || pl.Absent.wantsEveryone()
 	for i := range rows {
 		listed = listed || (items[i].Status == model.Planned && !needsFullRead(&rows[i]))
 	}
@@ -312,6 +332,9 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 		prog.Phase("listing users", 0)
 		keep := func(u model.User) error {
 			prog.Step(1, false)
+			if pl.Absent.wantsEveryone() && match == nil {
+				st.cands = append(st.cands, pl.candidateOf(&u, nil))
+			}
 			if match != nil { // a match needs everyone's value
 				st.keep(u)
 				return nil
@@ -333,7 +356,7 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 			return nil
 		}
 		var err error
-		if nl, ok := pl.Reader.(NamedLister); ok && match == nil {
+		if nl, ok := pl.Reader.(NamedLister); ok && match == nil && !pl.Absent.wantsEveryone() {
 			st.total, err = nl.ListNamed(ctx, slices.Collect(maps.Keys(byKey)), keep)
 		} else {
 			st.total = 0
@@ -350,6 +373,11 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 	}
 	index := map[string][]string{}
 	if match != nil {
+		for _, u := range st.users {
+			if pl.Absent.wantsEveryone() {
+				st.cands = append(st.cands, pl.candidateOf(u, match))
+			}
+		}
 		for id, u := range st.users {
 			if v, ok := u.Values[match.Name].(string); ok && v != "" {
 				k := matchKey(match, v)

@@ -770,3 +770,40 @@ func TestMatchEmailIgnoresCase(t *testing.T) {
 		t.Errorf("row 2 by name: %s user %q %v; want planned for user 12", it.Status, it.UserID, it.Err)
 	}
 }
+
+// TestRosterShrinkGuard measures an absence block against what the last
+// applied roster named: at the line it passes, under it it refuses, an
+// empty roster always does, and without --absent block the guard is off.
+func TestRosterShrinkGuard(t *testing.T) {
+	tests := []struct {
+		absentBlock bool
+		rows, named int
+		last        int
+		shrink      float64
+		refusal     string
+	}{
+		{true, 90, 90, 100, 10, ""},
+		{true, 89, 89, 100, 10, "names 89 users in scope, fewer than 90% of the 100 the last applied roster named (at least 90"},
+		{true, 50, 50, 100, 60, ""},
+		{true, 5, 5, 0, 10, ""}, // nothing remembered yet
+		{true, 0, 0, 0, 10, "the roster has no rows"},
+		{false, 0, 0, 100, 10, ""},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%v %d of %d shrink %g", tt.absentBlock, tt.named, tt.last, tt.shrink), func(t *testing.T) {
+			p := &plan.Plan{Users: 200, Named: tt.named}
+			for i := range tt.rows {
+				p.Items = append(p.Items, plan.Item{Row: i + 1, Status: model.Unchanged})
+			}
+			s := plan.Guard{MaxChanges: 500, MaxBlockShare: 10, AbsentBlock: tt.absentBlock, MaxRosterShrink: tt.shrink, LastNamed: tt.last}.Check(p)
+			err := s.Err()
+			if (err != nil) != (tt.refusal != "") || (err != nil && (!errors.Is(err, plan.ErrRefused) || !strings.Contains(err.Error(), tt.refusal))) {
+				t.Fatalf("Err() = %v, want refusal %q", err, tt.refusal)
+			}
+			lines := strings.Join(s.Lines(), "\n")
+			if tt.absentBlock != strings.Contains(lines, "the roster names") || strings.Contains(lines, "REFUSE") != (tt.refusal != "") {
+				t.Errorf("Lines() = %q", lines)
+			}
+		})
+	}
+}

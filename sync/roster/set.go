@@ -14,17 +14,23 @@ import (
 // any case clears the field. A secret is refused: a command line is seen
 // by others.
 func ParseSet(t *model.Table, expr string) (model.Value, error) {
+	return ParseFieldValue(t, "--set", expr)
+}
+
+// ParseFieldValue parses "field=value" given to the flag named flag
+// (--set, --scope), as ParseSet says.
+func ParseFieldValue(t *model.Table, flag, expr string) (model.Value, error) {
 	name, raw, ok := strings.Cut(expr, "=")
 	name = strings.ToLower(strings.TrimSpace(name))
 	if !ok || name == "" {
-		return model.Value{}, fmt.Errorf("--set %q: want field=value, such as block_agent=true", expr)
+		return model.Value{}, fmt.Errorf("%s %q: want field=value, such as block_agent=true", flag, expr)
 	}
 	f := t.Field(name)
 	if f == nil {
-		return model.Value{}, fmt.Errorf("--set %s: %w", expr, unknown("field", name, t.Names()))
+		return model.Value{}, fmt.Errorf("%s %s: %w", flag, expr, unknown("field", name, t.Names()))
 	}
 	if f.Secret {
-		return model.Value{}, fmt.Errorf("--set %s: %s is secret and a command line is not: give it in the roster", name, name)
+		return model.Value{}, fmt.Errorf("%s %s: %s is secret and a command line is not: give it in the roster", flag, name, name)
 	}
 	var v any
 	var err error
@@ -39,7 +45,7 @@ func ParseSet(t *model.Table, expr string) (model.Value, error) {
 		v, err = f.Kind.Parse(raw)
 	}
 	if err != nil {
-		return model.Value{}, fmt.Errorf("--set %s: %w", name, err)
+		return model.Value{}, fmt.Errorf("%s %s: %w", flag, name, err)
 	}
 	return model.Value{Field: f, V: v}, nil
 }

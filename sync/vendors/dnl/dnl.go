@@ -65,7 +65,10 @@ func fields() []model.Field {
 
 // Target is DNL's users: the field table, the id key, and the fields a
 // roster may name users by.
-var Target = model.Target{Name: "dnl", Table: table, Key: "user_id", MatchFields: []string{"email", "name"}}
+// Its admins never count as absent unless a run's scope names them: the
+// API's own admin would otherwise be blocked by a roster of agents.
+var Target = model.Target{Name: "dnl", Table: table, Key: "user_id", MatchFields: []string{"email", "name"},
+	Protected: &model.Value{Field: table.Field("user_type"), V: "admin"}}
 
 // Client is a DNL API client.
 type Client struct {
