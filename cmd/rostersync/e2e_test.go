@@ -428,10 +428,12 @@ func TestMaxChangesRefusesApply(t *testing.T) {
 }
 
 // TestRateHoldsAtTheServer runs a roster that reads and changes demo users
-// at --rate 20 and checks, from the fake's arrival times, that no
-// one-second window held more than 22 requests. Each target gets some 30
-// requests, half again a second's worth, so a limiter that let them
-// (reads included) through early would fill a window past 22.
+// at --rate 20: some 30 requests, reads included, must take at least the
+// time the rate allows them. That --rate reaches the limiter every request
+// waits on is what this shows through the CLI; that the limiter never lets
+// more than the rate arrive in a second is shown exactly, without a
+// wall clock to jitter under load, by TestApplyConcurrentWithLimiter
+// (sync/apply, synctest), and measured by cmd/perf's rate rows.
 func TestRateHoldsAtTheServer(t *testing.T) {
 	t.Parallel()
 	const rate = 20
@@ -458,10 +460,7 @@ func TestRateHoldsAtTheServer(t *testing.T) {
 		}
 		n := len(h.requests())
 		if n < rate*3/2 {
-			t.Fatalf("%d requests: too few to fill a window past %d at --rate %d", n, rate+2, rate)
-		}
-		if worst := h.fake.(interface{ MaxInWindow(time.Duration) int }).MaxInWindow(time.Second); worst > rate+2 {
-			t.Errorf("a one-second window held %d requests at --rate %d", worst, rate)
+			t.Fatalf("%d requests: too few to take more than a second at --rate %d", n, rate)
 		}
 		if min := time.Duration(float64(n-1) / rate * float64(time.Second)); time.Since(start) < min*9/10 {
 			t.Errorf("%d requests in %v: faster than the rate allows", n, time.Since(start))
