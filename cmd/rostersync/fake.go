@@ -40,8 +40,10 @@ first line of output is "token=<token> base_url=<url>".
 Examples:
   rostersync fake --target smartflo
   rostersync fake --target dnl --addr 127.0.0.1:9000 --limit 5 --fail-5xx 0.1 --reset-after 0.02
+  # Smartflo's documented 429 past 3 a second (no Retry-After, no retry_after):
+  rostersync fake --target smartflo --limit 3
   # nginx's limit_req in front, 5 a second, burst 0:
-  rostersync fake --target smartflo --limit 5 --limit-status 503 --limit-no-burst --limit-no-hints
+  rostersync fake --target smartflo --limit 5 --limit-status 503 --limit-no-burst
 
 Flags:
 `)

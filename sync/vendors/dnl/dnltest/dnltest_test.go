@@ -573,7 +573,7 @@ func TestPatchPasswd(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	_, base := setup(t, Config{Faults: fakehttp.Faults{Limit: 2}}, testUsers())
+	_, base := setup(t, Config{Faults: fakehttp.Faults{Limit: 2, LimitHints: true}}, testUsers())
 	for i := range 2 {
 		if r := do(t, "GET", base+"/v1/user/1", adminTok, ""); r.status != 200 {
 			t.Fatalf("request %d: status %d", i, r.status)
@@ -590,7 +590,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestRateLimitWithoutHints(t *testing.T) {
-	_, base := setup(t, Config{Faults: fakehttp.Faults{Limit: 1, LimitNoHints: true}}, testUsers())
+	_, base := setup(t, Config{Faults: fakehttp.Faults{Limit: 1}}, testUsers())
 	do(t, "GET", base+"/v1/user/1", adminTok, "")
 	r := do(t, "GET", base+"/v1/user/1", adminTok, "")
 	if r.status != 429 || r.header.Get("Retry-After") != "" {

@@ -716,8 +716,11 @@ func TestPatchPassword(t *testing.T) {
 	}
 }
 
+// TestRateLimit checks the 429 with hints (LimitHints): Retry-After in
+// whole seconds, and retry_after in the body as India time, as public
+// client code shows on the login call.
 func TestRateLimit(t *testing.T) {
-	f, srv := start(t, Config{Token: permanent, Faults: fakehttp.Faults{Limit: 2}}, twoUsers())
+	f, srv := start(t, Config{Token: permanent, Faults: fakehttp.Faults{Limit: 2, LimitHints: true}}, twoUsers())
 	var statuses []int
 	var last answer
 	for range 3 {
@@ -748,11 +751,11 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-// TestRateLimitAsDocumented checks the 429 the vendor documents, with no
-// hint of when to come back: no Retry-After, no retry_after, and
-// "success" the string "false".
+// TestRateLimitAsDocumented checks the fake's default 429, the one the
+// vendor documents, with no hint of when to come back: no Retry-After, no
+// retry_after, and "success" the string "false".
 func TestRateLimitAsDocumented(t *testing.T) {
-	_, srv := start(t, Config{Token: permanent, Faults: fakehttp.Faults{Limit: 1, LimitNoHints: true}}, twoUsers())
+	_, srv := start(t, Config{Token: permanent, Faults: fakehttp.Faults{Limit: 1}}, twoUsers())
 	call(t, srv, http.MethodGet, "/v1/users", permanent, "")
 	last := call(t, srv, http.MethodGet, "/v1/users", permanent, "")
 	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") != "" {
