@@ -32,7 +32,7 @@ var table = model.NewTable(
 	model.Field{Name: "designation", Kind: model.Text, Read: at("team_member.designation")},
 	model.Field{Name: "login_id", Kind: model.Text, Read: at("team_member.login_id"), List: at("login_id")},
 	model.Field{Name: "user_role", Kind: model.Text, Read: at("team_member.role.id"), List: at("user_role.id")},
-	model.Field{Name: "block_agent", Kind: model.Bool, Read: at("team_member.status").Is(0), List: at("agent.status").Is(1), Blocks: true},
+	model.Field{Name: "block_agent", Kind: model.Bool, Read: at("team_member.status").Is(0), List: at("agent.status").Is(1).UnknownAt(AgentDisabled), Blocks: true},
 	model.Field{Name: "block_web_login", Kind: model.Bool, Read: at("team_member.is_web_login_block")},
 	model.Field{Name: "login_based_calling", Kind: model.Bool, Read: at("team_member.is_login_based_calling"), List: at("is_login_based_calling_enabled")},
 	model.Field{Name: "international_outbound", Kind: model.Bool, Read: at("agent.is_international_outbound_enabled"), List: at("is_international_outbound_enabled")},
