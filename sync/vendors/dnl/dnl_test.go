@@ -178,7 +178,7 @@ func TestListFieldsAndPages(t *testing.T) {
 	for _, r := range fake.Requests() {
 		queries = append(queries, r.Query)
 	}
-	wantQ := []string{"page=0&per_page=1000", "page=1&per_page=1000"}
+	wantQ := []string{"order_by=user_id&order_dir=asc&page=0&per_page=1000", "order_by=user_id&order_dir=asc&page=1&per_page=1000"}
 	if !slices.Equal(queries, wantQ) {
 		t.Errorf("queries = %q, want %q", queries, wantQ)
 	}

@@ -50,6 +50,7 @@ var cases = []struct {
 	{"ListShortTotal", testListShortTotal},
 	{"ListStopsOnYieldError", testListStopsOnYieldError},
 	{"ListNamed", testListNamed},
+	{"ListRepeatsAUser", testListRepeatsAUser},
 	{"Get", testGet},
 	{"PatchThenGet", testPatchThenGet},
 	{"UnknownID", testUnknownID},
@@ -231,6 +232,11 @@ func readAll(t *testing.T, ctx context.Context, c vendors.Client, n int) map[str
 		users[u.ID] = u
 	}
 	return users
+}
+
+// sampleRow is a roster row that sets v's sample edit on the user key names.
+func sampleRow(v *vendors.Vendor, n int, key string) model.Row {
+	return model.Row{N: n, Key: key, Values: []model.Value{{Field: v.Table.Field(v.Sample.Field), V: v.Sample.Value}}}
 }
 
 // holdsSample reports whether u shows v's sample edit.

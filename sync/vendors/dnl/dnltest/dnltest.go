@@ -40,6 +40,15 @@ type Config struct {
 	// Echo makes every failure answer repeat the request it refuses (its
 	// token and body included) in its error message, as careless servers do.
 	Echo bool
+	// IgnoreIDFilter makes the list ignore user_id_in and answer with every
+	// user, as a server might: the filter is not documented publicly
+	// (api.md, "What public sources add", DNL: "user_id_in").
+	IgnoreIDFilter bool
+	// RepeatInList makes every list page of two users or more hold its
+	// first user again in place of its last: a listing that repeats one
+	// user and lacks another while the total still adds up, which a
+	// client must refuse.
+	RepeatInList bool
 }
 
 // Fake is a fake DNL API. It embeds the fakehttp.Server, so it is an
@@ -54,6 +63,7 @@ type Fake struct {
 	tokens       map[string]session
 	fixedExpired bool // the fixed tokens have expired (ExpireTokens)
 	logins       int
+	unordered    int // list requests without order_by so far: where the next one starts
 }
 
 // session is a token issued by POST /v1/auth.
@@ -286,8 +296,13 @@ func newToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// listParams are the query parameters GET /v1/user/list takes.
-var listParams = []string{"page", "per_page", "user_id_in", "active", "user_type"}
+// listParams are the query parameters GET /v1/user/list takes. order_by
+// and order_dir are what the vendor's own web client sends (api.md, "What
+// public sources add", DNL: "Stable paging").
+var listParams = []string{"page", "per_page", "user_id_in", "active", "user_type", "order_by", "order_dir"}
+
+// orderColumns are the columns the fake's list can be ordered by.
+var orderColumns = []string{"user_id"}
 
 // maxPerPage is the largest per_page the list accepts (assumed, api.md).
 const maxPerPage = 1000
@@ -347,6 +362,19 @@ func (f *Fake) handleList(w http.ResponseWriter, r *http.Request, _ bool) {
 	if q.Has("user_type") && !validUserType(userType) {
 		v.add("user_type", msgUserType)
 	}
+	orderBy, desc := q.Get("order_by"), false
+	if q.Has("order_by") && !slices.Contains(orderColumns, orderBy) {
+		v.add("order_by", "Must be one of: "+strings.Join(orderColumns, ", ")+".")
+	}
+	if s := q.Get("order_dir"); q.Has("order_dir") {
+		switch strings.ToLower(s) {
+		case "asc":
+		case "desc":
+			desc = true
+		default:
+			v.add("order_dir", "Must be one of: asc, desc.")
+		}
+	}
 	if v.errs != nil {
 		validationError(w, v.errs)
 		return
@@ -357,7 +385,7 @@ func (f *Fake) handleList(w http.ResponseWriter, r *http.Request, _ bool) {
 	// active and user_type filters need a look at each candidate, so an
 	// unfiltered page costs its own size, not the whole store's.
 	candidates := f.ids
-	if ids != nil {
+	if ids != nil && !f.cfg.IgnoreIDFilter {
 		candidates = make([]int64, 0, len(ids))
 		for id := range ids {
 			if f.users[id] != nil {
@@ -375,11 +403,29 @@ func (f *Fake) handleList(w http.ResponseWriter, r *http.Request, _ bool) {
 		}
 		candidates = kept
 	}
+	// The order of the answer. Without order_by it is not stable from one
+	// request to the next, as a database's is with no ORDER BY (a scan may
+	// start where another one is, as PostgreSQL's synchronized sequential
+	// scans do): each answer starts the users one place further on, so
+	// pages read one after another overlap by a user and skip one.
+	n := int64(len(candidates))
+	at := func(i int64) int64 { return candidates[i] }
+	switch {
+	case !q.Has("order_by") && n > 0:
+		shift := int64(f.unordered) % n
+		f.unordered++
+		at = func(i int64) int64 { return candidates[(i+shift)%n] }
+	case desc:
+		at = func(i int64) int64 { return candidates[n-1-i] }
+	}
 	items := []User{}
-	if n := int64(len(candidates)); page < (n+perPage-1)/perPage { // so page*perPage cannot overflow
-		for _, id := range candidates[page*perPage : min((page+1)*perPage, n)] {
-			items = append(items, f.users[id].clone())
+	if page < (n+perPage-1)/perPage { // so page*perPage cannot overflow
+		for i := page * perPage; i < min((page+1)*perPage, n); i++ {
+			items = append(items, f.users[at(i)].clone())
 		}
+	}
+	if f.cfg.RepeatInList && len(items) >= 2 {
+		items[len(items)-1] = items[0].clone()
 	}
 	total := len(candidates)
 	f.mu.Unlock()

@@ -2,6 +2,7 @@ package dnltest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -304,7 +305,7 @@ func TestListPaging(t *testing.T) {
 		t.Run(fmt.Sprint("per_page=", perPage), func(t *testing.T) {
 			var ids []int64
 			for page := 0; ; page++ {
-				p := getList(t, base, fmt.Sprintf("page=%d&per_page=%d", page, perPage))
+				p := getList(t, base, fmt.Sprintf("order_by=user_id&order_dir=asc&page=%d&per_page=%d", page, perPage))
 				if p.Payload.Total != len(users) || p.Payload.Page != page || p.Payload.PerPage != perPage {
 					t.Fatalf("page %d: total/page/per_page = %d/%d/%d", page, p.Payload.Total, p.Payload.Page, p.Payload.PerPage)
 				}
@@ -329,6 +330,80 @@ func TestListPaging(t *testing.T) {
 			t.Errorf("page/per_page/items = %d/%d/%d", p.Payload.Page, p.Payload.PerPage, len(p.Payload.Items))
 		}
 	})
+	t.Run("desc", func(t *testing.T) {
+		var ids []int64
+		for page := range 3 {
+			for _, u := range getList(t, base, fmt.Sprintf("order_by=user_id&order_dir=DESC&page=%d&per_page=11", page)).Payload.Items {
+				ids = append(ids, u.UserID)
+			}
+		}
+		if len(ids) != len(users) || !slices.IsSortedFunc(ids, func(a, b int64) int { return cmp.Compare(b, a) }) {
+			t.Errorf("ids = %v, want each of %d users once, highest first", ids, len(users))
+		}
+	})
+}
+
+// TestListWithoutOrder pages through the list without order_by, as a
+// client that does not ask for an order would: every page answers with
+// the right total and a full page, yet the pages overlap, so the listing
+// repeats users and lacks as many others while its count adds up. The
+// same pages with order_by hold every user once.
+func TestListWithoutOrder(t *testing.T) {
+	users := Generate(10)
+	_, base := setup(t, Config{}, users)
+	listing := func(order string) (ids []int64, total int) {
+		for page := 0; page*4 < len(users); page++ {
+			p := getList(t, base, fmt.Sprintf("%spage=%d&per_page=4", order, page))
+			total += len(p.Payload.Items)
+			if p.Payload.Total != len(users) {
+				t.Fatalf("page %d says total %d, want %d", page, p.Payload.Total, len(users))
+			}
+			for _, u := range p.Payload.Items {
+				ids = append(ids, u.UserID)
+			}
+		}
+		return ids, total
+	}
+	ids, count := listing("")
+	seen := map[int64]int{}
+	for _, id := range ids {
+		seen[id]++
+	}
+	repeated, missing := 0, 0
+	for _, u := range users {
+		switch seen[u.UserID] {
+		case 0:
+			missing++
+		case 1:
+		default:
+			repeated += seen[u.UserID] - 1
+		}
+	}
+	if count != len(users) || repeated == 0 || missing != repeated {
+		t.Errorf("without order: %d items for %d users, %d repeated, %d missing (%v); want the count to add up over a skip for each repeat",
+			count, len(users), repeated, missing, ids)
+	}
+	if ordered, _ := listing("order_by=user_id&"); !slices.Equal(ordered, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}) {
+		t.Errorf("with order_by: %v, want every user once, in order", ordered)
+	}
+}
+
+// TestListKnobs checks the list's misbehaviours on demand: IgnoreIDFilter
+// answers user_id_in with everyone, RepeatInList holds a page's first
+// user again in place of its last.
+func TestListKnobs(t *testing.T) {
+	_, base := setup(t, Config{IgnoreIDFilter: true}, testUsers())
+	if p := getList(t, base, "order_by=user_id&user_id_in=2"); p.Payload.Total != 4 || len(p.Payload.Items) != 4 {
+		t.Errorf("ignored user_id_in: total %d, %d items; want everyone (4)", p.Payload.Total, len(p.Payload.Items))
+	}
+	_, base = setup(t, Config{RepeatInList: true}, testUsers())
+	var ids []int64
+	for _, u := range getList(t, base, "order_by=user_id").Payload.Items {
+		ids = append(ids, u.UserID)
+	}
+	if !slices.Equal(ids, []int64{1, 2, 3, 1}) {
+		t.Errorf("RepeatInList: ids %v, want [1 2 3 1]", ids)
+	}
 }
 
 func TestListBadQuery(t *testing.T) {
@@ -343,6 +418,8 @@ func TestListBadQuery(t *testing.T) {
 		{"active=maybe", "active", "Not a valid boolean."},
 		{"user_type=boss", "user_type", "Must be one of: admin, agent, client."},
 		{"limit=10", "limit", "Unknown field."},
+		{"order_by=name", "order_by", "Must be one of: user_id."},
+		{"order_by=user_id&order_dir=up", "order_dir", "Must be one of: asc, desc."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -372,7 +449,7 @@ func TestListFilters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
-			p := getList(t, base, tt.query)
+			p := getList(t, base, "order_by=user_id&"+tt.query)
 			got := []int64{}
 			for _, u := range p.Payload.Items {
 				got = append(got, u.UserID)

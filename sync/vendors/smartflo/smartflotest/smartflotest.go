@@ -85,6 +85,11 @@ type Config struct {
 	// Echo makes every failure answer repeat the request it refuses (its
 	// token and body included) in its message, as careless servers do.
 	Echo bool
+	// RepeatInList makes every list page of two users or more hold its
+	// first user again in place of its last: a listing that repeats one
+	// user and lacks another while each page's count adds up, which a
+	// client must refuse.
+	RepeatInList bool
 }
 
 // Fake is a fake Smartflo API. It embeds the fakehttp.Server, so it is an
@@ -602,6 +607,9 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request) {
 	page.Count = len(page.Data)
 	if page.Count > 0 {
 		page.LastSeenID = page.Data[page.Count-1].ID
+	}
+	if f.cfg.RepeatInList && page.Count >= 2 {
+		page.Data[page.Count-1] = page.Data[0] // the cursor still moves past the user left out
 	}
 	if f.cfg.ShortLists {
 		page.Count++
