@@ -242,6 +242,9 @@ func (j *job) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// What the client finds worth a person's attention (a login's password
+	// close to expiry) goes to the log at warn level, shown on a normal run.
+	creds.Warn = func(msg string) { j.log.Warn().Str("target", v.Name).Msg(msg) }
 	base, err := baseURL(j.opts, v)
 	if err != nil {
 		return err

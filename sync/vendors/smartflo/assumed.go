@@ -26,3 +26,12 @@ const (
 // plan reads such a user in full, whose team_member.status tells the block
 // on its own ("BLOCK = 0 UNBLOCK = 1").
 const AgentDisabled = 2
+
+// Where disable_agent reads back: not documented (api.md, "What public
+// sources add", Smartflo: "disable_agent": "agent.status == 2 "Disabled"
+// is the likely place: assumed"). Assumed, the list's agent.status and the
+// one-user read's agent.agent_status, each equal to AgentDisabled.
+const (
+	disabledList = "agent.status"
+	disabledRead = "agent.agent_status"
+)

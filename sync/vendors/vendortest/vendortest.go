@@ -52,6 +52,7 @@ var cases = []struct {
 	{"ListNamed", testListNamed},
 	{"ListRepeatsAUser", testListRepeatsAUser},
 	{"Get", testGet},
+	{"BlocksAgree", testBlocksAgree},
 	{"PatchThenGet", testPatchThenGet},
 	{"UnknownID", testUnknownID},
 	{"Login", testLogin},
