@@ -250,7 +250,11 @@ func (c *Client) Patch(ctx context.Context, id string, body map[string]any) (mod
 }
 
 // login sends POST /v1/auth once; DNL has no refresh call, so an
-// expired token is replaced by a new login.
+// expired token is replaced by a new login. The answer's payload is
+// {"token", "expired"} (api.md, "What public sources add", DNL: "Auth"):
+// tokens expire, and a long run logs in again when a call is answered 401
+// (error_type operation_error), so the client needs no clock of its own
+// and does not read "expired", whose format is not public.
 func login(ctx context.Context, api *rest.Client, name string, password, _ model.Secret) (model.Secret, error) {
 	in := map[string]string{"email_or_name": name, "password": password.Reveal()}
 	var out struct {

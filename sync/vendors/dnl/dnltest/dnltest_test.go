@@ -120,9 +120,9 @@ func payloadUser(t *testing.T, body []byte) User {
 const (
 	noHeader = `{"success": false, "error_type": "unauthenticated_error",
 		"error": {"message": "No header X-Auth-Token present", "code": 110, "reason": "auth_token_not_provided"}}`
-	badToken = `{"success": false, "error_type": "unauthenticated_error",
+	badToken = `{"success": false, "error_type": "operation_error",
 		"error": {"message": "Token is invalid or expired", "code": 111, "reason": "auth_token_invalid"}}`
-	badLogin = `{"success": false, "error_type": "unauthenticated_error",
+	badLogin = `{"success": false, "error_type": "operation_error",
 		"error": {"message": "Invalid credentials", "reason": "invalid_credentials"}}`
 	notFound404 = `{"success": false, "error_type": "Object not found error"}`
 )
@@ -186,22 +186,22 @@ func TestLogin(t *testing.T) {
 				jsonEq(t, r.body, tt.want)
 				return
 			}
+			// The cookbook's payload: {"token", "expired"}, nothing else.
 			var ok struct {
 				Success bool
 				Payload struct {
-					Token string
-					User  struct {
-						UserID   int64  `json:"user_id"`
-						Name     string `json:"name"`
-						UserType string `json:"user_type"`
-					}
+					Token   string `json:"token"`
+					Expired string `json:"expired"`
 				}
 			}
-			if err := json.Unmarshal(r.body, &ok); err != nil || !ok.Success || ok.Payload.Token == "" {
+			dec := json.NewDecoder(bytes.NewReader(r.body))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&ok); err != nil || !ok.Success || ok.Payload.Token == "" {
 				t.Fatalf("bad login answer (%v): %s", err, r.body)
 			}
-			if u := ok.Payload.User; u.UserID != 1 || u.Name != "admin" || u.UserType != "admin" {
-				t.Errorf("user = %+v, want the stored admin", u)
+			exp, err := time.Parse(time.RFC3339, ok.Payload.Expired)
+			if d := time.Until(exp); err != nil || d < 59*time.Minute || d > time.Hour {
+				t.Errorf("expired %q (%v), want an hour from now", ok.Payload.Expired, err)
 			}
 			if r := do(t, "PATCH", base+"/v1/user/2", ok.Payload.Token, `{"active": false}`); r.status != 200 {
 				t.Errorf("PATCH with the login token: status %d: %s", r.status, r.body)
@@ -218,8 +218,42 @@ func TestLogin(t *testing.T) {
 }
 
 // TestTokenTTL runs in a synctest bubble, calling the handler directly so the
-// fake clock decides expiry.
+// fake clock decides expiry: a login's token expires after TokenTTL, or
+// after the minutes the login asks (expire_after_minutes), and is then
+// answered 401 operation_error.
 func TestTokenTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := New(Config{Admin: "admin", Password: "pw", TokenTTL: time.Hour, BcryptCost: bcrypt.MinCost}, testUsers())
+		serve := func(method, path, token, body string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest(method, path, strings.NewReader(body))
+			if token != "" {
+				req.Header.Set("X-Auth-Token", token)
+			}
+			rec := httptest.NewRecorder()
+			fake.ServeHTTP(rec, req)
+			return rec
+		}
+		rec := serve("POST", "/v1/auth", "", `{"email_or_name": "admin", "password": "pw", "expire_after_minutes": 5}`)
+		var login struct {
+			Payload struct{ Token, Expired string }
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &login); err != nil || login.Payload.Token == "" {
+			t.Fatalf("login: %d %s", rec.Code, rec.Body)
+		}
+		if want := time.Now().Add(5 * time.Minute).UTC().Format(time.RFC3339); login.Payload.Expired != want {
+			t.Errorf("expired %q, want %q", login.Payload.Expired, want)
+		}
+		time.Sleep(5 * time.Minute)
+		if rec := serve("GET", "/v1/user/1", login.Payload.Token, ""); rec.Code != 401 {
+			t.Errorf("after the minutes asked: status %d, want 401", rec.Code)
+		}
+		for _, bad := range []string{`0`, `"5"`, `null`} {
+			rec := serve("POST", "/v1/auth", "", `{"email_or_name": "admin", "password": "pw", "expire_after_minutes": `+bad+`}`)
+			if rec.Code != 400 || !strings.Contains(rec.Body.String(), "expire_after_minutes") {
+				t.Errorf("expire_after_minutes %s: %d %s, want a 400 naming it", bad, rec.Code, rec.Body)
+			}
+		}
+	})
 	synctest.Test(t, func(t *testing.T) {
 		fake := New(Config{Admin: "admin", Password: "pw", TokenTTL: time.Hour, Token: adminTok, BcryptCost: bcrypt.MinCost}, testUsers())
 		serve := func(method, path, token, body string) *httptest.ResponseRecorder {
