@@ -524,6 +524,11 @@ func FuzzUserFrom(f *testing.F) {
 	f.Add([]byte(`{"name": null, "team_member": {"status": "0", "role": {"id": 1.5}}, "agent": []}`))
 	f.Add([]byte(`{"agent": {"status": 1e400}, "user_role": {"id": "x"}, "team_member": {"users_for_cdr": {"type": "agent", "value": [null]}}}`))
 	f.Add([]byte(`{"team_member": {"email": "A <a@b.c>", "users_for_cdr": {"type": "none", "value": "a|b"}}}`))
+	// What public sources add (api.md): ids and role ids as strings or
+	// numbers, a null designation, a disabled agent's status.
+	f.Add([]byte(`{"id": 314678, "team_member": {"designation": null, "status": 1, "role": {"id": "54630"}}, "agent": {"agent_status": 2}}`))
+	f.Add([]byte(`{"id": "314678", "user_role": {"id": 54630}, "user_status": 1, "extension": null, "agent": {"status": 2}}`))
+	f.Add([]byte(`{"agent": {"status": "2", "agent_status": " 1 "}, "team_member": {"status": "0"}}`))
 	table := smartflo.Target.Table
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dec := json.NewDecoder(bytes.NewReader(data))
