@@ -536,7 +536,11 @@ func baseURLHelp() string {
 	var parts []string
 	for _, v := range vendors.All {
 		if v.DefaultBaseURL != "" {
-			parts = append(parts, fmt.Sprintf("%s defaults to %s", v.Name, v.DefaultBaseURL))
+			part := fmt.Sprintf("%s defaults to %s", v.Name, v.DefaultBaseURL)
+			if len(v.OtherBaseURLs) > 0 {
+				part += " (white labels: " + strings.Join(v.OtherBaseURLs, ", ") + ")"
+			}
+			parts = append(parts, part)
 		} else {
 			parts = append(parts, fmt.Sprintf("%s requires it (%s)", v.Name, v.BaseURLExample))
 		}

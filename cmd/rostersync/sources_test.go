@@ -149,3 +149,22 @@ func TestFailedLoginSaysTheAccountMayLock(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpNamesTheWhiteLabels checks that plan's help names the hosts of
+// Smartflo's white labels (api.md, "What public sources add") beside the
+// default, for --base-url with --target smartflo.
+func TestHelpNamesTheWhiteLabels(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
+	if err := app.Run(t.Context(), []string{"plan", "-h"}); err != nil {
+		t.Fatal(err)
+	}
+	help := strings.Join(strings.Fields(out.String()), " ")
+	for _, host := range []string{"https://api-smartflo.tatateleservices.com", "https://api.servetel.in",
+		"https://api.acefone.in", "https://api.acefone.co.uk", "https://api-cloudphone.tatateleservices.com"} {
+		if !strings.Contains(help, host) {
+			t.Errorf("plan -h does not name %s", host)
+		}
+	}
+}

@@ -86,8 +86,10 @@ type Vendor struct {
 	// so that --base-url is required (BaseURLExample shows its form).
 	DefaultBaseURL string
 	BaseURLExample string
-	New            func(rest.Config) Client
-	NewFake        func(FakeConfig) (Fake, error)
+	// OtherBaseURLs are other hosts of the same API (white labels).
+	OtherBaseURLs []string
+	New           func(rest.Config) Client
+	NewFake       func(FakeConfig) (Fake, error)
 	// PageSize is how many users the client asks for in one list request.
 	PageSize int
 	// Sample is an edit the vendor accepts for any user of its fake, which
@@ -105,6 +107,7 @@ var All = []Vendor{
 		Target:         smartflo.Target,
 		Title:          "Smartflo (Tata Tele Business Services) and its white labels",
 		DefaultBaseURL: smartflo.DefaultBaseURL,
+		OtherBaseURLs:  smartflo.WhiteLabels,
 		New:            func(c rest.Config) Client { return smartflo.New(c) },
 		PageSize:       smartflo.MaxPageSize,
 		Sample:         Edit{Field: "designation", Value: "Team lead"},

@@ -22,6 +22,17 @@ import (
 // DefaultBaseURL is the vendor's API host; white labels use their own.
 const DefaultBaseURL = "https://api-smartflo.tatateleservices.com"
 
+// WhiteLabels are the other hosts of the same API, for --base-url:
+// Servetel, Acefone (India and UK), and the cloudphone host public
+// integrations use for /v1/users and /v1/user/{id} (api.md, "What public
+// sources add", Smartflo: "White labels, same API, other hosts").
+var WhiteLabels = []string{
+	"https://api.servetel.in",
+	"https://api.acefone.in",
+	"https://api.acefone.co.uk",
+	"https://api-cloudphone.tatateleservices.com",
+}
+
 var at = model.At
 
 // table is every PATCH field, where the one-user read (under "data") and
