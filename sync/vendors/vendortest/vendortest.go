@@ -2,9 +2,12 @@
 // passes, in the way rclone's fstest/fstests runs every backend: Run takes
 // one vendors.Vendor and runs its client, over real HTTP, against the
 // vendor's own shipped fake, checking what every client owes the engine:
-// listing in full or failing, reading, patching, unknown ids, rejected and
-// expired credentials, retries through 429s, 5xx and dropped connections,
-// a yield error that stops a list, and secrets kept out of error text.
+// listing in full or failing, a listing that repeats a user refused by the
+// plan, named reads that stay right when the server ignores their filter,
+// reading, the blocking flags agreeing between the list and the one-user
+// read, patching, unknown ids, rejected and expired credentials, retries
+// through 429s (with and without a hint), 5xx and dropped connections, a
+// yield error that stops a list, and secrets kept out of error text.
 //
 // It reaches the fake only through the vendor-neutral knobs of
 // vendors.FakeConfig and vendors.Fake, and the vendor only through its
