@@ -29,7 +29,7 @@ func (a *App) runFake(ctx context.Context, args []string) error {
 	fs.StringVar(&o.Token, "token", "", "the fixed token it accepts (default: made up and printed)")
 	fs.StringVar(&o.Login, "login", "", "a login it accepts too (Smartflo email, DNL admin name)")
 	fs.StringVar(&o.Password, "password", "", "the password of --login (a rehearsal password, not a real one)")
-	fs.DurationVar(&o.TokenTTL, "token-ttl", 0, "lifetime of tokens from a login (default: Smartflo 1h, DNL never expire)")
+	fs.DurationVar(&o.TokenTTL, "token-ttl", 0, "lifetime of tokens from a login (default 1h)")
 	o.Faults.RegisterFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: rostersync fake --target `+vendors.Names("|")+` [--addr 127.0.0.1:8080] [--seed FILE] [--token T] [faults]
@@ -40,8 +40,10 @@ first line of output is "token=<token> base_url=<url>".
 Examples:
   rostersync fake --target smartflo
   rostersync fake --target dnl --addr 127.0.0.1:9000 --limit 5 --fail-5xx 0.1 --reset-after 0.02
+  # Smartflo's documented 429 past 3 a second (no Retry-After, no retry_after):
+  rostersync fake --target smartflo --limit 3
   # nginx's limit_req in front, 5 a second, burst 0:
-  rostersync fake --target smartflo --limit 5 --limit-status 503 --limit-no-burst --limit-no-hints
+  rostersync fake --target smartflo --limit 5 --limit-status 503 --limit-no-burst
 
 Flags:
 `)

@@ -291,6 +291,9 @@ func (j *job) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// What the client finds worth a person's attention (a login's password
+	// close to expiry) goes to the log at warn level, shown on a normal run.
+	creds.Warn = func(msg string) { j.log.Warn().Str("target", v.Name).Msg(msg) }
 	base, err := baseURL(j.opts, v)
 	if err != nil {
 		return err
@@ -671,7 +674,11 @@ func baseURLHelp() string {
 	var parts []string
 	for _, v := range vendors.All {
 		if v.DefaultBaseURL != "" {
-			parts = append(parts, fmt.Sprintf("%s defaults to %s", v.Name, v.DefaultBaseURL))
+			part := fmt.Sprintf("%s defaults to %s", v.Name, v.DefaultBaseURL)
+			if len(v.OtherBaseURLs) > 0 {
+				part += " (white labels: " + strings.Join(v.OtherBaseURLs, ", ") + ")"
+			}
+			parts = append(parts, part)
 		} else {
 			parts = append(parts, fmt.Sprintf("%s requires it (%s)", v.Name, v.BaseURLExample))
 		}

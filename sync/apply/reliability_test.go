@@ -29,17 +29,18 @@ var hiddenLimits = []struct {
 	faults fakehttp.Faults // Limit is set per case
 	goal   float64
 }{
-	// Smartflo's own 429 with Retry-After and the body's retry_after, over a
-	// sliding one-second window.
-	{"429", fakehttp.Faults{}, 1.25},
-	// The 429 Smartflo documents, with no hint at all, over the sliding
-	// window.
-	{"429-window-no-hints", fakehttp.Faults{LimitNoHints: true}, 1.25},
-	// The same 429 with no burst (requests
-	// 1/L apart at best, as nginx's limit_req with burst 0).
-	{"429-no-hints", fakehttp.Faults{LimitNoBurst: true, LimitNoHints: true}, 1.25},
+	// The 429 Smartflo documents, which the fakes answer by default: no
+	// hint at all (api.md, "What public sources add": no Retry-After, no
+	// retry_after), over a sliding one-second window (L at once, then none).
+	{"429-window-no-hints", fakehttp.Faults{}, 1.25},
+	// The same 429 with no burst: requests 1/L apart at best, as nginx's
+	// limit_req with burst 0 takes them.
+	{"429-no-hints", fakehttp.Faults{LimitNoBurst: true}, 1.25},
 	// nginx's limit_req as it comes: a 503 page, no hint, no burst.
-	{"503", fakehttp.Faults{LimitStatus: http.StatusServiceUnavailable, LimitNoBurst: true, LimitNoHints: true}, 1.5},
+	{"503", fakehttp.Faults{LimitStatus: http.StatusServiceUnavailable, LimitNoBurst: true}, 1.5},
+	// A 429 with Retry-After and the body's retry_after (LimitHints), over
+	// the sliding window.
+	{"429-hints", fakehttp.Faults{LimitHints: true}, 1.25},
 }
 
 // TestHiddenLimit runs plan and apply at --rate 10×L against a server whose

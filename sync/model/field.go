@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -26,17 +27,28 @@ func (f *Field) WriteOnly() bool { return f.Read.Zero() }
 // Path locates a value inside a decoded JSON object: dotted keys, and
 // optionally a number the value is compared with (yielding a bool).
 type Path struct {
-	keys []string
-	is   *int64
+	keys    []string
+	is      *int64
+	unknown []int64 // with is: numbers that yield null, as they tell nothing
 }
 
 // At returns the path of a dotted key list, such as "team_member.email".
 func At(dotted string) Path { return Path{keys: strings.Split(dotted, ".")} }
 
 // Is returns a path that yields whether the value at p is the number n
-// (Smartflo tells a block by a status code).
+// (Smartflo tells a block by a status code). The number may come as a
+// JSON number or as a string of digits; anything else yields null.
 func (p Path) Is(n int64) Path {
 	p.is = &n
+	return p
+}
+
+// UnknownAt returns a path like p (made with Is) that yields null, not
+// false, where the number is one of codes: a status that shows another
+// state in place of the one asked about (Smartflo's agent.status shows
+// "disabled" whether or not the agent is also blocked).
+func (p Path) UnknownAt(codes ...int64) Path {
+	p.unknown = append(slices.Clip(p.unknown), codes...)
 	return p
 }
 
@@ -57,12 +69,20 @@ func (p Path) Lookup(doc map[string]any) any {
 	if p.is == nil {
 		return v
 	}
-	n, ok := v.(json.Number)
-	if !ok {
+	var text string
+	switch n := v.(type) {
+	case json.Number:
+		text = n.String()
+	case string:
+		text = strings.TrimSpace(n)
+	default:
 		return nil
 	}
-	got, err := n.Int64()
-	return err == nil && got == *p.is
+	got, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || slices.Contains(p.unknown, got) {
+		return nil
+	}
+	return got == *p.is
 }
 
 func (p Path) String() string { return strings.Join(p.keys, ".") }

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -343,11 +344,8 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 			if !ok {
 				return nil
 			}
-			if items[i].UserID != "" {
-				return fmt.Errorf("the list holds user %s twice: the users changed while they were read; run again", u.ID)
-			}
 			items[i].UserID = u.ID
-			if r := &rows[i]; needsFullRead(r) || hasSecret(r) {
+			if r := &rows[i]; needsFullRead(r) || hasSecret(r) || unknownInList(r, &u) {
 				st.keep(u)
 			} else {
 				pl.diff(r, &u, &items[i])
@@ -357,10 +355,10 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 		}
 		var err error
 		if nl, ok := pl.Reader.(NamedLister); ok && match == nil && !pl.Absent.wantsEveryone() {
-			st.total, err = nl.ListNamed(ctx, slices.Collect(maps.Keys(byKey)), keep)
+			st.total, err = nl.ListNamed(ctx, slices.Collect(maps.Keys(byKey)), eachOnce(keep))
 		} else {
 			st.total = 0
-			err = pl.Reader.List(ctx, func(u model.User) error { st.total++; return keep(u) })
+			err = pl.Reader.List(ctx, eachOnce(func(u model.User) error { st.total++; return keep(u) }))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading the users: %w", err)
@@ -401,7 +399,7 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 			continue
 		}
 		it.UserID = id
-		if u := st.users[id]; u == nil || (needsFullRead(&rows[i]) && !u.Full) {
+		if u := st.users[id]; u == nil || (needsFullRead(&rows[i]) && !u.Full) || unknownInList(&rows[i], u) {
 			if len(want[id]) == 0 {
 				toGet = append(toGet, id)
 			}
@@ -482,8 +480,67 @@ func (pl Planner) getAll(ctx context.Context, st *state, ids []string, want map[
 // countUsers lists the target only to count its users.
 func countUsers(ctx context.Context, t Reader) (int, error) {
 	n := 0
-	err := t.List(ctx, func(model.User) error { n++; return nil })
+	err := t.List(ctx, eachOnce(func(model.User) error { n++; return nil }))
 	return n, err
+}
+
+// ErrListedTwice is a listing of the target that held one user twice.
+var ErrListedTwice = errors.New("the listing holds a user twice")
+
+// eachOnce passes each user of one listing on to yield, and stops the
+// listing at the first user it holds twice. Pages that overlap mean the
+// listing skipped someone while the count still adds up: offset paging
+// over users that changed while they were read, or over a server that
+// pages in no stable order (api.md, "What public sources add", DNL:
+// "Stable paging": "A client should also refuse a listing that yields one
+// user_id twice"). Every listing the plan reads goes through it, whatever
+// the vendor, so the plan is never made from such a listing: the run stops
+// before any write. Numeric ids, which both vendors use, are kept as
+// integers: some forty bytes a user (40 MB for a million), not a string
+// each.
+func eachOnce(yield func(model.User) error) func(model.User) error {
+	nums := map[int64]struct{}{}
+	var others map[string]struct{}
+	return func(u model.User) error {
+		dup := false
+		if n, err := strconv.ParseInt(u.ID, 10, 64); err == nil && strconv.FormatInt(n, 10) == u.ID {
+			_, dup = nums[n]
+			nums[n] = struct{}{}
+		} else {
+			if others == nil {
+				others = map[string]struct{}{}
+			}
+			_, dup = others[u.ID]
+			others[u.ID] = struct{}{}
+		}
+		if dup {
+			return fmt.Errorf("%w: user %s; the pages overlapped, so the listing may lack another user (the users changed while they were read, or the API pages in no stable order); nothing was sent, run again", ErrListedTwice, u.ID)
+		}
+		return yield(u)
+	}
+}
+
+// unknownInList reports whether the list left unknown (null) a field the
+// row sets whose kind has no null of its own, a boolean: Smartflo's list
+// shows one agent.status for two flags, so a disabled agent's status hides
+// whether it is blocked too (see smartflo's assumed.go). The user is then
+// read in full, whose answer tells.
+func unknownInList(r *model.Row, u *model.User) bool {
+	if u.Full {
+		return false
+	}
+	for _, v := range r.Values {
+		f := v.Field
+		if f.WriteOnly() || f.List.Zero() {
+			continue
+		}
+		if x, ok := u.Values[f.Name]; ok && x == nil {
+			if _, err := f.Kind.Decode(nil); err != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hasSecret reports whether a row sets a secret field.

@@ -60,6 +60,16 @@ type FakeConfig struct {
 	// credentials and body included, in the vendor's message, as careless
 	// servers do: for tests that secrets stay out of error text.
 	Echo bool
+	// RepeatInList makes every list page of two users or more hold its
+	// first user again in place of its last: a listing that repeats one
+	// user and lacks another while its counts add up, as offset paging in
+	// no stable order gives; the run must stop before any write.
+	RepeatInList bool
+	// IgnoreIDFilter makes the fake ignore the filter a client reads named
+	// users with (DNL's user_id_in) and answer with everyone, as a server
+	// might: the filter is not documented publicly (api.md, "What public
+	// sources add", DNL). Vendors with no such filter have nothing to ignore.
+	IgnoreIDFilter bool
 }
 
 // Edit is one field set to one value, as a PATCH sends it.
@@ -76,8 +86,10 @@ type Vendor struct {
 	// so that --base-url is required (BaseURLExample shows its form).
 	DefaultBaseURL string
 	BaseURLExample string
-	New            func(rest.Config) Client
-	NewFake        func(FakeConfig) (Fake, error)
+	// OtherBaseURLs are other hosts of the same API (white labels).
+	OtherBaseURLs []string
+	New           func(rest.Config) Client
+	NewFake       func(FakeConfig) (Fake, error)
 	// PageSize is how many users the client asks for in one list request.
 	PageSize int
 	// Sample is an edit the vendor accepts for any user of its fake, which
@@ -95,6 +107,7 @@ var All = []Vendor{
 		Target:         smartflo.Target,
 		Title:          "Smartflo (Tata Tele Business Services) and its white labels",
 		DefaultBaseURL: smartflo.DefaultBaseURL,
+		OtherBaseURLs:  smartflo.WhiteLabels,
 		New:            func(c rest.Config) Client { return smartflo.New(c) },
 		PageSize:       smartflo.MaxPageSize,
 		Sample:         Edit{Field: "designation", Value: "Team lead"},
@@ -105,7 +118,7 @@ var All = []Vendor{
 			}
 			return smartflotest.New(smartflotest.Config{Token: c.Token, Email: c.Login, Password: c.Password,
 				TokenTTL: c.TokenTTL, BcryptCost: c.BcryptCost, Faults: c.Faults,
-				ShortLists: c.ShortLists, Echo: c.Echo}, users), nil
+				ShortLists: c.ShortLists, Echo: c.Echo, RepeatInList: c.RepeatInList}, users), nil
 		},
 	},
 	{
@@ -122,7 +135,7 @@ var All = []Vendor{
 			}
 			return dnltest.New(dnltest.Config{Token: c.Token, Admin: c.Login, Password: c.Password,
 				TokenTTL: c.TokenTTL, BcryptCost: c.BcryptCost, Faults: c.Faults,
-				ShortLists: c.ShortLists, Echo: c.Echo}, users), nil
+				ShortLists: c.ShortLists, Echo: c.Echo, RepeatInList: c.RepeatInList, IgnoreIDFilter: c.IgnoreIDFilter}, users), nil
 		},
 	},
 }

@@ -12,3 +12,10 @@ const (
 	// 429 or 503, which the shared retry policy retries and the limiter
 	// adapts to.
 )
+
+// How the login payload's "expired" is written is not public (api.md,
+// "What public sources add", DNL: "Auth": {"token": "...", "expired":
+// "..."}, when the token expires). The client does not read it: it logs in
+// again when a call is answered 401. The fake writes RFC 3339 in UTC, and
+// gives tokens an hour unless the login asks expire_after_minutes (the
+// vendor's default lifetime is not public either).

@@ -6,6 +6,7 @@ package dnl
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -98,7 +99,7 @@ type listPage struct {
 // List implements plan.Reader, reading pages until it holds the total the
 // API reports; a short count is an error, never a partial state.
 func (c *Client) List(ctx context.Context, yield func(model.User) error) error {
-	_, err := c.listFrom(ctx, "", 0, 0, yield)
+	_, err := c.list(ctx, listing{}, yield)
 	return err
 }
 
@@ -109,9 +110,16 @@ const idsPerRead = 200
 // ListNamed implements plan.NamedLister. The first page tells the total;
 // the rest comes from whichever costs fewer requests: the remaining pages,
 // or user_id_in reads of the ids the first page did not hold.
+//
+// user_id_in is not documented publicly (api.md, "What public sources
+// add", DNL: "If a server ignored it, a client would get users it did not
+// ask for: keep only the ids asked for"), so a filtered read yields only
+// the users it asked for, and a read whose total exceeds the ids it asked
+// for shows a server that ignored the filter: then the rest of the list
+// is read as pages, once, instead of a whole listing per read.
 func (c *Client) ListNamed(ctx context.Context, ids []string, yield func(model.User) error) (int, error) {
 	seen := map[string]bool{}
-	total, err := c.listFrom(ctx, "", 0, 1, func(u model.User) error {
+	total, err := c.list(ctx, listing{maxPages: 1}, func(u model.User) error {
 		seen[u.ID] = true
 		return yield(u)
 	})
@@ -126,36 +134,81 @@ func (c *Client) ListNamed(ctx context.Context, ids []string, yield func(model.U
 	}
 	pagesLeft := (total+MaxPerPage-1)/MaxPerPage - 1
 	if reads := (len(missing) + idsPerRead - 1) / idsPerRead; reads >= pagesLeft {
-		_, err := c.listFrom(ctx, "", 1, 0, yield)
+		_, err := c.list(ctx, listing{page: 1}, yield)
 		return total, err
 	}
+	filtered := map[string]bool{} // users yielded by user_id_in reads
 	for lo := 0; lo < len(missing); lo += idsPerRead {
-		filter := "&user_id_in=" + strings.Join(missing[lo:min(lo+idsPerRead, len(missing))], ",")
-		if _, err := c.listFrom(ctx, filter, 0, 0, yield); err != nil {
+		chunk := missing[lo:min(lo+idsPerRead, len(missing))]
+		asked := make(map[string]bool, len(chunk))
+		for _, id := range chunk {
+			asked[id] = true
+		}
+		_, err := c.list(ctx, listing{filter: "&user_id_in=" + strings.Join(chunk, ","), maxTotal: len(chunk),
+			keep: func(id string) bool { return asked[id] }}, func(u model.User) error {
+			filtered[u.ID] = true
+			return yield(u)
+		})
+		if errors.Is(err, errFilterIgnored) {
+			// The rest of the list as pages; users an earlier filtered read
+			// gave are not given again.
+			_, err = c.list(ctx, listing{page: 1, keep: func(id string) bool { return !filtered[id] }}, yield)
+			return total, err
+		}
+		if err != nil {
 			return total, err
 		}
 	}
 	return total, nil
 }
 
-// listFrom reads the list with a filter ("" or "&name=value...") from a
-// page on, up to maxPages (0 = until done), checking what it gathered
-// against the total the API reports, which it returns.
-func (c *Client) listFrom(ctx context.Context, filter string, page, maxPages int, yield func(model.User) error) (total int, err error) {
+// errFilterIgnored is a filtered read whose answer holds more users than
+// the filter can match.
+var errFilterIgnored = errors.New("the API ignored the user_id_in filter")
+
+// listing is one walk of GET /v1/user/list's pages.
+type listing struct {
+	filter   string // "" or "&name=value..."
+	page     int    // the first page to read
+	maxPages int    // 0 = until the total is read
+	// keep, when set, says which users are yielded; the others still count
+	// towards the total.
+	keep func(id string) bool
+	// maxTotal, when positive, is the most users the filter can match: a
+	// larger total fails with errFilterIgnored before any user is yielded.
+	maxTotal int
+}
+
+// listOrder asks for the list in user_id order. Offset paging over an
+// unordered listing can skip one user and repeat another while the count
+// still adds up; the vendor's own web client sends order_by and order_dir
+// (api.md, "What public sources add", DNL: "Stable paging").
+const listOrder = "order_by=user_id&order_dir=asc"
+
+// list reads the pages of l, checking what it gathered against the total
+// the API reports, which it returns.
+func (c *Client) list(ctx context.Context, l listing, yield func(model.User) error) (total int, err error) {
+	page := l.page
 	seen := page * MaxPerPage
-	for n := 0; maxPages == 0 || n < maxPages; n, page = n+1, page+1 {
+	for n := 0; l.maxPages == 0 || n < l.maxPages; n, page = n+1, page+1 {
 		var out struct {
 			Payload listPage `json:"payload"`
 		}
-		path := fmt.Sprintf("/v1/user/list?page=%d&per_page=%d%s", page, MaxPerPage, filter)
+		path := fmt.Sprintf("/v1/user/list?%s&page=%d&per_page=%d%s", listOrder, page, MaxPerPage, l.filter)
 		if _, err := c.api.Do(ctx, http.MethodGet, path, nil, &out); err != nil {
 			return total, err
 		}
 		total = out.Payload.Total
+		if l.maxTotal > 0 && total > l.maxTotal {
+			return total, fmt.Errorf("GET /v1/user/list: %w: it reports %d users for %d ids", errFilterIgnored, total, l.maxTotal)
+		}
 		for _, item := range out.Payload.Items {
 			u, err := userOf(item, table.UserFromList)
 			if err != nil {
 				return total, err
+			}
+			if l.keep != nil && !l.keep(u.ID) {
+				continue
 			}
 			if err := yield(u); err != nil {
 				return total, err
@@ -212,7 +265,11 @@ func (c *Client) Patch(ctx context.Context, id string, body map[string]any) (mod
 }
 
 // login sends POST /v1/auth once; DNL has no refresh call, so an
-// expired token is replaced by a new login.
+// expired token is replaced by a new login. The answer's payload is
+// {"token", "expired"} (api.md, "What public sources add", DNL: "Auth"):
+// tokens expire, and a long run logs in again when a call is answered 401
+// (error_type operation_error), so the client needs no clock of its own
+// and does not read "expired", whose format is not public.
 func login(ctx context.Context, api *rest.Client, name string, password, _ model.Secret) (model.Secret, error) {
 	in := map[string]string{"email_or_name": name, "password": password.Reveal()}
 	var out struct {

@@ -178,7 +178,7 @@ func TestListFieldsAndPages(t *testing.T) {
 	for _, r := range fake.Requests() {
 		queries = append(queries, r.Query)
 	}
-	wantQ := []string{"page=0&per_page=1000", "page=1&per_page=1000"}
+	wantQ := []string{"order_by=user_id&order_dir=asc&page=0&per_page=1000", "order_by=user_id&order_dir=asc&page=1&per_page=1000"}
 	if !slices.Equal(queries, wantQ) {
 		t.Errorf("queries = %q, want %q", queries, wantQ)
 	}
@@ -354,6 +354,12 @@ func TestCheck(t *testing.T) {
 		{name: "401 bad token", status: 401,
 			body:    `{"success": false, "error_type": "unauthenticated_error", "error": {"message": "Token is invalid or expired", "code": 111}}`,
 			expired: true, denied: true, message: "unauthenticated_error: Token is invalid or expired"},
+		// The vendor cookbook's 401 (api.md, "What public sources add", DNL: "Auth").
+		{name: "401 operation_error", status: 401,
+			body:    `{"success": false, "error_type": "operation_error", "error": {"message": "Token is invalid or expired", "code": 111, "reason": "auth_token_invalid"}}`,
+			expired: true, denied: true, message: "operation_error: Token is invalid or expired"},
+		{name: "401 operation_error, no detail", status: 401, body: `{"success": false, "error_type": "operation_error"}`,
+			expired: true, denied: true, message: "operation_error"},
 		{name: "403", status: 403, body: `{"success": false, "error_type": "forbidden_error", "error": {"message": "Only admin can edit users"}}`,
 			denied: true, message: "forbidden_error: Only admin can edit users"},
 		{name: "404", status: 404, body: `{"success": false, "error_type": "Object not found error"}`,
@@ -404,6 +410,10 @@ func FuzzDNLCheck(f *testing.F) {
 	f.Add(400, "", []byte(`{"success": false, "error_type": "validation_error", "errors": [{"email": ["bad"]}]}`))
 	f.Add(400, "", []byte(`{"errors": [{"email": "not a list"}], "error": "a string"}`))
 	f.Add(401, "", []byte(`{"success": false, "error": {"message": "No header X-Auth-Token present", "code": 110}}`))
+	// The vendor cookbook's auth answers (api.md, "What public sources add", DNL: "Auth").
+	f.Add(401, "", []byte(`{"success": false, "error_type": "operation_error", "error": {"message": "Invalid credentials", "reason": "invalid_credentials"}}`))
+	f.Add(401, "", []byte(`{"success": false, "error_type": "operation_error"}`))
+	f.Add(200, "", []byte(`{"success": true, "payload": {"token": "abc", "expired": "2026-01-02T03:04:05Z"}}`))
 	f.Add(429, "7", []byte(`{"success": false, "error_type": "rate_limit_error"}`))
 	f.Add(503, "Wed, 21 Oct 2015 07:28:00 GMT", []byte("<html>down</html>"))
 	f.Add(200, "", []byte(`{"success": null, "errors": null}`))

@@ -1,6 +1,6 @@
 // Package fakehttp is the vendor-neutral half of the shipped fakes: a log of
-// every request, a request limit (answered with the vendor's 429, or with a
-// proxy's 503 page), injected faults (5xx answers, dropped connections,
+// every request, a request limit (answered with the vendor's 429, with no
+// hint of when to come back unless asked, or with a proxy's 503 page), injected faults (5xx answers, dropped connections,
 // latency), and an echo of refused requests into failure answers. Each
 // vendor fake wraps its own handler with it; what the vendor's answers look
 // like, and where in them an echo goes, stays with the vendor fake.
@@ -34,10 +34,14 @@ type Faults struct {
 	// nginx's limit_req with burst 0 does, instead of taking Limit requests
 	// in any sliding second (which lets them come all at once).
 	LimitNoBurst bool
-	// LimitNoHints answers past the limit without saying when to come back:
-	// no Retry-After header and no body retry_after, as Smartflo documents
-	// its 429 and as nginx answers.
-	LimitNoHints bool
+	// LimitHints answers past the limit saying when to come back: a
+	// Retry-After header, and the vendor's own field where it has one
+	// (Smartflo's body retry_after). Without it the answer gives no hint at
+	// all, as Smartflo documents its 429 (api.md, "What public sources
+	// add", Smartflo: "429, as the vendor documents it": no Retry-After, no
+	// retry_after) and as nginx's limit_req answers: the default, so that
+	// every fake run meets the limit as the vendor documents it.
+	LimitHints   bool
 	ServerErrors float64       // share of requests answered 503 without being handled
 	ResetBefore  float64       // share of requests whose connection is dropped before they are handled
 	ResetAfter   float64       // share of writes handled, then their connection dropped unanswered
@@ -50,7 +54,7 @@ func (f *Faults) RegisterFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&f.Limit, "limit", f.Limit, "requests a second the fake accepts before answering 429 (0 = no limit)")
 	fs.IntVar(&f.LimitStatus, "limit-status", f.LimitStatus, "status past --limit: 429 (the vendor's answer) or 503 (a proxy's HTML page, as nginx limit_req answers)")
 	fs.BoolVar(&f.LimitNoBurst, "limit-no-burst", f.LimitNoBurst, "space accepted requests 1/--limit apart (nginx limit_req, burst 0) instead of --limit in any sliding second")
-	fs.BoolVar(&f.LimitNoHints, "limit-no-hints", f.LimitNoHints, "answer past --limit without Retry-After or a body retry_after, as Smartflo documents its 429")
+	fs.BoolVar(&f.LimitHints, "limit-hints", f.LimitHints, "answer past --limit with Retry-After (and Smartflo's body retry_after); without it the answer has no hint, as Smartflo documents its 429")
 	fs.Float64Var(&f.ServerErrors, "fail-5xx", f.ServerErrors, "share of requests answered 503, 0..1")
 	fs.Float64Var(&f.ResetBefore, "reset-before", f.ResetBefore, "share of requests whose connection is dropped before handling, 0..1")
 	fs.Float64Var(&f.ResetAfter, "reset-after", f.ResetAfter, "share of writes applied, then their connection dropped, 0..1")
@@ -134,7 +138,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if retryAt, ok := s.admit(now); !ok {
-		if s.faults.LimitNoHints {
+		if !s.faults.LimitHints {
 			retryAt = time.Time{}
 		}
 		rec := httptest.NewRecorder()

@@ -52,7 +52,7 @@ func TestLimitShapes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				s, told := fake(fakehttp.Faults{Limit: 5, LimitNoBurst: tt.noBurst})
+				s, told := fake(fakehttp.Faults{Limit: 5, LimitNoBurst: tt.noBurst, LimitHints: true})
 				begin := time.Now()
 				for i, at := range tt.at {
 					time.Sleep(begin.Add(at).Sub(time.Now()))
@@ -71,19 +71,26 @@ func TestLimitShapes(t *testing.T) {
 }
 
 // TestLimitAnswers checks how a request past the limit is answered: by
-// the vendor's throttle function (told no time with LimitNoHints), or with
-// LimitStatus 503 by a proxy's HTML page, with a Retry-After unless
-// LimitNoHints.
+// the vendor's throttle function, told no time unless LimitHints (the
+// default is the hint-less 429 Smartflo documents), or with LimitStatus
+// 503 by a proxy's HTML page, with a Retry-After only with LimitHints.
 func TestLimitAnswers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s, told := fake(fakehttp.Faults{Limit: 1, LimitNoHints: true})
-		get(s)
-		if rec := get(s); rec.Code != 429 || len(*told) != 1 || !(*told)[0].IsZero() {
-			t.Errorf("no hints: %d, throttle told %v; want 429 told no time", rec.Code, *told)
+		for _, hints := range []bool{false, true} {
+			s, told := fake(fakehttp.Faults{Limit: 1, LimitHints: hints})
+			begin := time.Now()
+			get(s)
+			rec := get(s)
+			if rec.Code != 429 || len(*told) != 1 || (*told)[0].IsZero() == hints {
+				t.Errorf("hints %v: %d, throttle told %v; want 429 told a time only with hints", hints, rec.Code, *told)
+			}
+			if hints && !(*told)[0].Equal(begin.Add(time.Second)) {
+				t.Errorf("hints: told to come back at +%v, want +1s", (*told)[0].Sub(begin))
+			}
 		}
 
 		for _, hints := range []bool{true, false} {
-			s, told = fake(fakehttp.Faults{Limit: 1, LimitStatus: 503, LimitNoHints: !hints})
+			s, told := fake(fakehttp.Faults{Limit: 1, LimitStatus: 503, LimitHints: hints})
 			get(s)
 			rec := get(s)
 			if rec.Code != 503 || len(*told) != 0 {

@@ -106,6 +106,7 @@ type Client struct {
 	api      API
 	login    string
 	password model.Secret
+	warn     func(string)
 
 	// renewing holds one token while a renewal runs: one at a time, and
 	// waiting for it respects the caller's ctx (a channel, not a mutex,
@@ -119,6 +120,13 @@ type Client struct {
 	token    model.Secret
 	fresh    bool  // the token came from a login and no request has succeeded with it yet
 	loginErr error // why a login failed: no login is tried again
+}
+
+// Warn passes msg, with secrets removed, to the Config's Warn.
+func (c *Client) Warn(msg string) {
+	if c.warn != nil {
+		c.warn(c.secretSet().Redact(msg))
+	}
 }
 
 // SetToken sets the token sent with every call.
@@ -457,13 +465,16 @@ type Config struct {
 	// Secrets, when set, is the run's set of secrets, shared with whoever
 	// else scrubs output; the client adds its tokens and passwords to it.
 	Secrets *Secrets
+	// Warn, when set, hears what a person running the sync should act on
+	// although the run goes on (a login's password about to expire).
+	Warn func(msg string)
 }
 
 // NewClient returns a client of a vendor's API with cfg's connection,
 // limiter and credentials.
 func NewClient(cfg Config, api API) *Client {
 	c := &Client{baseURL: cfg.BaseURL, http: cfg.HTTP, limiter: cfg.Limiter, policy: cfg.Policy, grace: cfg.Grace,
-		api: api, secrets: cfg.Secrets}
+		api: api, secrets: cfg.Secrets, warn: cfg.Warn}
 	if c.http == nil {
 		c.http = http.DefaultClient
 	}
@@ -497,6 +508,28 @@ func RetryAfterHeader(h http.Header) time.Time {
 		return t
 	}
 	return time.Time{}
+}
+
+// ID reads a user id as an API writes it: a JSON whole number, or a
+// string of digits (Smartflo writes the id as an integer in its list and
+// as a string in its one-user read, and types role ids both ways: api.md,
+// "What public sources add", Smartflo: "Types on create vs patch"). It
+// returns the digits, and false for anything else.
+func ID(v any) (string, bool) {
+	var s string
+	switch v := v.(type) {
+	case json.Number:
+		s = v.String()
+	case string:
+		s = strings.TrimSpace(v)
+	default:
+		return "", false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return "", false
+	}
+	return strconv.FormatInt(n, 10), true
 }
 
 // FieldErrors renders per-field validation messages, sorted by field:

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rostersync/rostersync/sync/apply"
@@ -21,10 +22,39 @@ import (
 // DefaultBaseURL is the vendor's API host; white labels use their own.
 const DefaultBaseURL = "https://api-smartflo.tatateleservices.com"
 
+// WhiteLabels are the other hosts of the same API, for --base-url:
+// Servetel, Acefone (India and UK), and the cloudphone host public
+// integrations use for /v1/users and /v1/user/{id} (api.md, "What public
+// sources add", Smartflo: "White labels, same API, other hosts").
+var WhiteLabels = []string{
+	"https://api.servetel.in",
+	"https://api.acefone.in",
+	"https://api.acefone.co.uk",
+	"https://api-cloudphone.tatateleservices.com",
+}
+
 var at = model.At
 
 // table is every PATCH field, where the one-user read (under "data") and
-// the list items hold it.
+// the list items hold it; the README's table "Where Smartflo's fields are
+// read" says the same for people. A role id may come back as a number or
+// a string (model.Text reads both: api.md, "What public sources add",
+// Smartflo: "Types on create vs patch"), and designation as null, read as
+// empty ("One-user read").
+//
+// The block shows in two places that must agree: the one-user read's
+// team_member.status ("BLOCK = 0 UNBLOCK = 1") and the list's agent.status
+// (1 = blocked), which also shows a disabled agent (2) and so cannot tell
+// whether a disabled agent is blocked too: then it is unknown, and the
+// plan reads that user in full (api.md, "What public sources add",
+// Smartflo: "Which status shows a block"; AgentDisabled).
+//
+// disable_agent ("To disable the agent", on the white labels' PATCH page
+// and sent by public code to the Smartflo host: api.md, "What public
+// sources add", Smartflo: "disable_agent") reads back from no documented
+// place: assumed, agent.status (list) and agent.agent_status (one-user
+// read) equal to AgentDisabled. Disabling an agent stops its calls as a
+// block does, so the guard counts it as one.
 var table = model.NewTable(
 	model.Field{Name: "name", Kind: model.Text, Read: at("name"), List: at("name")},
 	model.Field{Name: "number", Kind: model.Phone, Read: at("number")},
@@ -32,7 +62,8 @@ var table = model.NewTable(
 	model.Field{Name: "designation", Kind: model.Text, Read: at("team_member.designation")},
 	model.Field{Name: "login_id", Kind: model.Text, Read: at("team_member.login_id"), List: at("login_id")},
 	model.Field{Name: "user_role", Kind: model.Text, Read: at("team_member.role.id"), List: at("user_role.id")},
-	model.Field{Name: "block_agent", Kind: model.Bool, Read: at("team_member.status").Is(0), List: at("agent.status").Is(1), Blocks: true},
+	model.Field{Name: "block_agent", Kind: model.Bool, Read: at("team_member.status").Is(0), List: at("agent.status").Is(1).UnknownAt(AgentDisabled), Blocks: true},
+	model.Field{Name: "disable_agent", Kind: model.Bool, Read: at(disabledRead).Is(AgentDisabled), List: at(disabledList).Is(AgentDisabled), Blocks: true},
 	model.Field{Name: "block_web_login", Kind: model.Bool, Read: at("team_member.is_web_login_block")},
 	model.Field{Name: "login_based_calling", Kind: model.Bool, Read: at("team_member.is_login_based_calling"), List: at("is_login_based_calling_enabled")},
 	model.Field{Name: "international_outbound", Kind: model.Bool, Read: at("agent.is_international_outbound_enabled"), List: at("is_international_outbound_enabled")},
@@ -62,9 +93,18 @@ func New(cfg rest.Config) *Client {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
+	var warned atomic.Bool // the password's expiry is told once a run
+	login := func(ctx context.Context, api *rest.Client, email string, password, stale model.Secret) (model.Secret, error) {
+		return login(ctx, api, email, password, stale, &warned)
+	}
 	return &Client{api: rest.NewClient(cfg, rest.API{AuthHeader: "Authorization", AuthPrefix: "Bearer ",
 		SecretKeys: []string{"password"}, Check: Check, Login: login})}
 }
+
+// PasswordWarnDays is how close to its expiry a login's password makes
+// the run warn: two weeks, time enough for a scheduled job's owner to
+// change it before the job breaks.
+const PasswordWarnDays = 14
 
 // listPage is one answer of GET /v1/users.
 type listPage struct {
@@ -90,11 +130,11 @@ func (c *Client) List(ctx context.Context, yield func(model.User) error) error {
 			return fmt.Errorf("GET /v1/users: the page says count %d but holds %d users", page.Count, len(page.Data))
 		}
 		for _, item := range page.Data {
-			id, ok := item["id"].(json.Number)
+			id, ok := rest.ID(item["id"]) // an integer, or its digits as a string
 			if !ok {
 				return fmt.Errorf("GET /v1/users: a user without a numeric id")
 			}
-			u, err := table.UserFromList(id.String(), item)
+			u, err := table.UserFromList(id, item)
 			if err != nil {
 				return err
 			}
@@ -134,9 +174,16 @@ func (c *Client) Patch(ctx context.Context, id string, body map[string]any) (mod
 // login obtains a token: a refresh of the stale one when there is one,
 // else (or when the refresh is refused) a login. Each is sent once, never
 // in a loop: repeated failed logins lock the account.
-func login(ctx context.Context, api *rest.Client, email string, password, stale model.Secret) (model.Secret, error) {
+//
+// A login's answer tells the days before the password expires under the
+// vendor's 90-day reset policy (api.md, "What public sources add",
+// Smartflo: "Login": number_of_days_left): a nightly job logging in with
+// a password breaks when it expires, so within PasswordWarnDays the run
+// warns, once (warned).
+func login(ctx context.Context, api *rest.Client, email string, password, stale model.Secret, warned *atomic.Bool) (model.Secret, error) {
 	var out struct {
-		AccessToken string `json:"access_token"`
+		AccessToken      string      `json:"access_token"`
+		NumberOfDaysLeft json.Number `json:"number_of_days_left"`
 	}
 	if stale != "" {
 		if _, err := api.Call(ctx, http.MethodPost, "/v1/auth/refresh", nil, &out, rest.TokenOnly); err == nil && out.AccessToken != "" {
@@ -150,15 +197,37 @@ func login(ctx context.Context, api *rest.Client, email string, password, stale 
 	if out.AccessToken == "" {
 		return "", fmt.Errorf("logging in as %s: the answer holds no access_token", email)
 	}
+	if days, err := out.NumberOfDaysLeft.Int64(); err == nil && days <= PasswordWarnDays && !warned.Swap(true) {
+		api.Warn(passwordExpiry(email, days))
+	}
 	return model.Secret(out.AccessToken), nil
 }
 
+// passwordExpiry is the warning of a password that expires in days.
+func passwordExpiry(email string, days int64) string {
+	when := fmt.Sprintf("in %d days", days)
+	switch {
+	case days <= 0:
+		when = "today"
+	case days == 1:
+		when = "tomorrow"
+	}
+	return fmt.Sprintf("the Smartflo password of %s expires %s (number_of_days_left %d, 90-day reset policy): "+
+		"change it in the panel and in ROSTERSYNC_PASSWORD before then, or runs will fail to log in", email, when, days)
+}
+
 // envelope is the part of every Smartflo answer that tells failure.
+// Per-field messages come under "error", the only name the vendor's docs
+// give, or "errors", which public PHP code reads (api.md, "What public
+// sources add", Smartflo: "400 bodies"): both are read. A failed login
+// counts the failures so far in login_failed_count ("Login").
 type envelope struct {
-	Success    rest.Success               `json:"success"`
-	Message    string                     `json:"message"`
-	Error      map[string]json.RawMessage `json:"error"`
-	RetryAfter string                     `json:"retry_after"`
+	Success          rest.Success    `json:"success"`
+	Message          string          `json:"message"`
+	Error            json.RawMessage `json:"error"`
+	Errors           json.RawMessage `json:"errors"`
+	RetryAfter       string          `json:"retry_after"`
+	LoginFailedCount json.Number     `json:"login_failed_count"`
 }
 
 // india is the zone of the body's retry_after.
@@ -191,26 +260,62 @@ func Check(status int, h http.Header, body []byte) *rest.Error {
 	return e
 }
 
-// message renders the vendor's words: the message and per-field errors.
+// message renders the vendor's words: the message, per-field errors, and
+// for a failed login how many failed so far and what more would do.
 func message(env envelope, body []byte) string {
 	msg := env.Message
 	fields := map[string][]string{}
-	for k, raw := range env.Error {
-		var list []string
-		if json.Unmarshal(raw, &list) != nil {
-			var one string
-			if json.Unmarshal(raw, &one) != nil {
-				continue
-			}
-			list = []string{one}
-		}
-		fields[k] = list
+	var general []string
+	fieldErrors(env.Error, fields, &general, 0)
+	fieldErrors(env.Errors, fields, &general, 0)
+	detail := rest.FieldErrors(fields)
+	if len(general) > 0 {
+		detail = strings.TrimPrefix(detail+"; "+strings.Join(general, "; "), "; ")
 	}
-	if detail := rest.FieldErrors(fields); detail != "" {
+	if detail != "" {
 		msg = strings.TrimSuffix(msg, ".") + ": " + detail
+	}
+	if n, err := env.LoginFailedCount.Int64(); err == nil {
+		msg = strings.TrimSpace(fmt.Sprintf("%s (login_failed_count %d: more failed logins lock the account; "+
+			"rostersync does not log in again, so check ROSTERSYNC_LOGIN and ROSTERSYNC_PASSWORD before the next run)", msg, n))
 	}
 	if msg == "" && !env.Success.Given() {
 		msg = rest.Snippet(body)
 	}
 	return msg
+}
+
+// fieldErrors gathers validation messages from raw, whatever its shape:
+// an object of field to a message or a list of them (Laravel's), a list
+// of such objects, or plain messages, which go to general.
+func fieldErrors(raw json.RawMessage, fields map[string][]string, general *[]string, depth int) {
+	if len(raw) == 0 || depth > 2 {
+		return
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) == nil {
+		for k, v := range obj {
+			var list []string
+			if json.Unmarshal(v, &list) != nil {
+				var one string
+				if json.Unmarshal(v, &one) != nil {
+					continue
+				}
+				list = []string{one}
+			}
+			fields[k] = append(fields[k], list...)
+		}
+		return
+	}
+	var items []json.RawMessage
+	if json.Unmarshal(raw, &items) == nil {
+		for _, item := range items {
+			fieldErrors(item, fields, general, depth+1)
+		}
+		return
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil && one != "" {
+		*general = append(*general, one)
+	}
 }

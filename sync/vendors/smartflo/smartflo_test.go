@@ -42,7 +42,7 @@ func seed(n int) []smartflotest.User {
 			ID: id, Name: fmt.Sprintf("User %d", i), Number: fmt.Sprintf("+9198%08d", i),
 			Email: fmt.Sprintf("user%d@example.com", i), Designation: []string{"Agent", "Team lead", ""}[i%3],
 			LoginID: fmt.Sprintf("user%d", i), RoleID: 54630 + int64(i%2), RoleName: []string{"Quality", "Sales"}[i%2],
-			AgentID: fmt.Sprintf("05028423%05d", i), Blocked: i%5 == 0, WebLoginBlocked: i%3 == 0,
+			AgentID: fmt.Sprintf("05028423%05d", i), Blocked: i%5 == 0, Disabled: i%4 == 2 || i%10 == 0, WebLoginBlocked: i%3 == 0,
 			LoginBasedCalling: i%2 == 0, InternationalOutbound: i%7 == 0,
 		}
 		if i%4 == 1 {
@@ -75,13 +75,19 @@ func newClient(srv *httptest.Server, cfg rest.Config) *smartflo.Client {
 	return smartflo.New(cfg)
 }
 
-// listValues is what the list says of u, per the field table.
+// listValues is what the list says of u, per the field table: a disabled
+// agent's status hides whether it is blocked.
 func listValues(u smartflotest.User) map[string]any {
+	var blocked any = u.Blocked
+	if u.Disabled {
+		blocked = nil
+	}
 	return map[string]any{
 		"name":                   u.Name,
 		"login_id":               u.LoginID,
 		"user_role":              strconv.FormatInt(u.RoleID, 10),
-		"block_agent":            u.Blocked,
+		"block_agent":            blocked,
+		"disable_agent":          u.Disabled,
 		"login_based_calling":    u.LoginBasedCalling,
 		"international_outbound": u.InternationalOutbound,
 	}
@@ -90,6 +96,7 @@ func listValues(u smartflotest.User) map[string]any {
 // readValues is what the one-user read says of u, per the field table.
 func readValues(u smartflotest.User) map[string]any {
 	v := listValues(u)
+	v["block_agent"] = u.Blocked
 	v["number"] = u.Number
 	v["email"] = u.Email
 	v["designation"] = u.Designation
@@ -373,6 +380,21 @@ func TestCheck(t *testing.T) {
 			message: "The given data was invalid: email: The email field must be a valid email address.; name: The name field must not be empty."},
 		{name: "400 field as a string", status: 400, body: `{"success": false, "message": "Bad", "error": {"number": "too short", "x": 5}}`,
 			message: "Bad: number: too short"},
+		// Public PHP code reads "errors" (api.md, "What public sources add").
+		{name: "400 errors", status: 400,
+			body:    `{"success": "false", "message": "The given data was invalid.", "errors": {"email": ["The email field must be a valid email address."]}}`,
+			message: "The given data was invalid: email: The email field must be a valid email address."},
+		{name: "400 error and errors", status: 400,
+			body:    `{"success": false, "message": "Bad.", "error": {"name": "empty"}, "errors": [{"name": ["too long"]}, "see the docs"]}`,
+			message: "Bad: name: empty too long; see the docs"},
+		{name: "400 error as a string", status: 400, body: `{"success": false, "message": "Bad.", "error": "no such role"}`,
+			message: "Bad: no such role"},
+		// The documented failed login (api.md, "What public sources add": "Login").
+		{name: "401 failed login", status: 401,
+			body:   `{"success": false, "message": "The username or password is incorrect.", "login_failed_count": 2}`,
+			denied: true,
+			message: "The username or password is incorrect. (login_failed_count 2: more failed logins lock the account; " +
+				"rostersync does not log in again, so check ROSTERSYNC_LOGIN and ROSTERSYNC_PASSWORD before the next run)"},
 		{name: "429 header only", status: 429, header: http.Header{"Retry-After": {"3"}}, body: `{"success": false, "message": "Too Many Requests"}`,
 			message: "Too Many Requests", retry: start.Add(3 * time.Second)},
 		{name: "429 body later than header", status: 429, header: http.Header{"Retry-After": {"3"}},
@@ -428,6 +450,13 @@ func FuzzSmartfloCheck(f *testing.F) {
 	f.Add(200, "", []byte(`{"success": 0}`))
 	f.Add(429, "", []byte(`{"success": "false", "message": "Too many requests."}`)) // the documented 429
 	f.Add(400, "", []byte(`{"success": false, "message": "The given data was invalid.", "error": {"email": ["bad"]}}`))
+	f.Add(400, "", []byte(`{"success": "false", "message": "The given data was invalid.", "errors": {"email": ["bad"]}}`)) // as PHP code reads it
+	f.Add(400, "", []byte(`{"errors": [[["deep"]], {"a": 1}, 7], "error": "text"}`))
+	// The documented login answers (api.md, "What public sources add": "Login").
+	f.Add(401, "", []byte(`{"success": false, "message": "The username or password is incorrect.", "login_failed_count": 1}`))
+	f.Add(200, "", []byte(`{"success": false, "message": "Invalid credentials", "login_failed_count": "3"}`))
+	f.Add(200, "", []byte(`{"success": true, "access_token": "eyJ0", "token_type": "bearer", "expires_in": 3600, "number_of_days_left": 12}`))
+	f.Add(401, "", []byte(`{"login_failed_count": 1e999}`))
 	f.Add(429, "5", []byte(`{"success": false, "retry_after": "2026-01-02 03:04:05"}`))
 	f.Add(429, "Wed, 21 Oct 2015 07:28:00 GMT", []byte(`{"retry_after": 5}`))
 	f.Add(503, "-1", []byte("<html>down</html>"))
@@ -495,6 +524,11 @@ func FuzzUserFrom(f *testing.F) {
 	f.Add([]byte(`{"name": null, "team_member": {"status": "0", "role": {"id": 1.5}}, "agent": []}`))
 	f.Add([]byte(`{"agent": {"status": 1e400}, "user_role": {"id": "x"}, "team_member": {"users_for_cdr": {"type": "agent", "value": [null]}}}`))
 	f.Add([]byte(`{"team_member": {"email": "A <a@b.c>", "users_for_cdr": {"type": "none", "value": "a|b"}}}`))
+	// What public sources add (api.md): ids and role ids as strings or
+	// numbers, a null designation, a disabled agent's status.
+	f.Add([]byte(`{"id": 314678, "team_member": {"designation": null, "status": 1, "role": {"id": "54630"}}, "agent": {"agent_status": 2}}`))
+	f.Add([]byte(`{"id": "314678", "user_role": {"id": 54630}, "user_status": 1, "extension": null, "agent": {"status": 2}}`))
+	f.Add([]byte(`{"agent": {"status": "2", "agent_status": " 1 "}, "team_member": {"status": "0"}}`))
 	table := smartflo.Target.Table
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dec := json.NewDecoder(bytes.NewReader(data))

@@ -23,7 +23,7 @@ func testRateLimited(t *testing.T, v *vendors.Vendor) {
 			name = "no hints"
 		}
 		t.Run(name, func(t *testing.T) {
-			faults := fakehttp.Faults{Limit: 2, LimitNoHints: !hints}
+			faults := fakehttp.Faults{Limit: 2, LimitHints: hints}
 			inBubble(t, v, vendors.FakeConfig{Users: n, Faults: faults}, func(t *testing.T, h *harness) {
 				lim := ratelimit.New(10)
 				c := h.client(rest.Config{Limiter: lim, Policy: ratelimit.DefaultPolicy()})

@@ -2,9 +2,12 @@
 // passes, in the way rclone's fstest/fstests runs every backend: Run takes
 // one vendors.Vendor and runs its client, over real HTTP, against the
 // vendor's own shipped fake, checking what every client owes the engine:
-// listing in full or failing, reading, patching, unknown ids, rejected and
-// expired credentials, retries through 429s, 5xx and dropped connections,
-// a yield error that stops a list, and secrets kept out of error text.
+// listing in full or failing, a listing that repeats a user refused by the
+// plan, named reads that stay right when the server ignores their filter,
+// reading, the blocking flags agreeing between the list and the one-user
+// read, patching, unknown ids, rejected and expired credentials, retries
+// through 429s (with and without a hint), 5xx and dropped connections, a
+// yield error that stops a list, and secrets kept out of error text.
 //
 // It reaches the fake only through the vendor-neutral knobs of
 // vendors.FakeConfig and vendors.Fake, and the vendor only through its
@@ -50,7 +53,9 @@ var cases = []struct {
 	{"ListShortTotal", testListShortTotal},
 	{"ListStopsOnYieldError", testListStopsOnYieldError},
 	{"ListNamed", testListNamed},
+	{"ListRepeatsAUser", testListRepeatsAUser},
 	{"Get", testGet},
+	{"BlocksAgree", testBlocksAgree},
 	{"PatchThenGet", testPatchThenGet},
 	{"UnknownID", testUnknownID},
 	{"Login", testLogin},
@@ -231,6 +236,11 @@ func readAll(t *testing.T, ctx context.Context, c vendors.Client, n int) map[str
 		users[u.ID] = u
 	}
 	return users
+}
+
+// sampleRow is a roster row that sets v's sample edit on the user key names.
+func sampleRow(v *vendors.Vendor, n int, key string) model.Row {
+	return model.Row{N: n, Key: key, Values: []model.Value{{Field: v.Table.Field(v.Sample.Field), V: v.Sample.Value}}}
 }
 
 // holdsSample reports whether u shows v's sample edit.

@@ -26,11 +26,15 @@ import (
 
 // Config configures a Fake.
 type Config struct {
-	Token      string          // a fixed admin token accepted in X-Auth-Token; "" = none
-	AgentToken string          // a fixed non-admin token: reads allowed, PATCH answers 403; "" = none
-	Admin      string          // the email_or_name POST /v1/auth accepts (an admin); "" disables login
-	Password   string          // the password POST /v1/auth accepts with Admin
-	TokenTTL   time.Duration   // lifetime of tokens from POST /v1/auth; 0 = never expire
+	Token      string // a fixed admin token accepted in X-Auth-Token; "" = none
+	AgentToken string // a fixed non-admin token: reads allowed, PATCH answers 403; "" = none
+	Admin      string // the email_or_name POST /v1/auth accepts (an admin); "" disables login
+	Password   string // the password POST /v1/auth accepts with Admin
+	// TokenTTL is the lifetime of tokens from POST /v1/auth unless the
+	// login asks another (expire_after_minutes); 0 = an hour. DNL's tokens
+	// expire (api.md, "What public sources add", DNL: "Auth"); the
+	// default lifetime is not public.
+	TokenTTL   time.Duration
 	BcryptCost int             // cost for a stored passwd; 0 = 12 like the vendor
 	Faults     fakehttp.Faults // limit and injected faults
 	// ShortLists makes every list page report a total one user more than
@@ -40,6 +44,15 @@ type Config struct {
 	// Echo makes every failure answer repeat the request it refuses (its
 	// token and body included) in its error message, as careless servers do.
 	Echo bool
+	// IgnoreIDFilter makes the list ignore user_id_in and answer with every
+	// user, as a server might: the filter is not documented publicly
+	// (api.md, "What public sources add", DNL: "user_id_in").
+	IgnoreIDFilter bool
+	// RepeatInList makes every list page of two users or more hold its
+	// first user again in place of its last: a listing that repeats one
+	// user and lacks another while the total still adds up, which a
+	// client must refuse.
+	RepeatInList bool
 }
 
 // Fake is a fake DNL API. It embeds the fakehttp.Server, so it is an
@@ -54,6 +67,7 @@ type Fake struct {
 	tokens       map[string]session
 	fixedExpired bool // the fixed tokens have expired (ExpireTokens)
 	logins       int
+	unordered    int // list requests without order_by so far: where the next one starts
 }
 
 // session is a token issued by POST /v1/auth.
@@ -69,6 +83,9 @@ const defaultCost = 12
 func New(cfg Config, users []User) *Fake {
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = defaultCost
+	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = time.Hour
 	}
 	f := &Fake{cfg: cfg, users: make(map[int64]*User, len(users)), tokens: map[string]session{}}
 	for _, u := range users {
@@ -179,7 +196,10 @@ func (f *Fake) authed(h func(w http.ResponseWriter, r *http.Request, admin bool)
 		}
 		admin, ok := f.checkToken(tok)
 		if !ok {
-			unauthenticated(w, "Token is invalid or expired", 111, "auth_token_invalid")
+			// A token the server does not take, or no longer: the 401 of the
+			// vendor's cookbook (api.md, "What public sources add", DNL:
+			// "Auth": "a 401 carries error_type operation_error").
+			unauthorized(w, "Token is invalid or expired", 111, "auth_token_invalid")
 			return
 		}
 		h(w, r, admin)
@@ -217,42 +237,46 @@ func (f *Fake) handleAuth(w http.ResponseWriter, r *http.Request) {
 	if errs == nil {
 		var v validator
 		for k := range obj {
-			if k != "email_or_name" && k != "password" {
+			if k != "email_or_name" && k != "password" && k != "expire_after_minutes" {
 				v.add(k, msgUnknown)
 			}
 		}
 		name, _ := v.requiredString(obj, "email_or_name")
 		pass, _ := v.requiredString(obj, "password")
+		// A login may ask its token's lifetime (api.md, "What public
+		// sources add", DNL: "Auth": expire_after_minutes).
+		ttl := f.cfg.TokenTTL
+		if raw, asked := obj["expire_after_minutes"]; asked {
+			if n, ok := v.integer("expire_after_minutes", raw, false); ok && n != nil {
+				if *n < 1 {
+					v.add("expire_after_minutes", "Must be greater than or equal to 1.")
+				} else {
+					ttl = time.Duration(min(*n, 1<<20)) * time.Minute // at most two years
+				}
+			}
+		}
 		errs = v.errs
 		if errs == nil {
-			f.login(w, name, pass)
+			f.login(w, name, pass, ttl)
 			return
 		}
 	}
 	validationError(w, errs)
 }
 
-// login answers a well-formed POST /v1/auth.
-func (f *Fake) login(w http.ResponseWriter, name, pass string) {
+// login answers a well-formed POST /v1/auth, with a token that lives ttl.
+// The payload is the vendor cookbook's {"token", "expired"} (api.md, "What
+// public sources add", DNL: "Auth"); how "expired" is written is not
+// public: the fake writes RFC 3339 in UTC (dnl's assumed.go).
+func (f *Fake) login(w http.ResponseWriter, name, pass string, ttl time.Duration) {
 	if f.cfg.Admin == "" || name != f.cfg.Admin ||
 		subtle.ConstantTimeCompare([]byte(pass), []byte(f.cfg.Password)) != 1 {
-		unauthenticated(w, "Invalid credentials", 0, "invalid_credentials")
+		unauthorized(w, "Invalid credentials", 0, "invalid_credentials")
 		return
 	}
 	tok := newToken()
 	now := time.Now()
-	var s session
-	if f.cfg.TokenTTL > 0 {
-		s.expires = now.Add(f.cfg.TokenTTL)
-	}
-	type authUser struct {
-		UserID   int64  `json:"user_id"`
-		Name     string `json:"name"`
-		UserType string `json:"user_type"`
-	}
-	// The admin's own record when the store has it; otherwise user 1, the
-	// softswitch's first admin (the seed's create_user_id).
-	who := authUser{UserID: 1, Name: f.cfg.Admin, UserType: "admin"}
+	s := session{expires: now.Add(ttl)}
 
 	f.mu.Lock()
 	for t, old := range f.tokens {
@@ -261,23 +285,16 @@ func (f *Fake) login(w http.ResponseWriter, name, pass string) {
 		}
 	}
 	f.tokens[tok] = s
-	for _, id := range f.ids {
-		u := f.users[id]
-		if u.UserType == "admin" && (u.Name == name || strings.EqualFold(u.Email, name)) {
-			who.UserID, who.Name = u.UserID, u.Name
-			break
-		}
-	}
 	f.mu.Unlock()
 
 	type payload struct {
-		Token string   `json:"token"`
-		User  authUser `json:"user"`
+		Token   string `json:"token"`
+		Expired string `json:"expired"`
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Success bool    `json:"success"`
 		Payload payload `json:"payload"`
-	}{true, payload{tok, who}})
+	}{true, payload{tok, s.expires.UTC().Format(time.RFC3339)}})
 }
 
 func newToken() string {
@@ -286,8 +303,13 @@ func newToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// listParams are the query parameters GET /v1/user/list takes.
-var listParams = []string{"page", "per_page", "user_id_in", "active", "user_type"}
+// listParams are the query parameters GET /v1/user/list takes. order_by
+// and order_dir are what the vendor's own web client sends (api.md, "What
+// public sources add", DNL: "Stable paging").
+var listParams = []string{"page", "per_page", "user_id_in", "active", "user_type", "order_by", "order_dir"}
+
+// orderColumns are the columns the fake's list can be ordered by.
+var orderColumns = []string{"user_id"}
 
 // maxPerPage is the largest per_page the list accepts (assumed, api.md).
 const maxPerPage = 1000
@@ -347,6 +369,19 @@ func (f *Fake) handleList(w http.ResponseWriter, r *http.Request, _ bool) {
 	if q.Has("user_type") && !validUserType(userType) {
 		v.add("user_type", msgUserType)
 	}
+	orderBy, desc := q.Get("order_by"), false
+	if q.Has("order_by") && !slices.Contains(orderColumns, orderBy) {
+		v.add("order_by", "Must be one of: "+strings.Join(orderColumns, ", ")+".")
+	}
+	if s := q.Get("order_dir"); q.Has("order_dir") {
+		switch strings.ToLower(s) {
+		case "asc":
+		case "desc":
+			desc = true
+		default:
+			v.add("order_dir", "Must be one of: asc, desc.")
+		}
+	}
 	if v.errs != nil {
 		validationError(w, v.errs)
 		return
@@ -357,7 +392,7 @@ func (f *Fake) handleList(w http.ResponseWriter, r *http.Request, _ bool) {
 	// active and user_type filters need a look at each candidate, so an
 	// unfiltered page costs its own size, not the whole store's.
 	candidates := f.ids
-	if ids != nil {
+	if ids != nil && !f.cfg.IgnoreIDFilter {
 		candidates = make([]int64, 0, len(ids))
 		for id := range ids {
 			if f.users[id] != nil {
@@ -375,11 +410,29 @@ func (f *Fake) handleList(w http.ResponseWriter, r *http.Request, _ bool) {
 		}
 		candidates = kept
 	}
+	// The order of the answer. Without order_by it is not stable from one
+	// request to the next, as a database's is with no ORDER BY (a scan may
+	// start where another one is, as PostgreSQL's synchronized sequential
+	// scans do): each answer starts the users one place further on, so
+	// pages read one after another overlap by a user and skip one.
+	n := int64(len(candidates))
+	at := func(i int64) int64 { return candidates[i] }
+	switch {
+	case !q.Has("order_by") && n > 0:
+		shift := int64(f.unordered) % n
+		f.unordered++
+		at = func(i int64) int64 { return candidates[(i+shift)%n] }
+	case desc:
+		at = func(i int64) int64 { return candidates[n-1-i] }
+	}
 	items := []User{}
-	if n := int64(len(candidates)); page < (n+perPage-1)/perPage { // so page*perPage cannot overflow
-		for _, id := range candidates[page*perPage : min((page+1)*perPage, n)] {
-			items = append(items, f.users[id].clone())
+	if page < (n+perPage-1)/perPage { // so page*perPage cannot overflow
+		for i := page * perPage; i < min((page+1)*perPage, n); i++ {
+			items = append(items, f.users[at(i)].clone())
 		}
+	}
+	if f.cfg.RepeatInList && len(items) >= 2 {
+		items[len(items)-1] = items[0].clone()
 	}
 	total := len(candidates)
 	f.mu.Unlock()
@@ -479,8 +532,20 @@ func notFound(w http.ResponseWriter) {
 	}{false, "Object not found error"})
 }
 
-// unauthenticated writes the seed's 401 envelope. A zero code is left out.
+// unauthenticated writes the seed's 401 envelope, for a request with no
+// token. A zero code is left out.
 func unauthenticated(w http.ResponseWriter, message string, code int, reason string) {
+	writeAuthError(w, "unauthenticated_error", message, code, reason)
+}
+
+// unauthorized writes the 401 of a token or login the server refuses,
+// with error_type operation_error as the vendor's cookbook shows (api.md,
+// "What public sources add", DNL: "Auth"). A zero code is left out.
+func unauthorized(w http.ResponseWriter, message string, code int, reason string) {
+	writeAuthError(w, "operation_error", message, code, reason)
+}
+
+func writeAuthError(w http.ResponseWriter, errorType, message string, code int, reason string) {
 	type detail struct {
 		Message string `json:"message"`
 		Code    int    `json:"code,omitempty"`
@@ -490,7 +555,7 @@ func unauthenticated(w http.ResponseWriter, message string, code int, reason str
 		Success   bool   `json:"success"`
 		ErrorType string `json:"error_type"`
 		Error     detail `json:"error"`
-	}{false, "unauthenticated_error", detail{message, code, reason}})
+	}{false, errorType, detail{message, code, reason}})
 }
 
 // validationError writes the 400 envelope, one object per bad field.

@@ -2,6 +2,7 @@ package dnltest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -119,9 +120,9 @@ func payloadUser(t *testing.T, body []byte) User {
 const (
 	noHeader = `{"success": false, "error_type": "unauthenticated_error",
 		"error": {"message": "No header X-Auth-Token present", "code": 110, "reason": "auth_token_not_provided"}}`
-	badToken = `{"success": false, "error_type": "unauthenticated_error",
+	badToken = `{"success": false, "error_type": "operation_error",
 		"error": {"message": "Token is invalid or expired", "code": 111, "reason": "auth_token_invalid"}}`
-	badLogin = `{"success": false, "error_type": "unauthenticated_error",
+	badLogin = `{"success": false, "error_type": "operation_error",
 		"error": {"message": "Invalid credentials", "reason": "invalid_credentials"}}`
 	notFound404 = `{"success": false, "error_type": "Object not found error"}`
 )
@@ -185,22 +186,22 @@ func TestLogin(t *testing.T) {
 				jsonEq(t, r.body, tt.want)
 				return
 			}
+			// The cookbook's payload: {"token", "expired"}, nothing else.
 			var ok struct {
 				Success bool
 				Payload struct {
-					Token string
-					User  struct {
-						UserID   int64  `json:"user_id"`
-						Name     string `json:"name"`
-						UserType string `json:"user_type"`
-					}
+					Token   string `json:"token"`
+					Expired string `json:"expired"`
 				}
 			}
-			if err := json.Unmarshal(r.body, &ok); err != nil || !ok.Success || ok.Payload.Token == "" {
+			dec := json.NewDecoder(bytes.NewReader(r.body))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&ok); err != nil || !ok.Success || ok.Payload.Token == "" {
 				t.Fatalf("bad login answer (%v): %s", err, r.body)
 			}
-			if u := ok.Payload.User; u.UserID != 1 || u.Name != "admin" || u.UserType != "admin" {
-				t.Errorf("user = %+v, want the stored admin", u)
+			exp, err := time.Parse(time.RFC3339, ok.Payload.Expired)
+			if d := time.Until(exp); err != nil || d < 59*time.Minute || d > time.Hour {
+				t.Errorf("expired %q (%v), want an hour from now", ok.Payload.Expired, err)
 			}
 			if r := do(t, "PATCH", base+"/v1/user/2", ok.Payload.Token, `{"active": false}`); r.status != 200 {
 				t.Errorf("PATCH with the login token: status %d: %s", r.status, r.body)
@@ -217,8 +218,42 @@ func TestLogin(t *testing.T) {
 }
 
 // TestTokenTTL runs in a synctest bubble, calling the handler directly so the
-// fake clock decides expiry.
+// fake clock decides expiry: a login's token expires after TokenTTL, or
+// after the minutes the login asks (expire_after_minutes), and is then
+// answered 401 operation_error.
 func TestTokenTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := New(Config{Admin: "admin", Password: "pw", TokenTTL: time.Hour, BcryptCost: bcrypt.MinCost}, testUsers())
+		serve := func(method, path, token, body string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest(method, path, strings.NewReader(body))
+			if token != "" {
+				req.Header.Set("X-Auth-Token", token)
+			}
+			rec := httptest.NewRecorder()
+			fake.ServeHTTP(rec, req)
+			return rec
+		}
+		rec := serve("POST", "/v1/auth", "", `{"email_or_name": "admin", "password": "pw", "expire_after_minutes": 5}`)
+		var login struct {
+			Payload struct{ Token, Expired string }
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &login); err != nil || login.Payload.Token == "" {
+			t.Fatalf("login: %d %s", rec.Code, rec.Body)
+		}
+		if want := time.Now().Add(5 * time.Minute).UTC().Format(time.RFC3339); login.Payload.Expired != want {
+			t.Errorf("expired %q, want %q", login.Payload.Expired, want)
+		}
+		time.Sleep(5 * time.Minute)
+		if rec := serve("GET", "/v1/user/1", login.Payload.Token, ""); rec.Code != 401 {
+			t.Errorf("after the minutes asked: status %d, want 401", rec.Code)
+		}
+		for _, bad := range []string{`0`, `"5"`, `null`} {
+			rec := serve("POST", "/v1/auth", "", `{"email_or_name": "admin", "password": "pw", "expire_after_minutes": `+bad+`}`)
+			if rec.Code != 400 || !strings.Contains(rec.Body.String(), "expire_after_minutes") {
+				t.Errorf("expire_after_minutes %s: %d %s, want a 400 naming it", bad, rec.Code, rec.Body)
+			}
+		}
+	})
 	synctest.Test(t, func(t *testing.T) {
 		fake := New(Config{Admin: "admin", Password: "pw", TokenTTL: time.Hour, Token: adminTok, BcryptCost: bcrypt.MinCost}, testUsers())
 		serve := func(method, path, token, body string) *httptest.ResponseRecorder {
@@ -304,7 +339,7 @@ func TestListPaging(t *testing.T) {
 		t.Run(fmt.Sprint("per_page=", perPage), func(t *testing.T) {
 			var ids []int64
 			for page := 0; ; page++ {
-				p := getList(t, base, fmt.Sprintf("page=%d&per_page=%d", page, perPage))
+				p := getList(t, base, fmt.Sprintf("order_by=user_id&order_dir=asc&page=%d&per_page=%d", page, perPage))
 				if p.Payload.Total != len(users) || p.Payload.Page != page || p.Payload.PerPage != perPage {
 					t.Fatalf("page %d: total/page/per_page = %d/%d/%d", page, p.Payload.Total, p.Payload.Page, p.Payload.PerPage)
 				}
@@ -329,6 +364,80 @@ func TestListPaging(t *testing.T) {
 			t.Errorf("page/per_page/items = %d/%d/%d", p.Payload.Page, p.Payload.PerPage, len(p.Payload.Items))
 		}
 	})
+	t.Run("desc", func(t *testing.T) {
+		var ids []int64
+		for page := range 3 {
+			for _, u := range getList(t, base, fmt.Sprintf("order_by=user_id&order_dir=DESC&page=%d&per_page=11", page)).Payload.Items {
+				ids = append(ids, u.UserID)
+			}
+		}
+		if len(ids) != len(users) || !slices.IsSortedFunc(ids, func(a, b int64) int { return cmp.Compare(b, a) }) {
+			t.Errorf("ids = %v, want each of %d users once, highest first", ids, len(users))
+		}
+	})
+}
+
+// TestListWithoutOrder pages through the list without order_by, as a
+// client that does not ask for an order would: every page answers with
+// the right total and a full page, yet the pages overlap, so the listing
+// repeats users and lacks as many others while its count adds up. The
+// same pages with order_by hold every user once.
+func TestListWithoutOrder(t *testing.T) {
+	users := Generate(10)
+	_, base := setup(t, Config{}, users)
+	listing := func(order string) (ids []int64, total int) {
+		for page := 0; page*4 < len(users); page++ {
+			p := getList(t, base, fmt.Sprintf("%spage=%d&per_page=4", order, page))
+			total += len(p.Payload.Items)
+			if p.Payload.Total != len(users) {
+				t.Fatalf("page %d says total %d, want %d", page, p.Payload.Total, len(users))
+			}
+			for _, u := range p.Payload.Items {
+				ids = append(ids, u.UserID)
+			}
+		}
+		return ids, total
+	}
+	ids, count := listing("")
+	seen := map[int64]int{}
+	for _, id := range ids {
+		seen[id]++
+	}
+	repeated, missing := 0, 0
+	for _, u := range users {
+		switch seen[u.UserID] {
+		case 0:
+			missing++
+		case 1:
+		default:
+			repeated += seen[u.UserID] - 1
+		}
+	}
+	if count != len(users) || repeated == 0 || missing != repeated {
+		t.Errorf("without order: %d items for %d users, %d repeated, %d missing (%v); want the count to add up over a skip for each repeat",
+			count, len(users), repeated, missing, ids)
+	}
+	if ordered, _ := listing("order_by=user_id&"); !slices.Equal(ordered, []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}) {
+		t.Errorf("with order_by: %v, want every user once, in order", ordered)
+	}
+}
+
+// TestListKnobs checks the list's misbehaviours on demand: IgnoreIDFilter
+// answers user_id_in with everyone, RepeatInList holds a page's first
+// user again in place of its last.
+func TestListKnobs(t *testing.T) {
+	_, base := setup(t, Config{IgnoreIDFilter: true}, testUsers())
+	if p := getList(t, base, "order_by=user_id&user_id_in=2"); p.Payload.Total != 4 || len(p.Payload.Items) != 4 {
+		t.Errorf("ignored user_id_in: total %d, %d items; want everyone (4)", p.Payload.Total, len(p.Payload.Items))
+	}
+	_, base = setup(t, Config{RepeatInList: true}, testUsers())
+	var ids []int64
+	for _, u := range getList(t, base, "order_by=user_id").Payload.Items {
+		ids = append(ids, u.UserID)
+	}
+	if !slices.Equal(ids, []int64{1, 2, 3, 1}) {
+		t.Errorf("RepeatInList: ids %v, want [1 2 3 1]", ids)
+	}
 }
 
 func TestListBadQuery(t *testing.T) {
@@ -343,6 +452,8 @@ func TestListBadQuery(t *testing.T) {
 		{"active=maybe", "active", "Not a valid boolean."},
 		{"user_type=boss", "user_type", "Must be one of: admin, agent, client."},
 		{"limit=10", "limit", "Unknown field."},
+		{"order_by=name", "order_by", "Must be one of: user_id."},
+		{"order_by=user_id&order_dir=up", "order_dir", "Must be one of: asc, desc."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -372,7 +483,7 @@ func TestListFilters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
-			p := getList(t, base, tt.query)
+			p := getList(t, base, "order_by=user_id&"+tt.query)
 			got := []int64{}
 			for _, u := range p.Payload.Items {
 				got = append(got, u.UserID)
@@ -573,7 +684,7 @@ func TestPatchPasswd(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	_, base := setup(t, Config{Faults: fakehttp.Faults{Limit: 2}}, testUsers())
+	_, base := setup(t, Config{Faults: fakehttp.Faults{Limit: 2, LimitHints: true}}, testUsers())
 	for i := range 2 {
 		if r := do(t, "GET", base+"/v1/user/1", adminTok, ""); r.status != 200 {
 			t.Fatalf("request %d: status %d", i, r.status)
@@ -590,7 +701,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestRateLimitWithoutHints(t *testing.T) {
-	_, base := setup(t, Config{Faults: fakehttp.Faults{Limit: 1, LimitNoHints: true}}, testUsers())
+	_, base := setup(t, Config{Faults: fakehttp.Faults{Limit: 1}}, testUsers())
 	do(t, "GET", base+"/v1/user/1", adminTok, "")
 	r := do(t, "GET", base+"/v1/user/1", adminTok, "")
 	if r.status != 429 || r.header.Get("Retry-After") != "" {

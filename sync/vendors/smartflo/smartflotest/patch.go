@@ -14,7 +14,7 @@ import (
 type patch struct {
 	name, number, email, designation, loginID *string
 	callerID, agentGroup                      *[]string
-	blockAgent, international                 *bool
+	blockAgent, international, disableAgent   *bool
 	blockWebLogin, loginBasedCalling          *bool
 	roleID                                    *int64
 	password                                  *string // plain, from the body
@@ -114,20 +114,35 @@ func (f *Fake) parsePatch(body []byte) (patch, map[string][]string) {
 				return ""
 			})
 		case "user_role":
-			if s := str(field, raw, true, nil); s != nil {
-				id, err := strconv.ParseInt(*s, 10, 64)
-				if _, known := f.roles[id]; err != nil || !known {
-					add(field, "The selected user_role is invalid.")
-				} else {
-					p.roleID = &id
-				}
+			// A string on the PATCH page, an int on Create User (api.md,
+			// "What public sources add", Smartflo: "Types on create vs
+			// patch"): the fake takes both.
+			s, ok := asString(raw)
+			if !ok {
+				s, ok = asInteger(raw)
+			}
+			if !ok || strings.TrimSpace(s) == "" {
+				add(field, "The user_role field must be a string.")
+				break
+			}
+			id, err := strconv.ParseInt(s, 10, 64)
+			if _, known := f.roles[id]; err != nil || !known {
+				add(field, "The selected user_role is invalid.")
+			} else {
+				p.roleID = &id
 			}
 		case "caller_id":
+			// An array of string on the PATCH page, array_int on Create
+			// User (same source): the fake takes both.
 			p.callerID = strs(field, raw)
 		case "agent_group":
 			p.agentGroup = strs(field, raw)
 		case "block_agent":
 			p.blockAgent = boolean(field, raw)
+		case "disable_agent":
+			// "To disable the agent" (api.md, "What public sources add",
+			// Smartflo: "disable_agent").
+			p.disableAgent = boolean(field, raw)
 		case "international_outbound":
 			p.international = boolean(field, raw)
 		case "block_web_login":
@@ -201,7 +216,17 @@ func asString(raw json.RawMessage) (string, bool) {
 	return s, true
 }
 
-// asStrings decodes a JSON array of strings; null, and null elements, fail.
+// asInteger decodes a JSON whole number as its digits.
+func asInteger(raw json.RawMessage) (string, bool) {
+	var n int64
+	if isNull(raw) || json.Unmarshal(raw, &n) != nil {
+		return "", false
+	}
+	return strconv.FormatInt(n, 10), true
+}
+
+// asStrings decodes a JSON array of strings (or whole numbers, read as
+// their digits); null, and null elements, fail.
 func asStrings(raw json.RawMessage) ([]string, bool) {
 	var items []json.RawMessage
 	if isNull(raw) || json.Unmarshal(raw, &items) != nil {
@@ -210,6 +235,9 @@ func asStrings(raw json.RawMessage) ([]string, bool) {
 	out := make([]string, 0, len(items))
 	for _, item := range items {
 		s, ok := asString(item)
+		if !ok {
+			s, ok = asInteger(item)
+		}
 		if !ok {
 			return nil, false
 		}
@@ -247,6 +275,7 @@ func (p *patch) apply(u *User, roles map[int64]string) {
 	set(&u.LoginID, p.loginID)
 	set(&u.PasswordHash, p.hash)
 	setBool(&u.Blocked, p.blockAgent)
+	setBool(&u.Disabled, p.disableAgent)
 	setBool(&u.InternationalOutbound, p.international)
 	setBool(&u.WebLoginBlocked, p.blockWebLogin)
 	setBool(&u.LoginBasedCalling, p.loginBasedCalling)

@@ -41,6 +41,7 @@ type User struct {
 	RoleName              string   `json:"role_name"`
 	AgentID               string   `json:"agent_id"` // e.g. "0502842370097"
 	Blocked               bool     `json:"blocked"`
+	Disabled              bool     `json:"disabled,omitempty"` // disable_agent
 	WebLoginBlocked       bool     `json:"web_login_blocked"`
 	LoginBasedCalling     bool     `json:"login_based_calling"`
 	InternationalOutbound bool     `json:"international_outbound"`
@@ -85,6 +86,34 @@ type Config struct {
 	// Echo makes every failure answer repeat the request it refuses (its
 	// token and body included) in its message, as careless servers do.
 	Echo bool
+	// RepeatInList makes every list page of two users or more hold its
+	// first user again in place of its last: a listing that repeats one
+	// user and lacks another while each page's count adds up, which a
+	// client must refuse.
+	RepeatInList bool
+	// MixedTypes answers every other user (by position in the store) with
+	// ids and role ids in the other JSON type than the reference pages
+	// show: in the list "id" and "user_role.id" as strings, in the one-user
+	// read "data.id" as a number and "team_member.role.id" as a string. The
+	// vendor types the role as int on Create User and string on PATCH, and
+	// the id as an integer in the list and a string in the one-user read
+	// (api.md, "What public sources add", Smartflo: "Types on create vs
+	// patch", "One-user read"): a client must read either.
+	MixedTypes bool
+	// StringSuccess writes "success" as the string "false" in every
+	// failure answer, as the vendor's documentation writes it in its 429
+	// (api.md, "What public sources add", Smartflo: "success may be a
+	// string"); otherwise only the 429 does.
+	StringSuccess bool
+	// PluralErrors puts a 400's per-field messages under "errors", as
+	// public PHP code reads them, instead of "error", the only name the
+	// vendor's docs give (api.md, "What public sources add", Smartflo:
+	// "400 bodies").
+	PluralErrors bool
+	// PasswordDaysLeft is the login's number_of_days_left, the days before
+	// its password expires under the vendor's 90-day reset policy (api.md,
+	// "What public sources add", Smartflo: "Login"); 0 = 90, negative = 0.
+	PasswordDaysLeft int
 }
 
 // Fake is a fake Smartflo API. It embeds the fakehttp.Server, so it is an
@@ -101,6 +130,7 @@ type Fake struct {
 	tokens       map[string]time.Time // issued token -> expiry
 	fixedExpired bool                 // the permanent token has expired (ExpireTokens)
 	logins       int
+	failedLogins int // failed logins since the last that succeeded
 	refreshes    int
 }
 
@@ -301,18 +331,21 @@ func throttled(w http.ResponseWriter, retryAt time.Time) {
 	}{false, "Too Many Requests", at.In(ist).Format(time.DateTime)})
 }
 
-// failure is the body of every Smartflo error answer.
+// failure is the body of every Smartflo error answer. Success is false,
+// or the string "false" (Config.StringSuccess).
 type failure struct {
-	Success bool                `json:"success"`
-	Message string              `json:"message"`
-	Error   map[string][]string `json:"error,omitempty"`
+	Success          any                 `json:"success"`
+	Message          string              `json:"message"`
+	Error            map[string][]string `json:"error,omitempty"`
+	Errors           map[string][]string `json:"errors,omitempty"`
+	LoginFailedCount int                 `json:"login_failed_count,omitempty"`
 }
 
 // Messages of the answers.
 const (
 	msgUnauthenticated = "Unauthenticated"
 	msgExpired         = "Token has expired"
-	msgBadCredentials  = "Invalid credentials"
+	msgBadCredentials  = "The username or password is incorrect."
 	msgInvalid         = "The given data was invalid."
 	msgUserNotFound    = "User not found"
 	msgUpdated         = "User updated successfully"
@@ -328,12 +361,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-func fail(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, failure{Message: msg})
+func (f *Fake) fail(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, f.failure(msg))
 }
 
-func invalid(w http.ResponseWriter, errs map[string][]string) {
-	writeJSON(w, http.StatusBadRequest, failure{Message: msgInvalid, Error: errs})
+func (f *Fake) invalid(w http.ResponseWriter, errs map[string][]string) {
+	ans := f.failure(msgInvalid)
+	if f.cfg.PluralErrors {
+		ans.Errors = errs
+	} else {
+		ans.Error = errs
+	}
+	writeJSON(w, http.StatusBadRequest, ans)
+}
+
+// failure is a failure answer's body with the fake's way of writing
+// success.
+func (f *Fake) failure(msg string) failure {
+	if f.cfg.StringSuccess {
+		return failure{Success: "false", Message: msg}
+	}
+	return failure{Success: false, Message: msg}
 }
 
 // serve routes a request that survived fakehttp's limit and faults.
@@ -341,20 +389,20 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch {
 	case p == "/v1/auth/login":
-		if allow(w, r, http.MethodPost) {
+		if f.allow(w, r, http.MethodPost) {
 			f.login(w, r)
 		}
 	case p == "/v1/auth/refresh":
-		if allow(w, r, http.MethodPost) {
+		if f.allow(w, r, http.MethodPost) {
 			f.refresh(w, r)
 		}
 	case p == "/v1/users":
-		if allow(w, r, http.MethodGet) {
+		if f.allow(w, r, http.MethodGet) {
 			f.list(w, r)
 		}
 	case strings.HasPrefix(p, "/v1/user/") && !strings.Contains(p[len("/v1/user/"):], "/"):
 		id := p[len("/v1/user/"):]
-		if allow(w, r, http.MethodGet, http.MethodPatch) {
+		if f.allow(w, r, http.MethodGet, http.MethodPatch) {
 			if r.Method == http.MethodGet {
 				f.getUser(w, r, id)
 			} else {
@@ -362,17 +410,17 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	default:
-		fail(w, http.StatusNotFound, "Route not found")
+		f.fail(w, http.StatusNotFound, "Route not found")
 	}
 }
 
 // allow answers 405 and reports false unless r uses one of methods.
-func allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+func (f *Fake) allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 	if slices.Contains(methods, r.Method) {
 		return true
 	}
 	w.Header().Set("Allow", strings.Join(methods, ", "))
-	fail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+	f.fail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
 	return false
 }
 
@@ -425,26 +473,33 @@ func (f *Fake) authorize(w http.ResponseWriter, r *http.Request) bool {
 	f.mu.Unlock()
 	switch state {
 	case tokenMissing:
-		fail(w, http.StatusUnauthorized, msgUnauthenticated)
+		f.fail(w, http.StatusUnauthorized, msgUnauthenticated)
 		return false
 	case tokenExpired:
 		if r.Method == http.MethodGet {
-			fail(w, http.StatusUnauthorized, msgExpired)
+			f.fail(w, http.StatusUnauthorized, msgExpired)
 		} else {
-			fail(w, http.StatusOK, msgExpired)
+			f.fail(w, http.StatusOK, msgExpired)
 		}
 		return false
 	}
 	return true
 }
 
-// tokenAnswer is the body of a successful login or refresh.
+// tokenAnswer is the body of a successful login or refresh. A login's
+// also tells the days before the password expires (api.md, "What public
+// sources add", Smartflo: "Login": number_of_days_left, "based on the
+// 90-day password reset policy").
 type tokenAnswer struct {
-	Success     bool   `json:"success"`
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
+	Success          bool   `json:"success"`
+	AccessToken      string `json:"access_token"`
+	TokenType        string `json:"token_type"`
+	ExpiresIn        int64  `json:"expires_in"`
+	NumberOfDaysLeft *int   `json:"number_of_days_left,omitempty"`
 }
+
+// passwordPolicyDays is the vendor's password reset policy.
+const passwordPolicyDays = 90
 
 // issue creates a token expiring TokenTTL after now; the caller holds f.mu.
 func (f *Fake) issue(now time.Time) tokenAnswer {
@@ -467,7 +522,7 @@ func (f *Fake) login(w http.ResponseWriter, r *http.Request) {
 		Password *string `json:"password"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		invalid(w, map[string][]string{"body": {"The request body must be a JSON object."}})
+		f.invalid(w, map[string][]string{"body": {"The request body must be a JSON object."}})
 		return
 	}
 	errs := map[string][]string{}
@@ -478,18 +533,35 @@ func (f *Fake) login(w http.ResponseWriter, r *http.Request) {
 		errs["password"] = []string{"The password field is required."}
 	}
 	if len(errs) > 0 {
-		invalid(w, errs)
+		f.invalid(w, errs)
 		return
 	}
 	emailOK := subtle.ConstantTimeCompare([]byte(*body.Email), []byte(f.cfg.Email)) == 1
 	passOK := subtle.ConstantTimeCompare([]byte(*body.Password), []byte(f.cfg.Password)) == 1
 	if f.cfg.Email == "" || !emailOK || !passOK {
-		fail(w, http.StatusUnauthorized, msgBadCredentials)
+		// As the vendor documents a failed login (api.md, "What public
+		// sources add", Smartflo: "Login"): it counts the failures, and
+		// enough of them lock the account.
+		f.mu.Lock()
+		f.failedLogins++
+		ans := f.failure(msgBadCredentials)
+		ans.LoginFailedCount = f.failedLogins
+		f.mu.Unlock()
+		writeJSON(w, http.StatusUnauthorized, ans)
 		return
 	}
 	f.mu.Lock()
+	f.failedLogins = 0
 	ans := f.issue(time.Now())
 	f.mu.Unlock()
+	days := passwordPolicyDays
+	switch {
+	case f.cfg.PasswordDaysLeft > 0:
+		days = f.cfg.PasswordDaysLeft
+	case f.cfg.PasswordDaysLeft < 0:
+		days = 0
+	}
+	ans.NumberOfDaysLeft = &days
 	writeJSON(w, http.StatusOK, ans)
 }
 
@@ -503,7 +575,7 @@ func (f *Fake) refresh(w http.ResponseWriter, r *http.Request) {
 	state := f.checkToken(tok, now)
 	if state == tokenMissing {
 		f.mu.Unlock()
-		fail(w, http.StatusUnauthorized, msgUnauthenticated)
+		f.fail(w, http.StatusUnauthorized, msgUnauthenticated)
 		return
 	}
 	if state != tokenPermanent {
@@ -523,7 +595,7 @@ type (
 		Data       []listItem `json:"data"`
 	}
 	listItem struct {
-		ID                             int64     `json:"id"`
+		ID                             any       `json:"id"` // int64, or a string with MixedTypes
 		Name                           string    `json:"name"`
 		LoginID                        string    `json:"login_id"`
 		IsLoginBasedCallingEnabled     bool      `json:"is_login_based_calling_enabled"`
@@ -533,16 +605,54 @@ type (
 		Agent                          listAgent `json:"agent"`
 	}
 	role struct {
-		ID   int64  `json:"id"`
+		ID   any    `json:"id"` // int64, or a string with MixedTypes
 		Name string `json:"name"`
 	}
 	listAgent struct {
 		ID             string `json:"id"`
 		Name           string `json:"name"`
-		Status         int    `json:"status"` // 0 enabled, 1 blocked
+		Status         int    `json:"status"` // agentStatus
 		FollowMeNumber string `json:"follow_me_number"`
 	}
 )
+
+// Agent statuses, as the list's agent.status and the one-user read's
+// agent.agent_status show them (api.md, "What public sources add",
+// Smartflo: "Enabled 0, Blocked 1, Disabled 2, Busy 3").
+const (
+	agentEnabled  = 0
+	agentBlocked  = 1
+	agentDisabled = 2
+)
+
+// agentStatus is the one status both reads show for u's two flags. Which
+// wins when an agent is both blocked and disabled is not documented; the
+// fake shows disabled, as smartflo's assumed.go assumes. The block alone
+// is always told by the one-user read's team_member.status, which the
+// fake keeps in step with the same flag, so the two reads agree.
+func agentStatus(u *User) int {
+	switch {
+	case u.Disabled:
+		return agentDisabled
+	case u.Blocked:
+		return agentBlocked
+	}
+	return agentEnabled
+}
+
+// typed returns the id n in the JSON type the reference pages show it in
+// (a number, or with docString a string), or with MixedTypes, for every
+// other user (odd i), in the other type.
+func (f *Fake) typed(n int64, i int, docString bool) any {
+	asString := docString
+	if f.cfg.MixedTypes && i%2 == 1 {
+		asString = !asString
+	}
+	if asString {
+		return strconv.FormatInt(n, 10)
+	}
+	return n
+}
 
 // Paging bounds of GET /v1/users.
 const (
@@ -578,7 +688,7 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request) {
 		after = n
 	}
 	if len(errs) > 0 {
-		invalid(w, errs)
+		f.invalid(w, errs)
 		return
 	}
 
@@ -586,22 +696,26 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request) {
 	start, _ := slices.BinarySearchFunc(f.users, after+1, func(u User, id int64) int { return cmpInt(u.ID, id) })
 	end := min(len(f.users), start+int(limit))
 	page := listPage{HasMore: end < len(f.users), Data: make([]listItem, 0, end-start)}
-	for _, u := range f.users[start:end] {
+	for i := start; i < end; i++ {
+		u := &f.users[i]
 		page.Data = append(page.Data, listItem{
-			ID:                             u.ID,
+			ID:                             f.typed(u.ID, i, false),
 			Name:                           u.Name,
 			LoginID:                        u.LoginID,
 			IsLoginBasedCallingEnabled:     u.LoginBasedCalling,
 			IsInternationalOutboundEnabled: u.InternationalOutbound,
-			UserRole:                       role{u.RoleID, u.RoleName},
+			UserRole:                       role{f.typed(u.RoleID, i, false), u.RoleName},
 			UserStatus:                     1,
-			Agent:                          listAgent{u.AgentID, u.Name, boolInt(u.Blocked), u.Number},
+			Agent:                          listAgent{u.AgentID, u.Name, agentStatus(u), u.Number},
 		})
+	}
+	if end > start {
+		page.LastSeenID = f.users[end-1].ID
 	}
 	f.mu.Unlock()
 	page.Count = len(page.Data)
-	if page.Count > 0 {
-		page.LastSeenID = page.Data[page.Count-1].ID
+	if f.cfg.RepeatInList && page.Count >= 2 {
+		page.Data[page.Count-1] = page.Data[0] // the cursor still moves past the user left out
 	}
 	if f.cfg.ShortLists {
 		page.Count++
@@ -622,26 +736,26 @@ type (
 		Data userDetail `json:"data"`
 	}
 	userDetail struct {
-		ID         string      `json:"id"`
+		ID         any         `json:"id"` // a string, or a number with MixedTypes
 		Name       string      `json:"name"`
 		Number     string      `json:"number"`
 		TeamMember teamMember  `json:"team_member"`
 		Agent      agentDetail `json:"agent"`
 	}
 	teamMember struct {
-		Designation         string `json:"designation"`
-		Email               string `json:"email"`
-		LoginID             string `json:"login_id"`
-		Status              int    `json:"status"` // 1 unblocked, 0 blocked
-		Role                role   `json:"role"`
-		IsLoginBasedCalling bool   `json:"is_login_based_calling"`
-		IsWebLoginBlock     bool   `json:"is_web_login_block"`
-		UsersForCDR         CDR    `json:"users_for_cdr"`
+		Designation         *string `json:"designation"` // null when empty (api.md, "What public sources add", Smartflo: "One-user read")
+		Email               string  `json:"email"`
+		LoginID             string  `json:"login_id"`
+		Status              int     `json:"status"` // 1 unblocked, 0 blocked
+		Role                role    `json:"role"`
+		IsLoginBasedCalling bool    `json:"is_login_based_calling"`
+		IsWebLoginBlock     bool    `json:"is_web_login_block"`
+		UsersForCDR         CDR     `json:"users_for_cdr"`
 	}
 	agentDetail struct {
 		ID                             string `json:"id"`
 		Number                         string `json:"number"`
-		AgentStatus                    int    `json:"agent_status"` // 0 enabled, 1 blocked
+		AgentStatus                    int    `json:"agent_status"` // agentStatus
 		IsInternationalOutboundEnabled bool   `json:"is_international_outbound_enabled"`
 	}
 )
@@ -662,22 +776,26 @@ func (f *Fake) getUser(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	i, ok := f.lookup(id)
 	if !ok {
-		fail(w, http.StatusNotFound, msgUserNotFound)
+		f.fail(w, http.StatusNotFound, msgUserNotFound)
 		return
 	}
 	f.mu.Lock()
 	u := f.users[i].clone()
 	f.mu.Unlock()
+	var designation *string
+	if u.Designation != "" {
+		designation = &u.Designation
+	}
 	writeJSON(w, http.StatusOK, oneUser{userDetail{
-		ID:     strconv.FormatInt(u.ID, 10),
+		ID:     f.typed(u.ID, i, true),
 		Name:   u.Name,
 		Number: u.Number,
 		TeamMember: teamMember{
-			Designation:         u.Designation,
+			Designation:         designation,
 			Email:               u.Email,
 			LoginID:             u.LoginID,
-			Status:              1 - boolInt(u.Blocked),
-			Role:                role{u.RoleID, u.RoleName},
+			Status:              1 - boolInt(u.Blocked), // "BLOCK = 0 UNBLOCK = 1"
+			Role:                role{f.typed(u.RoleID, i, false), u.RoleName},
 			IsLoginBasedCalling: u.LoginBasedCalling,
 			IsWebLoginBlock:     u.WebLoginBlocked,
 			UsersForCDR:         u.UsersForCDR,
@@ -685,7 +803,7 @@ func (f *Fake) getUser(w http.ResponseWriter, r *http.Request, id string) {
 		Agent: agentDetail{
 			ID:                             u.AgentID,
 			Number:                         u.Number,
-			AgentStatus:                    boolInt(u.Blocked),
+			AgentStatus:                    agentStatus(&u),
 			IsInternationalOutboundEnabled: u.InternationalOutbound,
 		},
 	}})
@@ -697,24 +815,24 @@ func (f *Fake) patchUser(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	i, ok := f.lookup(id)
 	if !ok {
-		fail(w, http.StatusNotFound, msgUserNotFound)
+		f.fail(w, http.StatusNotFound, msgUserNotFound)
 		return
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		fail(w, http.StatusBadRequest, "unreadable body")
+		f.fail(w, http.StatusBadRequest, "unreadable body")
 		return
 	}
 	p, errs := f.parsePatch(body)
 	if len(errs) > 0 {
-		invalid(w, errs)
+		f.invalid(w, errs)
 		return
 	}
 	if p.password != nil {
 		// Hash outside the lock: bcrypt is slow on purpose.
 		hash, err := bcrypt.GenerateFromPassword([]byte(*p.password), f.cfg.BcryptCost)
 		if err != nil {
-			fail(w, http.StatusInternalServerError, "Server Error")
+			f.fail(w, http.StatusInternalServerError, "Server Error")
 			return
 		}
 		h := string(hash)

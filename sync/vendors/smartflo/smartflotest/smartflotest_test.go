@@ -196,10 +196,10 @@ func TestLogin(t *testing.T) {
 			}
 			switch tc.wantStatus {
 			case http.StatusUnauthorized:
-				sameJSON(t, a.body, `{"success": false, "message": "Invalid credentials"}`)
+				sameJSON(t, a.body, `{"success": false, "message": "The username or password is incorrect.", "login_failed_count": 1}`)
 			case http.StatusOK:
 				v := a.json(t)
-				if v["token_type"] != "bearer" || v["expires_in"] != 3600.0 {
+				if v["token_type"] != "bearer" || v["expires_in"] != 3600.0 || v["number_of_days_left"] != 90.0 {
 					t.Errorf("login answer %s", a.body)
 				}
 				tok := accessToken(t, a)
@@ -208,6 +208,27 @@ func TestLogin(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLoginAnswersAsDocumented checks the login answers of the vendor's
+// reference: failures count up in login_failed_count until a login
+// succeeds, and a success tells the days the password has left.
+func TestLoginAnswersAsDocumented(t *testing.T) {
+	_, srv := start(t, Config{Email: "ops@example.com", Password: "s3cret", PasswordDaysLeft: 9, StringSuccess: true}, twoUsers())
+	for i := 1; i <= 3; i++ {
+		a := login(t, srv, "ops@example.com", "guess")
+		sameJSON(t, a.body, fmt.Sprintf(`{"success": "false", "message": "The username or password is incorrect.", "login_failed_count": %d}`, i))
+	}
+	if v := login(t, srv, "ops@example.com", "s3cret").json(t); v["number_of_days_left"] != 9.0 {
+		t.Errorf("number_of_days_left = %v, want 9", v["number_of_days_left"])
+	}
+	if v := login(t, srv, "ops@example.com", "guess").json(t); v["login_failed_count"] != 1.0 {
+		t.Errorf("after a good login the count is %v, want 1 again", v["login_failed_count"])
+	}
+	_, srv = start(t, Config{Email: "ops@example.com", Password: "s3cret", PasswordDaysLeft: -1}, twoUsers())
+	if v := login(t, srv, "ops@example.com", "s3cret").json(t); v["number_of_days_left"] != 0.0 {
+		t.Errorf("number_of_days_left = %v, want 0", v["number_of_days_left"])
 	}
 }
 
@@ -549,11 +570,28 @@ func TestPatch(t *testing.T) {
 			map[string]any{"agent.follow_me_number": "+919811122233"}, nil},
 		{"email", `{"email": "asha.rao@example.com"}`, map[string]any{"team_member.email": "asha.rao@example.com"}, nil, nil},
 		{"designation", `{"designation": "Floor manager"}`, map[string]any{"team_member.designation": "Floor manager"}, nil, nil},
-		{"designation emptied", `{"designation": ""}`, map[string]any{"team_member.designation": ""}, nil, nil},
+		{"designation emptied", `{"designation": ""}`, map[string]any{"team_member.designation": nil}, nil, nil},
 		{"login_id", `{"login_id": "asha.rao"}`,
 			map[string]any{"team_member.login_id": "asha.rao"}, map[string]any{"login_id": "asha.rao"}, nil},
 		{"block_agent", `{"block_agent": true}`,
 			map[string]any{"team_member.status": 0.0, "agent.agent_status": 1.0}, map[string]any{"agent.status": 1.0}, nil},
+		{"disable_agent", `{"disable_agent": true}`,
+			map[string]any{"team_member.status": 1.0, "agent.agent_status": 2.0}, map[string]any{"agent.status": 2.0},
+			func(t *testing.T, u User) {
+				if !u.Disabled || u.Blocked {
+					t.Errorf("disabled %v, blocked %v", u.Disabled, u.Blocked)
+				}
+			}},
+		{"blocked and disabled", `{"disable_agent": true, "block_agent": true}`,
+			map[string]any{"team_member.status": 0.0, "agent.agent_status": 2.0}, map[string]any{"agent.status": 2.0}, nil},
+		{"user_role as a number, as Create User types it", `{"user_role": 54631}`,
+			map[string]any{"team_member.role.id": 54631.0}, map[string]any{"user_role.id": 54631.0}, nil},
+		{"caller_id of numbers, as Create User types it", `{"caller_id": [101, "102"]}`, nil, nil,
+			func(t *testing.T, u User) {
+				if !reflect.DeepEqual(u.CallerID, []string{"101", "102"}) {
+					t.Errorf("caller_id %v", u.CallerID)
+				}
+			}},
 		{"block_web_login", `{"block_web_login": true}`, map[string]any{"team_member.is_web_login_block": true}, nil, nil},
 		{"login_based_calling", `{"login_based_calling": true}`,
 			map[string]any{"team_member.is_login_based_calling": true}, map[string]any{"is_login_based_calling_enabled": true}, nil},
@@ -654,9 +692,11 @@ func TestPatchInvalid(t *testing.T) {
 		{"number with letters", `{"number": "+91980000000x"}`, "number"},
 		{"unknown role", `{"user_role": "99999"}`, "user_role"},
 		{"role not numeric", `{"user_role": "Agent"}`, "user_role"},
-		{"role as number", `{"user_role": 54631}`, "user_role"},
+		{"role as a fraction", `{"user_role": 54631.5}`, "user_role"},
+		{"role as a bool", `{"user_role": true}`, "user_role"},
 		{"caller_id not array", `{"caller_id": "101"}`, "caller_id"},
-		{"caller_id of numbers", `{"caller_id": [101]}`, "caller_id"},
+		{"caller_id of fractions", `{"caller_id": [101.5]}`, "caller_id"},
+		{"disable_agent as string", `{"disable_agent": "true"}`, "disable_agent"},
 		{"agent_group with null", `{"agent_group": ["Sales", null]}`, "agent_group"},
 		{"cdr not object", `{"user_for_cdr": "all"}`, "user_for_cdr"},
 		{"cdr bad type", `{"user_for_cdr": {"type": "team"}}`, "user_for_cdr.type"},
@@ -716,8 +756,11 @@ func TestPatchPassword(t *testing.T) {
 	}
 }
 
+// TestRateLimit checks the 429 with hints (LimitHints): Retry-After in
+// whole seconds, and retry_after in the body as India time, as public
+// client code shows on the login call.
 func TestRateLimit(t *testing.T) {
-	f, srv := start(t, Config{Token: permanent, Faults: fakehttp.Faults{Limit: 2}}, twoUsers())
+	f, srv := start(t, Config{Token: permanent, Faults: fakehttp.Faults{Limit: 2, LimitHints: true}}, twoUsers())
 	var statuses []int
 	var last answer
 	for range 3 {
@@ -748,11 +791,11 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-// TestRateLimitAsDocumented checks the 429 the vendor documents, with no
-// hint of when to come back: no Retry-After, no retry_after, and
-// "success" the string "false".
+// TestRateLimitAsDocumented checks the fake's default 429, the one the
+// vendor documents, with no hint of when to come back: no Retry-After, no
+// retry_after, and "success" the string "false".
 func TestRateLimitAsDocumented(t *testing.T) {
-	_, srv := start(t, Config{Token: permanent, Faults: fakehttp.Faults{Limit: 1, LimitNoHints: true}}, twoUsers())
+	_, srv := start(t, Config{Token: permanent, Faults: fakehttp.Faults{Limit: 1}}, twoUsers())
 	call(t, srv, http.MethodGet, "/v1/users", permanent, "")
 	last := call(t, srv, http.MethodGet, "/v1/users", permanent, "")
 	if last.status != http.StatusTooManyRequests || last.header.Get("Retry-After") != "" {
@@ -902,4 +945,34 @@ func TestReadUsers(t *testing.T) {
 	if _, err := LoadUsers("testdata/does-not-exist.json"); err == nil {
 		t.Error("LoadUsers of a missing file succeeded")
 	}
+}
+
+// TestMixedTypes checks MixedTypes: the users in store order alternate
+// between the types the reference pages show (list id and role id as
+// numbers, the one-user read's id as a string) and the other ones.
+func TestMixedTypes(t *testing.T) {
+	_, srv := start(t, Config{Token: permanent, MixedTypes: true}, twoUsers())
+	items := call(t, srv, http.MethodGet, "/v1/users", permanent, "").json(t)["data"].([]any)
+	first, second := items[0].(map[string]any), items[1].(map[string]any) // 314678, 370822
+	if first["id"] != 314678.0 || at(first, "user_role.id") != 54630.0 {
+		t.Errorf("first list item: id %#v, role %#v; want numbers", first["id"], at(first, "user_role.id"))
+	}
+	if second["id"] != "370822" || at(second, "user_role.id") != "54631" {
+		t.Errorf("second list item: id %#v, role %#v; want strings", second["id"], at(second, "user_role.id"))
+	}
+	if g := get(t, srv, 314678); g["id"] != "314678" || at(g, "team_member.role.id") != 54630.0 {
+		t.Errorf("first read: id %#v, role %#v; want the string and the number", g["id"], at(g, "team_member.role.id"))
+	}
+	if g := get(t, srv, 370822); g["id"] != 370822.0 || at(g, "team_member.role.id") != "54631" {
+		t.Errorf("second read: id %#v, role %#v; want the number and the string", g["id"], at(g, "team_member.role.id"))
+	}
+}
+
+// TestPluralErrors checks that PluralErrors puts a 400's per-field
+// messages under "errors", and StringSuccess writes success as "false".
+func TestPluralErrors(t *testing.T) {
+	_, srv := start(t, Config{Token: permanent, PluralErrors: true, StringSuccess: true}, twoUsers())
+	a := call(t, srv, http.MethodPatch, "/v1/user/314678", permanent, `{"email": "bad"}`)
+	sameJSON(t, a.body, `{"success": "false", "message": "The given data was invalid.",
+		"errors": {"email": ["The email field must be a valid email address."]}}`)
 }
