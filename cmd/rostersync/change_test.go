@@ -342,3 +342,44 @@ func TestSavedPlanWithPasswords(t *testing.T) {
 		t.Error("user 3 did not get the password from the roster")
 	}
 }
+
+// TestDNLPasswordsVerifiedAndRemembered sets DNL passwords: the hash each
+// PATCH is answered with is checked against the password sent (a target
+// that drops it fails the row), and the ledger remembers the match, keyed,
+// so that the next plan finds them unchanged without a bcrypt.
+func TestDNLPasswordsVerifiedAndRemembered(t *testing.T) {
+	h := generated(t, "dnl", 4, dropping("passwd_dropped_by_nobody"))
+	roster := h.file("roster.csv", "user_id,passwd\n1,N3w-pass-1111\n2,N3w-pass-2222\n")
+	if res := h.run("apply", "--roster", roster, "--report", filepath.Join(h.dir, "a.csv")); res.code != exitOK || res.writes != 2 {
+		t.Fatalf("apply: exit %d, %d writes\n%s", res.code, res.writes, res.stderr)
+	}
+	ledgers, _ := filepath.Glob(filepath.Join(h.dir, "state", "rostersync", "dnl-*.jsonl"))
+	var memos int
+	for _, p := range ledgers {
+		data := string(must(os.ReadFile(p)))
+		memos += strings.Count(data, `"passwd@server":"m1$`)
+		if strings.Contains(data, "N3w-pass") || strings.Contains(data, "$2a$") || strings.Contains(data, "$2b$") {
+			t.Errorf("the ledger holds a password or a hash:\n%s", data)
+		}
+	}
+	if memos != 2 {
+		t.Errorf("%d remembered matches in the ledger, want 2", memos)
+	}
+	if res := h.run("plan", "--roster", roster, "--report", filepath.Join(h.dir, "p.csv")); res.code != exitOK || !strings.Contains(res.stdout, "0 to change") {
+		t.Errorf("the next plan: exit %d; want nothing to change\n%s", res.code, res.stdout)
+	}
+
+	drops := generated(t, "dnl", 2, dropping("passwd"))
+	users := dnltest.Generate(2)
+	for i := range users {
+		users[i].Passwd = "$2b$" + strings.TrimPrefix(string(must(bcrypt.GenerateFromPassword([]byte("old-pass"), bcrypt.MinCost))), "$2a$")
+	}
+	drops.dnl = dnltest.New(dnltest.Config{Token: testToken, BcryptCost: 4}, users)
+	drops.fake = drops.dnl
+	drops.srv.Config.Handler = dropping("passwd")(drops.dnl)
+	res := drops.run("apply", "--roster", drops.file("roster.csv", "user_id,passwd,last_name\n1,N3w-pass-1111,Kept\n"), "--report", filepath.Join(drops.dir, "d.csv"))
+	if rows := readReport(t, filepath.Join(drops.dir, "d.csv"), 1); res.code != exitRowsFailed || rows[1].Status != "failed" ||
+		!strings.Contains(rows[1].Error, "its passwd does not match the one sent") {
+		t.Errorf("a target that drops the password: exit %d, row %+v; want the row failed saying so", res.code, rows[1])
+	}
+}

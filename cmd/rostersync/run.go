@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
 	"flag"
@@ -310,7 +311,7 @@ func (j *job) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := j.openState(v, base)
+	st, err := j.openState(v, base, ledgerKey(creds))
 	if err != nil {
 		return err
 	}
@@ -384,7 +385,7 @@ type runState struct {
 // openState takes the target's lock, refuses a saved plan applied before,
 // and opens the ledger, the report and (for an apply) the journal, with a
 // new run id.
-func (j *job) openState(v *vendors.Vendor, base string) (*runState, error) {
+func (j *job) openState(v *vendors.Vendor, base string, key []byte) (*runState, error) {
 	dir, err := state.Dir(j.app.Getenv)
 	if err != nil {
 		return nil, err
@@ -404,7 +405,7 @@ func (j *job) openState(v *vendors.Vendor, base string) (*runState, error) {
 			return fail(usageError("--plan %s was applied already, by run %s at %s; make a new plan", j.opts.planFile, r.Run, r.At.Local().Format(time.DateTime)))
 		}
 	}
-	if st.ledger, err = state.Open(dir, v.Name, base, j.app.ledgerCost); err != nil {
+	if st.ledger, err = state.Open(dir, v.Name, base, state.Options{Key: key, Cost: j.app.ledgerCost}); err != nil {
 		return fail(err)
 	}
 	if st.report, err = report.Create(j.reportPath); err != nil {
@@ -638,9 +639,20 @@ func (forgetful) Written(string) map[string]any { return nil }
 // credentials, so that a digest tests no guess of a password the row sets
 // without them. A run with other credentials (a rotated token) sees other
 // digests, so --resume plans its rows afresh: the safe side.
-func digestKey(c rest.Config) []byte {
-	sum := sha256.Sum256([]byte("rostersync row digest\x00" + c.Token.Reveal() + "\x00" + c.Login + "\x00" + c.Password.Reveal()))
-	return sum[:]
+func digestKey(c rest.Config) []byte { return credentialKey(c, "rostersync row digest") }
+
+// ledgerKey derives the key of the ledger's verifiers of secrets from the
+// run's credentials, which the state directory never holds (see
+// sync/state/verifier.go). Other credentials (a rotated token) make the
+// verifiers unknown, so the secrets are sent again once.
+func ledgerKey(c rest.Config) []byte { return credentialKey(c, "rostersync ledger key v1") }
+
+// credentialKey derives a key for one use, named label, from the run's
+// credentials.
+func credentialKey(c rest.Config, label string) []byte {
+	m := hmac.New(sha256.New, []byte(label))
+	m.Write([]byte(c.Token.Reveal() + "\x00" + c.Login + "\x00" + c.Password.Reveal()))
+	return m.Sum(nil)
 }
 
 // resumeFrom reads a previous report and returns which rows it finished:

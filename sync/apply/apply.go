@@ -27,9 +27,12 @@ type Patcher interface {
 
 // Ledger is what the apply writes to the record of write-only fields: the
 // values a user's applied change set (secrets as they are; the ledger
-// keeps only what it can compare them with).
+// keeps only what it can compare them with). SameSecret checks a secret
+// sent against the hash the target answered with (DNL), which the ledger
+// then remembers, so that the next plan needs no bcrypt for it.
 type Ledger interface {
 	Record(userID string, values []model.Value) error
+	SameSecret(userID, field, stored, plain string) bool
 }
 
 // Journal records each change the target applied, as it finishes.
@@ -92,6 +95,12 @@ func (a Applier) Apply(ctx context.Context, p *plan.Plan, record func(Outcome)) 
 	var held []Outcome // accepted, to be read back
 	finish := func(out Outcome) {
 		if a.Verify != nil && out.Status == model.Applied && out.Err == nil {
+			if err := a.secretsTook(out); err != nil {
+				out.Status, out.Err = model.Failed, fmt.Errorf("row %d: %w", out.Item.Row, err)
+				record(out)
+				prog.Step(1, true)
+				return
+			}
 			if out.Result.After == nil || mismatch(out, out.Result.After, a.redact) != nil {
 				mu.Lock()
 				held = append(held, out)

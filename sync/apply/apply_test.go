@@ -228,6 +228,8 @@ func TestApplyLedgerFailure(t *testing.T) {
 
 type brokenLedger struct{}
 
+func (brokenLedger) SameSecret(string, string, string, string) bool { return false }
+
 func (brokenLedger) Record(string, []model.Value) error {
 	return errors.New("disk full")
 }

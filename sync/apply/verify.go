@@ -76,6 +76,27 @@ func (a Applier) redact(s string) string {
 	return a.Redact(s)
 }
 
+// secretsTook checks each secret a change set against the hash the target
+// answered with, when it answers with the user (DNL's passwd): the check
+// costs a bcrypt, once, and the ledger remembers the match for the plans
+// to come. A target that does not show secrets is not asked.
+func (a Applier) secretsTook(o Outcome) error {
+	if o.Result.After == nil || a.Ledger == nil {
+		return nil
+	}
+	for _, c := range o.Item.Changes {
+		hash, _ := o.Result.After.Values[c.Field.Name].(string)
+		plain, _ := c.New.(string)
+		if !c.Field.Secret || hash == "" {
+			continue
+		}
+		if !a.Ledger.SameSecret(o.Item.UserID, c.Field.Name, hash, plain) {
+			return fmt.Errorf("%w: the target accepted the change (HTTP %d) but its %s does not match the one sent", ErrMismatch, o.Result.HTTPStatus, c.Field.Name)
+		}
+	}
+	return nil
+}
+
 // unverified says why a change the target accepted could not be read back.
 func unverified(ctx context.Context, err error, id string) error {
 	switch {

@@ -573,7 +573,7 @@ func (pl Planner) diff(r *model.Row, u *model.User, it *Item) {
 	for _, v := range r.Values {
 		f := v.Field
 		old, known := current(f, u, written)
-		if known && pl.same(f, old, v.V) {
+		if known && pl.same(u.ID, f, old, v.V) {
 			continue
 		}
 		it.Changes = append(it.Changes, Change{Field: f, Old: pl.shown(old), Known: known, New: v.V})
@@ -633,13 +633,13 @@ func current(f *model.Field, u *model.User, written map[string]any) (any, bool) 
 	return v, err == nil
 }
 
-// same compares a current value with the roster's; a secret's current
-// value is what only the ledger can compare (a hash).
-func (pl Planner) same(f *model.Field, old, new any) bool {
+// same compares a user's current value with the roster's; a secret's
+// current value is what only the ledger can compare (a hash, a verifier).
+func (pl Planner) same(userID string, f *model.Field, old, new any) bool {
 	if f.Secret {
 		stored, _ := old.(string)
 		plain, _ := new.(string)
-		return stored != "" && pl.Ledger != nil && pl.Ledger.SameSecret(stored, plain)
+		return stored != "" && pl.Ledger != nil && pl.Ledger.SameSecret(userID, f.Name, stored, plain)
 	}
 	return f.Kind.Equal(old, new)
 }

@@ -60,7 +60,7 @@ type benchLedger map[string]map[string]any
 func (l benchLedger) Written(id string) map[string]any { return l[id] }
 
 // SameSecret is never asked: the benchmarks set no secret.
-func (l benchLedger) SameSecret(string, string) bool { return false }
+func (l benchLedger) SameSecret(string, string, string, string) bool { return false }
 
 // planRows is the size of the benchmarked rosters and targets.
 const planRows = 10_000

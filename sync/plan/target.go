@@ -30,7 +30,8 @@ type NamedLister interface {
 // only SameSecret can tell what it holds.
 type Ledger interface {
 	Written(userID string) map[string]any
-	// SameSecret reports whether plain is the secret stored stands for:
-	// a hash the API returned (DNL's passwd) or the ledger's own record.
-	SameSecret(stored, plain string) bool
+	// SameSecret reports whether plain is the secret a user's field holds,
+	// as stored stands for it: a hash the API returned (DNL's passwd) or
+	// the ledger's own record.
+	SameSecret(userID, field, stored, plain string) bool
 }

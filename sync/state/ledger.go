@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/rostersync/rostersync/sync/model"
@@ -59,11 +60,13 @@ type entry struct {
 }
 
 // Ledger is one target's record. It implements plan.Ledger and
-// apply.Ledger: it owns hashing the secrets it keeps and comparing them.
+// apply.Ledger: it owns what it keeps of secrets and comparing with them
+// (see verifier.go).
 type Ledger struct {
-	path string
-	head header
-	cost int // bcrypt's cost for the secrets it keeps
+	path  string
+	head  header
+	cost  int // bcrypt's cost, without a key
+	keyed keyed
 
 	mu      sync.Mutex
 	users   map[string]map[string]any
@@ -72,15 +75,24 @@ type Ledger struct {
 	whole   int64 // when the file ends in a torn line, the length before it; else -1
 }
 
+// Options say how a ledger keeps secrets: as verifiers keyed by Key, a
+// secret derived from the run's credentials that the state directory
+// never holds; with no key, as bcrypt hashes of Cost (0:
+// bcrypt.DefaultCost; tests lower it).
+type Options struct {
+	Key  []byte
+	Cost int
+}
+
 // Open loads the ledger of a target at a base URL from dir, or starts an
-// empty one. Nothing is written until Record is called. Secrets are kept
-// as bcrypt hashes of cost (0: bcrypt.DefaultCost; tests lower it).
-func Open(dir, target, baseURL string, cost int) (*Ledger, error) {
-	if cost == 0 {
-		cost = bcrypt.DefaultCost
+// empty one. Nothing is written until Record is called.
+func Open(dir, target, baseURL string, o Options) (*Ledger, error) {
+	if o.Cost == 0 {
+		o.Cost = bcrypt.DefaultCost
 	}
 	l := &Ledger{
-		cost:  cost,
+		cost:  o.Cost,
+		keyed: newKeyed(o.Key),
 		path:  PathOf(dir, target, baseURL),
 		head:  header{Target: target, BaseURL: baseURL},
 		users: map[string]map[string]any{},
@@ -141,16 +153,40 @@ func (l *Ledger) merge(e entry) {
 }
 
 // Written implements plan.Ledger.
+// A secret's verifier made under another key is left out: it cannot be
+// checked, so the secret counts as unknown; and so are the memos of
+// server hashes, which are the ledger's own business.
 func (l *Ledger) Written(userID string) map[string]any {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return maps.Clone(l.users[userID])
+	out := maps.Clone(l.users[userID])
+	for name, v := range out {
+		if s, _ := v.(string); strings.HasSuffix(name, memoSuffix) || !l.keyed.checkable(s) {
+			delete(out, name)
+		}
+	}
+	return out
 }
 
-// SameSecret implements plan.Ledger: stored is a bcrypt hash, the
-// ledger's own or one the API returned.
-func (l *Ledger) SameSecret(stored, plain string) bool {
-	return bcrypt.CompareHashAndPassword([]byte(stored), []byte(plain)) == nil
+// SameSecret implements plan.Ledger: stored is what the ledger keeps of
+// the secret of a user's field, or the hash the API returned for it
+// (DNL's passwd), whose match the ledger remembers.
+func (l *Ledger) SameSecret(userID, field, stored, plain string) bool {
+	if !strings.HasPrefix(stored, "$2") { // the ledger's own
+		same, _ := l.keyed.matches(userID, field, stored, plain)
+		return same
+	}
+	l.mu.Lock()
+	memo, _ := l.users[userID][field+memoSuffix].(string)
+	l.mu.Unlock()
+	if l.keyed.remembered(memo, userID, field, stored, plain) {
+		return true
+	}
+	same, _ := l.keyed.matches(userID, field, stored, plain)
+	if same && l.keyed.key != nil {
+		_ = l.append(userID, map[string]any{field + memoSuffix: l.keyed.memo(userID, field, stored, plain)}) // a memo lost costs a bcrypt next time
+	}
+	return same
 }
 
 // Record implements apply.Ledger: it appends the write to the file, then
@@ -166,12 +202,17 @@ func (l *Ledger) Record(userID string, values []model.Value) error {
 			continue
 		}
 		plain, _ := v.V.(string)
-		hash, err := bcrypt.GenerateFromPassword([]byte(plain), l.cost)
+		kept, err := l.keyed.verifier(userID, v.Field.Name, plain, l.cost)
 		if err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}
-		fields[v.Field.Name] = string(hash)
+		fields[v.Field.Name] = kept
 	}
+	return l.append(userID, fields)
+}
+
+// append writes one entry to the file, then remembers it.
+func (l *Ledger) append(userID string, fields map[string]any) error {
 	line, err := json.Marshal(entry{UserID: userID, Fields: fields})
 	if err != nil {
 		return err

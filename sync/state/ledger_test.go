@@ -63,7 +63,7 @@ func TestDir(t *testing.T) {
 
 func open(t *testing.T, dir string) *Ledger {
 	t.Helper()
-	l, err := Open(dir, target, base, bcrypt.MinCost)
+	l, err := Open(dir, target, base, Options{Cost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,14 +107,14 @@ func TestPath(t *testing.T) {
 	if b := open(t, dir).path; b != a {
 		t.Errorf("the same target and URL give %q and %q", a, b)
 	}
-	other, err := Open(dir, target, "https://other.example.com", bcrypt.MinCost)
+	other, err := Open(dir, target, "https://other.example.com", Options{Cost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if other.path == a {
 		t.Error("two base URLs share a ledger file")
 	}
-	dnl, err := Open(dir, "dnl", base, bcrypt.MinCost)
+	dnl, err := Open(dir, "dnl", base, Options{Cost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +309,7 @@ func TestTornLine(t *testing.T) {
 			// ledger the next run can still read.
 			record(t, l, "3", map[string]any{"caller_id": []any{"c"}})
 			crash(t, l)
-			l2, err := Open(dir, target, base, bcrypt.MinCost)
+			l2, err := Open(dir, target, base, Options{Cost: bcrypt.MinCost})
 			if err != nil {
 				data, _ := os.ReadFile(l.path)
 				t.Fatalf("reopening after a crash: %v\n%s", err, data)
@@ -351,7 +351,7 @@ func TestBadLedger(t *testing.T) {
 			dir := t.TempDir()
 			path := open(t, dir).path
 			writeFile(t, path, c.data)
-			_, err := Open(dir, target, base, bcrypt.MinCost)
+			_, err := Open(dir, target, base, Options{Cost: bcrypt.MinCost})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -370,7 +370,7 @@ func TestUnreadable(t *testing.T) {
 	if err := os.Mkdir(path, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dir, target, base, bcrypt.MinCost); err == nil || !strings.Contains(err.Error(), "reading the ledger") {
+	if _, err := Open(dir, target, base, Options{Cost: bcrypt.MinCost}); err == nil || !strings.Contains(err.Error(), "reading the ledger") {
 		t.Errorf("Open with a folder for the file: %v", err)
 	}
 }
@@ -498,28 +498,82 @@ func vals(fields map[string]any) []model.Value {
 	return out
 }
 
-// TestSecretsKeptAsHashes records a password: the ledger keeps a bcrypt
-// hash of the cost asked for, never the password, and SameSecret tells the
-// password from another.
-func TestSecretsKeptAsHashes(t *testing.T) {
-	dir := t.TempDir()
-	l := open(t, dir)
+// TestSecretsKeptAsVerifiers records a password: with a key the ledger
+// keeps a keyed verifier, never the password or a hash of it alone; the
+// verifier tells the password from another; under another key it is
+// unknown (left out of Written, never equal); with no key the ledger falls
+// back to a bcrypt hash of the cost asked for.
+func TestSecretsKeptAsVerifiers(t *testing.T) {
 	pw := &model.Field{Name: "password", Kind: model.Text, Secret: true}
+	dir := t.TempDir()
+	keyA, keyB := Options{Key: []byte("key A")}, Options{Key: []byte("key B")}
+	l := must(Open(dir, target, base, keyA))
 	if err := l.Record("7", []model.Value{{Field: pw, V: "Tr1cky-pass"}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(l.path)
-	if err != nil || strings.Contains(string(data), "Tr1cky-pass") {
-		t.Fatalf("the ledger file holds the password (or cannot be read: %v):\n%s", err, data)
+	data := must(os.ReadFile(l.path))
+	if strings.Contains(string(data), "Tr1cky-pass") || strings.Contains(string(data), "$2a$") {
+		t.Fatalf("the ledger file holds the password or a bcrypt hash:\n%s", data)
 	}
-	hash, _ := open(t, dir).Written("7")["password"].(string)
-	if cost, err := bcrypt.Cost([]byte(hash)); err != nil || cost != bcrypt.MinCost {
-		t.Fatalf("kept %q: cost %d, %v; want a bcrypt hash of cost %d", hash, cost, err, bcrypt.MinCost)
+	again := must(Open(dir, target, base, keyA))
+	kept, _ := again.Written("7")["password"].(string)
+	if !strings.HasPrefix(kept, "v1$") || !again.SameSecret("7", "password", kept, "Tr1cky-pass") ||
+		again.SameSecret("7", "password", kept, "tr1cky-pass") || again.SameSecret("8", "password", kept, "Tr1cky-pass") {
+		t.Errorf("kept %q: want a verifier that tells this user's password from any other", kept)
 	}
-	if !l.SameSecret(hash, "Tr1cky-pass") || l.SameSecret(hash, "tr1cky-pass") {
-		t.Error("SameSecret does not tell the password from another")
+	other := must(Open(dir, target, base, keyB))
+	if _, ok := other.Written("7")["password"]; ok || other.SameSecret("7", "password", kept, "Tr1cky-pass") {
+		t.Error("a verifier made under another key must count as unknown")
 	}
+
+	noKey := must(Open(t.TempDir(), target, base, Options{Cost: bcrypt.MinCost}))
+	if err := noKey.Record("7", []model.Value{{Field: pw, V: "Tr1cky-pass"}}); err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := noKey.Written("7")["password"].(string)
+	if cost, err := bcrypt.Cost([]byte(hash)); err != nil || cost != bcrypt.MinCost || !noKey.SameSecret("7", "password", hash, "Tr1cky-pass") {
+		t.Fatalf("without a key: kept %q (cost %d, %v); want a bcrypt hash of cost %d that matches", hash, cost, err, bcrypt.MinCost)
+	}
+}
+
+// TestServerHashMatchRemembered compares a roster password with the hash
+// the API returned (DNL's passwd): the match is remembered, keyed, for as
+// long as the server's hash is the same; a new hash, or a wrong password,
+// is not taken for a match.
+func TestServerHashMatchRemembered(t *testing.T) {
+	dir := t.TempDir()
+	key := Options{Key: []byte("run key")}
+	server := string(must(bcrypt.GenerateFromPassword([]byte("pw-1"), bcrypt.MinCost)))
+	l := must(Open(dir, target, base, key))
+	if !l.SameSecret("3", "passwd", server, "pw-1") {
+		t.Fatal("the password does not match the server's hash")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := string(must(os.ReadFile(l.path)))
+	if !strings.Contains(data, `"passwd@server":"m1$`) || strings.Contains(data, server) || strings.Contains(data, "pw-1") {
+		t.Fatalf("the ledger should hold a keyed memo, neither the hash nor the password:\n%s", data)
+	}
+	again := must(Open(dir, target, base, key))
+	if _, ok := again.Written("3")["passwd@server"]; ok {
+		t.Error("Written shows the ledger's memo as if it were a field")
+	}
+	if !again.SameSecret("3", "passwd", server, "pw-1") || again.SameSecret("3", "passwd", server, "pw-2") {
+		t.Error("the remembered match does not tell the password from another")
+	}
+	renewed := string(must(bcrypt.GenerateFromPassword([]byte("pw-2"), bcrypt.MinCost)))
+	if again.SameSecret("3", "passwd", renewed, "pw-1") || !again.SameSecret("3", "passwd", renewed, "pw-2") {
+		t.Error("a new server hash must be compared afresh")
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
