@@ -283,8 +283,13 @@ func (pl Planner) fieldsNeeded(rows []model.Row, items []Item, match *model.Fiel
 	for _, v := range pl.Absent.Scope {
 		need[v.Field.Name] = true
 	}
-	if f := pl.Target.Table.Block(); f != nil && pl.Absent.wantsEveryone() {
-		need[f.Name] = true
+	if pl.Absent.wantsEveryone() {
+		if f := pl.Target.Table.Block(); f != nil {
+			need[f.Name] = true
+		}
+		if p := pl.Target.Protected; p != nil {
+			need[p.Field.Name] = true // who never counts as absent (DNL's admins)
+		}
 	}
 	for i := range rows {
 		if items[i].Status != model.Planned {
@@ -354,11 +359,15 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 			return nil
 		}
 		var err error
-		if nl, ok := pl.Reader.(NamedLister); ok && match == nil && !pl.Absent.wantsEveryone() {
+		lister := pl.Reader
+		if n, ok := lister.(Narrower); ok {
+			lister = n.Only(slices.Sorted(maps.Keys(st.need)))
+		}
+		if nl, ok := lister.(NamedLister); ok && match == nil && !pl.Absent.wantsEveryone() {
 			st.total, err = nl.ListNamed(ctx, slices.Collect(maps.Keys(byKey)), eachOnce(keep))
 		} else {
 			st.total = 0
-			err = pl.Reader.List(ctx, eachOnce(func(u model.User) error { st.total++; return keep(u) }))
+			err = lister.List(ctx, eachOnce(func(u model.User) error { st.total++; return keep(u) }))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading the users: %w", err)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,27 +74,31 @@ var Target = model.Target{Name: "dnl", Table: table, Key: "user_id", MatchFields
 
 // Client is a DNL API client.
 type Client struct {
-	api *rest.Client
+	api    *rest.Client
+	listed *reading // the fields a list read picks
+	read   *reading // the fields a one-user read picks: all it holds
 }
 
 var (
 	_ plan.Reader      = (*Client)(nil)
 	_ plan.NamedLister = (*Client)(nil)
+	_ plan.Narrower    = (*Client)(nil)
 	_ apply.Patcher    = (*Client)(nil)
 )
 
 // New returns a client for cfg. DNL is self-hosted: BaseURL is required.
 func New(cfg rest.Config) *Client {
 	return &Client{api: rest.NewClient(cfg, rest.API{AuthHeader: "X-Auth-Token",
-		SecretKeys: []string{"passwd", "password"}, Check: Check, Login: login})}
+		SecretKeys: []string{"passwd", "password"}, Check: Check, Login: login}),
+		listed: newReading(table.PickList(nil)), read: newReading(table.PickRead(nil))}
 }
 
-// listPage is the payload of GET /v1/user/list.
-type listPage struct {
-	Total   int              `json:"total"`
-	Page    int              `json:"page"`
-	PerPage int              `json:"per_page"`
-	Items   []map[string]any `json:"items"`
+// Only implements plan.Narrower: a client whose list reads carry only the
+// named fields, sharing this one's connection, limiter and token.
+func (c *Client) Only(fields []string) plan.Reader {
+	n := *c
+	n.listed = newReading(table.PickList(func(name string) bool { return slices.Contains(fields, name) }))
+	return &n
 }
 
 // List implements plan.Reader, reading pages until it holds the total the
@@ -191,22 +196,16 @@ func (c *Client) list(ctx context.Context, l listing, yield func(model.User) err
 	page := l.page
 	seen := page * MaxPerPage
 	for n := 0; l.maxPages == 0 || n < l.maxPages; n, page = n+1, page+1 {
-		var out struct {
-			Payload listPage `json:"payload"`
-		}
+		out := &listAnswer{r: c.listed}
 		path := fmt.Sprintf("/v1/user/list?%s&page=%d&per_page=%d%s", listOrder, page, MaxPerPage, l.filter)
-		if _, err := c.api.Do(ctx, http.MethodGet, path, nil, &out); err != nil {
+		if _, err := c.api.Do(ctx, http.MethodGet, path, nil, out); err != nil {
 			return total, err
 		}
-		total = out.Payload.Total
+		total = out.total
 		if l.maxTotal > 0 && total > l.maxTotal {
 			return total, fmt.Errorf("GET /v1/user/list: %w: it reports %d users for %d ids", errFilterIgnored, total, l.maxTotal)
 		}
-		for _, item := range out.Payload.Items {
-			u, err := userOf(item, table.UserFromList)
-			if err != nil {
-				return total, err
-			}
+		for _, u := range out.users {
 			if l.keep != nil && !l.keep(u.ID) {
 				continue
 			}
@@ -214,53 +213,46 @@ func (c *Client) list(ctx context.Context, l listing, yield func(model.User) err
 				return total, err
 			}
 		}
-		seen += len(out.Payload.Items)
+		if out.err != nil {
+			return total, out.err
+		}
+		seen += len(out.users)
 		switch {
 		case seen == total:
 			return total, nil
-		case seen > total, len(out.Payload.Items) == 0:
+		case seen > total, len(out.users) == 0:
 			return total, fmt.Errorf("GET /v1/user/list: read %d users but the API reports a total of %d", seen, total)
 		}
 	}
 	return total, nil
 }
 
-func userOf(item map[string]any, build func(string, map[string]any) (model.User, error)) (model.User, error) {
-	id, ok := item["user_id"].(json.Number)
-	if !ok {
-		return model.User{}, fmt.Errorf("a user without a numeric user_id")
-	}
-	return build(id.String(), item)
-}
-
 // Get implements plan.Reader.
 func (c *Client) Get(ctx context.Context, id string) (model.User, error) {
-	var out struct {
-		Payload map[string]any `json:"payload"`
-	}
-	if _, err := c.api.Do(ctx, http.MethodGet, "/v1/user/"+url.PathEscape(id), nil, &out); err != nil {
+	out := &userAnswer{r: c.read}
+	if _, err := c.api.Do(ctx, http.MethodGet, "/v1/user/"+url.PathEscape(id), nil, out); err != nil {
 		return model.User{}, err
 	}
-	if out.Payload == nil {
-		return model.User{}, fmt.Errorf("GET /v1/user/%s: the answer holds no payload", id)
+	switch {
+	case out.err != nil:
+		return model.User{}, out.err
+	case out.user == nil:
+		return model.User{}, noPayload("GET", "/v1/user/"+id)
 	}
-	return userOf(out.Payload, table.UserFromRead)
+	return *out.user, nil
 }
 
 // Patch implements apply.Patcher.
-// DNL answers with the user as changed, which Result.After holds, so that
-// the change can be verified without another request.
+// DNL answers with the user as changed, which Result.After holds (the
+// fields the body set), so that the change can be verified without
+// another request.
 func (c *Client) Patch(ctx context.Context, id string, body map[string]any) (model.Result, error) {
-	var out struct {
-		Payload map[string]any `json:"payload"`
-	}
-	res, err := c.api.Do(ctx, http.MethodPatch, "/v1/user/"+url.PathEscape(id), body, &out)
-	if err != nil || out.Payload == nil {
+	out := &userAnswer{r: readingOf(body)}
+	res, err := c.api.Do(ctx, http.MethodPatch, "/v1/user/"+url.PathEscape(id), body, out)
+	if err != nil {
 		return res, err
 	}
-	if u, err := userOf(out.Payload, table.UserFromRead); err == nil {
-		res.After = &u
-	}
+	res.After = out.user
 	return res, nil
 }
 

@@ -269,6 +269,17 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 		return resp.StatusCode, &Error{Method: method, Path: trimQuery(path), Status: resp.StatusCode,
 			Message: fmt.Sprintf("answer larger than %d bytes", MaxBody)}
 	}
+	decoder, _ := out.(Decoder)
+	if decoder != nil && resp.StatusCode < 400 {
+		said, err := decoder.DecodeAnswer(data)
+		if err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: the answer is not the JSON expected: %w", method, trimQuery(path), resp.StatusCode, err)
+		}
+		if !said.Failed() {
+			return resp.StatusCode, nil
+		}
+		// The body says the call failed: Check reads why.
+	}
 	if apiErr := c.api.Check(resp.StatusCode, resp.Header, data); apiErr != nil {
 		// Read the failure again from a body with its secrets removed, so
 		// that no shortening of the vendor's words can cut one in half.
@@ -281,14 +292,37 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 		}
 		return resp.StatusCode, apiErr
 	}
-	if out != nil {
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		if err := dec.Decode(out); err != nil {
+	if out != nil && decoder == nil {
+		if err := decode(data, out); err != nil {
 			return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: the answer is not the JSON expected: %w", method, trimQuery(path), resp.StatusCode, err)
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// Decoder is what a call's answer decodes into when it reads the body
+// itself: a vendor's list page, read in one pass with jsonpick, picking
+// only the fields it needs, instead of through encoding/json. It reads
+// the body of an answer whose status says the call succeeded, and returns
+// the body's own word, its top-level "success" (a key in any case, as
+// encoding/json matches it), which spares Check a search of the body for
+// it: when it says the call failed, Check reads the answer as usual.
+type Decoder interface {
+	DecodeAnswer(body []byte) (Success, error)
+}
+
+// decode reads a successful answer's body into out, through encoding/json
+// with UseNumber.
+func decode(data []byte, out any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return dec.Decode(out)
+}
+
+// IsSuccessKey reports whether an object key names the "success" value,
+// as encoding/json matches a struct field tagged "success".
+func IsSuccessKey(key []byte) bool {
+	return len(key) >= len("success") && strings.EqualFold(string(key), "success")
 }
 
 func (c *Client) currentToken() model.Secret {
