@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/plan"
 )
@@ -89,8 +87,6 @@ func (a Applier) Apply(ctx context.Context, p *plan.Plan, record func(Outcome)) 
 		record(Outcome{Item: it, Status: model.Skipped, Err: fmt.Errorf("not sent: %w", context.Cause(ctx))})
 		prog.Step(1, false)
 	}
-	var g errgroup.Group
-	g.SetLimit(max(1, a.Workers))
 	var mu sync.Mutex
 	var held []Outcome // accepted, to be read back
 	finish := func(out Outcome) {
@@ -113,6 +109,21 @@ func (a Applier) Apply(ctx context.Context, p *plan.Plan, record func(Outcome)) 
 		record(out)
 		prog.Step(1, out.Status == model.Failed)
 	}
+	// Workers goroutines take the items in turn: one goroutine per worker,
+	// not per item.
+	work := make(chan *plan.Item)
+	var wg sync.WaitGroup
+	for range min(max(1, a.Workers), p.Count(model.Planned)) {
+		wg.Go(func() {
+			for it := range work {
+				if ctx.Err() != nil { // stopped while this waited for a worker
+					notSent(it)
+					continue
+				}
+				finish(a.send(ctx, it))
+			}
+		})
+	}
 	for i := range p.Items {
 		it := &p.Items[i]
 		if it.Status != model.Planned {
@@ -122,16 +133,10 @@ func (a Applier) Apply(ctx context.Context, p *plan.Plan, record func(Outcome)) 
 			notSent(it)
 			continue
 		}
-		g.Go(func() error {
-			if ctx.Err() != nil { // stopped while this waited for a worker
-				notSent(it)
-				return nil
-			}
-			finish(a.send(ctx, it))
-			return nil
-		})
+		work <- it
 	}
-	_ = g.Wait()
+	close(work)
+	wg.Wait()
 	a.verify(ctx, held, record)
 }
 

@@ -255,7 +255,14 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 		return 0, fmt.Errorf("%s %s: %w", method, trimQuery(path), err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	buf := bodies.Get().(*bytes.Buffer)
+	defer putBody(buf)
+	buf.Reset()
+	if n := resp.ContentLength; n > 0 && n <= MaxBody {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, MaxBody+1))
+	data := buf.Bytes() // nothing made of it may keep it: the buffer is reused
 	if err != nil {
 		return resp.StatusCode, fmt.Errorf("%s %s: reading the answer: %w", method, trimQuery(path), unconfirmed{c.timedOut(ctx, err)})
 	}
@@ -298,6 +305,17 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// bodies are buffers answers are read into, reused: a run reads
+// thousands of answers a second, each once.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putBody gives back a buffer, unless it grew past what most answers need.
+func putBody(b *bytes.Buffer) {
+	if b.Cap() <= 4<<20 {
+		bodies.Put(b)
+	}
 }
 
 // Decoder is what a call's answer decodes into when it reads the body
@@ -502,6 +520,10 @@ type Config struct {
 	// Warn, when set, hears what a person running the sync should act on
 	// although the run goes on (a login's password about to expire).
 	Warn func(msg string)
+	// Workers is how many requests a client may have in flight when it
+	// can send several at once (the pages of a list whose total it knows);
+	// 0 is one. Every request still waits its turn on Limiter.
+	Workers int
 }
 
 // NewClient returns a client of a vendor's API with cfg's connection,
