@@ -588,6 +588,7 @@ func newClient(o options, v *vendors.Vendor, base string, cfg rest.Config, pool 
 	cfg.HTTP = &http.Client{Transport: counting{pool, requests}, Timeout: o.timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	cfg.Limiter = ratelimit.New(o.rate)
+	cfg.Workers = o.workers
 	cfg.Policy = ratelimit.DefaultPolicy()
 	cfg.Grace = inflightGrace
 	if u, err := url.Parse(base); err == nil {

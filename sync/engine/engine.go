@@ -80,10 +80,7 @@ type Result struct {
 func (r *Run) Do(ctx context.Context) (Result, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	rec := &recorder{report: r.Report, log: r.Log, stop: cancel, digests: map[int]string{}}
-	for i := range r.Rows {
-		rec.digests[r.Rows[i].N] = r.Digest(&r.Rows[i])
-	}
+	rec := &recorder{report: r.Report, log: r.Log, stop: cancel, row: rowIndex(r.Rows), digest: r.Digest}
 
 	reading := r.display()
 	r.Planner.Progress = reading
@@ -154,10 +151,11 @@ func (quiet) Close()            {}
 // whose error is run-wide, or a report that cannot be written, cancels
 // the run with that cause.
 type recorder struct {
-	report  Report
-	log     zerolog.Logger
-	stop    context.CancelCauseFunc
-	digests map[int]string
+	report Report
+	log    zerolog.Logger
+	stop   context.CancelCauseFunc
+	row    func(n int) *model.Row // the roster row numbered n, or nil (an absent user's row 0)
+	digest func(*model.Row) string
 
 	mu         sync.Mutex
 	counts     map[string]int
@@ -191,6 +189,32 @@ func (rc *recorder) outcome(o apply.Outcome) {
 		row.Error = o.Err.Error()
 	}
 	rc.write(row)
+}
+
+// rowIndex returns the lookup of rows by number (model.Row.N).
+func rowIndex(rows []model.Row) func(n int) *model.Row {
+	dense := true
+	for i := range rows {
+		dense = dense && rows[i].N == i+1
+	}
+	if dense {
+		return func(n int) *model.Row {
+			if n < 1 || n > len(rows) {
+				return nil
+			}
+			return &rows[n-1]
+		}
+	}
+	byN := make(map[int]int, len(rows))
+	for i := range rows {
+		byN[rows[i].N] = i
+	}
+	return func(n int) *model.Row {
+		if i, ok := byN[n]; ok {
+			return &rows[i]
+		}
+		return nil
+	}
 }
 
 // runWideCause is what every row not sent names as the run's end: the API
@@ -230,7 +254,9 @@ func (rc *recorder) rows(rows []model.Row, why error) {
 }
 
 func (rc *recorder) write(row report.Row) {
-	row.Digest = rc.digests[row.Row]
+	if r := rc.row(row.Row); r != nil {
+		row.Digest = rc.digest(r) // when written: a million digests held at once would cost a hundred megabytes
+	}
 	rc.mu.Lock()
 	if rc.counts == nil {
 		rc.counts = map[string]int{}

@@ -11,7 +11,6 @@ import (
 	"maps"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -210,21 +209,31 @@ func matchKey(f *model.Field, v string) string {
 // rest, so that many rows sharing one key cost time and output in
 // proportion to the rows, not to their square.
 func (pl Planner) markDuplicates(rows []model.Row, items []Item, match *model.Field) {
-	seen := make(map[string][]int, len(rows))
+	first := newKeyIndex(len(rows))
+	var dups map[string][]int // by key, the rows of keys given twice or more
 	for i := range rows {
-		if rows[i].Err == nil {
-			k := matchKey(match, rows[i].Key)
-			seen[k] = append(seen[k], i)
+		if rows[i].Err != nil {
+			continue
+		}
+		k := matchKey(match, rows[i].Key)
+		j, seen := first.get(k)
+		switch {
+		case !seen:
+			first.set(k, int32(i))
+		case dups[k] == nil:
+			if dups == nil {
+				dups = map[string][]int{}
+			}
+			dups[k] = []int{int(j), i}
+		default:
+			dups[k] = append(dups[k], i)
 		}
 	}
 	name := pl.Target.Key
 	if match != nil {
 		name = match.Name
 	}
-	for _, idx := range seen {
-		if len(idx) < 2 {
-			continue
-		}
+	for _, idx := range dups {
 		first := make([]string, 0, min(len(idx), namedMost+1))
 		for _, i := range idx[:min(len(idx), namedMost+1)] {
 			first = append(first, fmt.Sprint(rows[i].N))
@@ -328,10 +337,10 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 		// their users go by, so a large roster streams: only users still to
 		// be read in full, or compared through bcrypt (slow, so diffed in
 		// parallel later), are kept.
-		byKey := make(map[string]int32, len(rows))
+		byKey := newKeyIndex(len(rows))
 		for i := range rows {
 			if items[i].Status == model.Planned {
-				byKey[rows[i].Key] = int32(i)
+				byKey.set(rows[i].Key, int32(i))
 			}
 		}
 		prog := model.ProgressOrNone(pl.Progress)
@@ -345,7 +354,7 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 				st.keep(u)
 				return nil
 			}
-			i, ok := byKey[u.ID]
+			i, ok := byKey.get(u.ID)
 			if !ok {
 				return nil
 			}
@@ -364,10 +373,10 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 			lister = n.Only(slices.Sorted(maps.Keys(st.need)))
 		}
 		if nl, ok := lister.(NamedLister); ok && match == nil && !pl.Absent.wantsEveryone() {
-			st.total, err = nl.ListNamed(ctx, slices.Collect(maps.Keys(byKey)), eachOnce(keep))
+			st.total, err = nl.ListNamed(ctx, byKey.keys(), eachOnce(byKey.len(), keep))
 		} else {
 			st.total = 0
-			err = lister.List(ctx, eachOnce(func(u model.User) error { st.total++; return keep(u) }))
+			err = lister.List(ctx, eachOnce(len(rows), func(u model.User) error { st.total++; return keep(u) }))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading the users: %w", err)
@@ -489,7 +498,7 @@ func (pl Planner) getAll(ctx context.Context, st *state, ids []string, want map[
 // countUsers lists the target only to count its users.
 func countUsers(ctx context.Context, t Reader) (int, error) {
 	n := 0
-	err := t.List(ctx, eachOnce(func(model.User) error { n++; return nil }))
+	err := t.List(ctx, eachOnce(0, func(model.User) error { n++; return nil }))
 	return n, err
 }
 
@@ -505,24 +514,12 @@ var ErrListedTwice = errors.New("the listing holds a user twice")
 // user_id twice"). Every listing the plan reads goes through it, whatever
 // the vendor, so the plan is never made from such a listing: the run stops
 // before any write. Numeric ids, which both vendors use, are kept as
-// integers: some forty bytes a user (40 MB for a million), not a string
-// each.
-func eachOnce(yield func(model.User) error) func(model.User) error {
-	nums := map[int64]struct{}{}
-	var others map[string]struct{}
+// bits (idSet): 125 kB for a million users numbered from 1.
+// size is how many users the listing is likely to hold, to size the set.
+func eachOnce(size int, yield func(model.User) error) func(model.User) error {
+	seen := newIDSet(size)
 	return func(u model.User) error {
-		dup := false
-		if n, err := strconv.ParseInt(u.ID, 10, 64); err == nil && strconv.FormatInt(n, 10) == u.ID {
-			_, dup = nums[n]
-			nums[n] = struct{}{}
-		} else {
-			if others == nil {
-				others = map[string]struct{}{}
-			}
-			_, dup = others[u.ID]
-			others[u.ID] = struct{}{}
-		}
-		if dup {
+		if seen.add(u.ID) {
 			return fmt.Errorf("%w: user %s; the pages overlapped, so the listing may lack another user (the users changed while they were read, or the API pages in no stable order); nothing was sent, run again", ErrListedTwice, u.ID)
 		}
 		return yield(u)

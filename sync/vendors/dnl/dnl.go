@@ -77,6 +77,7 @@ type Client struct {
 	api    *rest.Client
 	listed *reading // the fields a list read picks
 	read   *reading // the fields a one-user read picks: all it holds
+	ahead  int      // list pages asked for at once, past the one read
 }
 
 var (
@@ -90,7 +91,7 @@ var (
 func New(cfg rest.Config) *Client {
 	return &Client{api: rest.NewClient(cfg, rest.API{AuthHeader: "X-Auth-Token",
 		SecretKeys: []string{"passwd", "password"}, Check: Check, Login: login}),
-		listed: newReading(table.PickList(nil)), read: newReading(table.PickRead(nil))}
+		listed: newReading(table.PickList(nil)), read: newReading(table.PickRead(nil)), ahead: max(1, cfg.Workers)}
 }
 
 // Only implements plan.Narrower: a client whose list reads carry only the
@@ -191,19 +192,47 @@ type listing struct {
 const listOrder = "order_by=user_id&order_dir=asc"
 
 // list reads the pages of l, checking what it gathered against the total
-// the API reports, which it returns.
+// the API reports, which it returns. The first page tells the total; the
+// pages after it are fetched several at once (as many as the client's
+// workers, each waiting its turn on the limiter) and read in order, with
+// the same checks as one after another.
 func (c *Client) list(ctx context.Context, l listing, yield func(model.User) error) (total int, err error) {
-	page := l.page
+	ctx, cancel := context.WithCancel(ctx)
+	var pending []chan fetched // pages asked for, in order
+	defer func() {
+		cancel() // pages fetched ahead and not wanted any more
+		for _, ch := range pending {
+			<-ch
+		}
+	}()
+	page, next := l.page, l.page+1 // the page to read, and the next to ask for
 	seen := page * MaxPerPage
+	last := -1 // the last page the total says there is; -1: not known yet
 	for n := 0; l.maxPages == 0 || n < l.maxPages; n, page = n+1, page+1 {
-		out := &listAnswer{r: c.listed}
-		path := fmt.Sprintf("/v1/user/list?%s&page=%d&per_page=%d%s", listOrder, page, MaxPerPage, l.filter)
-		if _, err := c.api.Do(ctx, http.MethodGet, path, nil, out); err != nil {
+		var out *listAnswer
+		if len(pending) > 0 {
+			f := <-pending[0]
+			pending = pending[1:]
+			out, err = f.out, f.err
+		} else {
+			out, err = c.page(ctx, l, page)
+			next = page + 1
+		}
+		if err != nil {
 			return total, err
 		}
 		total = out.total
 		if l.maxTotal > 0 && total > l.maxTotal {
 			return total, fmt.Errorf("GET /v1/user/list: %w: it reports %d users for %d ids", errFilterIgnored, total, l.maxTotal)
+		}
+		if last < 0 && total > 0 {
+			last = (total - 1) / MaxPerPage
+			if l.maxPages > 0 {
+				last = min(last, l.page+l.maxPages-1)
+			}
+		}
+		for ; next <= last && len(pending) < c.ahead; next++ {
+			pending = append(pending, c.fetch(ctx, l, next))
 		}
 		for _, u := range out.users {
 			if l.keep != nil && !l.keep(u.ID) {
@@ -225,6 +254,30 @@ func (c *Client) list(ctx context.Context, l listing, yield func(model.User) err
 		}
 	}
 	return total, nil
+}
+
+// fetched is a page asked for ahead of its turn.
+type fetched struct {
+	out *listAnswer
+	err error
+}
+
+// fetch asks for a page in the background.
+func (c *Client) fetch(ctx context.Context, l listing, page int) chan fetched {
+	ch := make(chan fetched, 1)
+	go func() {
+		out, err := c.page(ctx, l, page)
+		ch <- fetched{out, err}
+	}()
+	return ch
+}
+
+// page reads one page of l.
+func (c *Client) page(ctx context.Context, l listing, page int) (*listAnswer, error) {
+	out := &listAnswer{r: c.listed}
+	path := fmt.Sprintf("/v1/user/list?%s&page=%d&per_page=%d%s", listOrder, page, MaxPerPage, l.filter)
+	_, err := c.api.Do(ctx, http.MethodGet, path, nil, out)
+	return out, err
 }
 
 // Get implements plan.Reader.

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -181,6 +182,66 @@ func TestListFieldsAndPages(t *testing.T) {
 	wantQ := []string{"order_by=user_id&order_dir=asc&page=0&per_page=1000", "order_by=user_id&order_dir=asc&page=1&per_page=1000"}
 	if !slices.Equal(queries, wantQ) {
 		t.Errorf("queries = %q, want %q", queries, wantQ)
+	}
+}
+
+// inFlight is a transport that counts the requests in flight, each held
+// a moment, and the most at once.
+type inFlight struct {
+	next     http.RoundTripper
+	mu       sync.Mutex
+	now, max int
+}
+
+func (f *inFlight) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	f.now++
+	f.max = max(f.max, f.now)
+	f.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	defer func() {
+		f.mu.Lock()
+		f.now--
+		f.mu.Unlock()
+	}()
+	return f.next.RoundTrip(r)
+}
+
+// TestListPagesAtOnce lists 5,500 users, whose first page tells the total:
+// the other five pages are asked for at once, up to the workers, and read
+// in order, every user once, with the count checked as ever.
+func TestListPagesAtOnce(t *testing.T) {
+	t.Parallel()
+	const n = 5*dnl.MaxPerPage + 500
+	fake := dnltest.New(dnltest.Config{Token: adminTok}, dnltest.Generate(n))
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	for _, workers := range []int{1, 4} {
+		flight := &inFlight{next: srv.Client().Transport}
+		c := dnl.New(rest.Config{BaseURL: srv.URL, HTTP: &http.Client{Transport: flight}, Token: adminTok, Workers: workers})
+		var ids []string
+		if err := c.List(t.Context(), func(u model.User) error { ids = append(ids, u.ID); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) != n || ids[0] != "1" || ids[n-1] != strconv.Itoa(n) || !slices.IsSortedFunc(ids, func(a, b string) int {
+			x, _ := strconv.Atoi(a)
+			y, _ := strconv.Atoi(b)
+			return x - y
+		}) {
+			t.Errorf("%d workers: listed %d users, not 1 to %d in order", workers, len(ids), n)
+		}
+		if want := min(workers, 5); flight.max != want {
+			t.Errorf("%d workers: %d pages in flight at most, want %d", workers, flight.max, want)
+		}
+	}
+	// A listing that ends short of its total still fails, pages at once
+	// or not.
+	short := dnltest.New(dnltest.Config{Token: adminTok, ShortLists: true}, dnltest.Generate(n))
+	ssrv := httptest.NewServer(short)
+	t.Cleanup(ssrv.Close)
+	c := dnl.New(rest.Config{BaseURL: ssrv.URL, HTTP: ssrv.Client(), Token: adminTok, Workers: 4})
+	if err := c.List(t.Context(), func(model.User) error { return nil }); err == nil {
+		t.Error("a listing short of its total was taken")
 	}
 }
 
