@@ -32,6 +32,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -55,6 +56,11 @@ func main() {
 	rounds := flag.Int("rounds", 3, "how many times each timed run is repeated, interleaved with the others (-quick: 1)")
 	workers := flag.Int("workers", 16, "--workers of the throughput runs, and the bare peer's concurrency")
 	flag.Parse()
+	// The fakes live in this process: a million users are a heap of a
+	// gigabyte, which the default GOGC would scan again every gigabyte
+	// served. Less often, so that serving weighs less on the CPU that
+	// rostersync and the peers share with it.
+	debug.SetGCPercent(400)
 	if *quick && !isSet("rounds") {
 		*rounds = 1
 	}
