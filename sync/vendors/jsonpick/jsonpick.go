@@ -505,9 +505,23 @@ type Paths struct {
 }
 
 type node struct {
-	leaf []int            // the paths that end here
-	kids map[string]*node // the paths that go on, by their next key
-	all  []int            // every path that ends here or below
+	leaf  []int            // the paths that end here
+	kids  map[string]*node // the paths that go on, by their next key
+	names []string         // the keys of kids, when few: compared in turn, cheaper than a hash
+	all   []int            // every path that ends here or below
+}
+
+// kid returns the node under key, or nil.
+func (n *node) kid(key []byte) *node {
+	if n.names != nil {
+		for _, name := range n.names {
+			if string(key) == name {
+				return n.kids[name]
+			}
+		}
+		return nil
+	}
+	return n.kids[string(key)]
 }
 
 // NewPaths returns the set of paths, each a list of keys from the
@@ -531,7 +545,22 @@ func NewPaths(paths [][]string) *Paths {
 		}
 		n.leaf = append(n.leaf, i)
 	}
+	p.root.index()
 	return p
+}
+
+// fewKids is how many keys a node compares in turn rather than hash.
+const fewKids = 6
+
+func (n *node) index() {
+	if len(n.kids) > 0 && len(n.kids) <= fewKids {
+		for k := range n.kids {
+			n.names = append(n.names, k)
+		}
+	}
+	for _, kid := range n.kids {
+		kid.index()
+	}
 }
 
 // Len returns how many paths p holds.
@@ -549,7 +578,7 @@ func (s *Scanner) Pick(p *Paths, out []any) error {
 
 func (s *Scanner) pick(n *node, out []any) error {
 	return s.Object(func(key []byte) error {
-		k := n.kids[string(key)]
+		k := n.kid(key)
 		if k == nil {
 			return s.Skip()
 		}
