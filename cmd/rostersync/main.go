@@ -30,8 +30,9 @@ func runMain(app *App, args []string) int {
 	// Go's default GOGC (100) for speed: a run without a limit is bound by
 	// CPU, and halving the headroom cost 14% of it. A large roster's heap is
 	// held in bounds by a soft limit instead, which makes the collector work
-	// harder only as the heap nears it. GOMEMLIMIT, when set, decides.
-	if app.Getenv("GOMEMLIMIT") == "" {
+	// harder only as the heap nears it. GOMEMLIMIT, when set, decides. Not
+	// for the fake, which holds every user it serves.
+	if app.Getenv("GOMEMLIMIT") == "" && len(args) > 0 && args[0] != "fake" {
 		debug.SetMemoryLimit(memoryLimit)
 	}
 	ctx, stop := interruptible(context.Background())

@@ -346,7 +346,7 @@ func (j *job) run(ctx context.Context) error {
 		Applier: apply.Applier{Patcher: client, Ledger: st.ledger, Journal: journal, Verify: verify, Pause: verifyPause,
 			Redact: creds.Secrets.Redact, Workers: j.opts.workers},
 		Report:  st.report,
-		Digest:  func(r *model.Row) string { return r.Digest(dkey) },
+		Digest:  model.NewDigester(dkey).Digest,
 		Review:  j.show,
 		Display: func() engine.Display { return newProgress(j.app.Stderr, j.logs, j.log, j.opts.progressEvery) },
 		Log:     j.log,

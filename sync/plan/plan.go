@@ -358,7 +358,7 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 			if !ok {
 				return nil
 			}
-			items[i].UserID = u.ID
+			items[i].UserID = rows[i].Key // the same id: the row's string, not one more per user
 			if r := &rows[i]; needsFullRead(r) || hasSecret(r) || unknownInList(r, &u) {
 				st.keep(u)
 			} else {
@@ -571,7 +571,9 @@ func needsFullRead(r *model.Row) bool {
 
 // diff fills in the item's changes and PATCH body, or marks it unchanged.
 func (pl Planner) diff(r *model.Row, u *model.User, it *Item) {
-	it.UserID = u.ID
+	if it.UserID != u.ID {
+		it.UserID = u.ID
+	}
 	var written map[string]any
 	if pl.Ledger != nil {
 		written = pl.Ledger.Written(u.ID)

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -54,6 +55,9 @@ func (s *Scanner) fail(msg string) error { return &SyntaxError{Offset: s.pos, ms
 var ErrType = errors.New("a value of another type")
 
 func (s *Scanner) ws() {
+	if s.pos < len(s.data) && s.data[s.pos] > ' ' {
+		return // the common case: no white space at all
+	}
 	for s.pos < len(s.data) {
 		switch s.data[s.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -329,8 +333,10 @@ func (s *Scanner) stringSpan() (start int, plain bool, err error) {
 		// Eight plain bytes at a time: none a quote, a backslash, a
 		// control character or past ASCII.
 		for s.pos+8 <= len(d) {
-			w := binary.LittleEndian.Uint64(d[s.pos:])
-			if special(w) != 0 {
+			if sp := special(binary.LittleEndian.Uint64(d[s.pos:])); sp != 0 {
+				// The lowest byte flagged is a special one (a flag past
+				// it may be a borrow's): go straight to it.
+				s.pos += bits.TrailingZeros64(sp) / 8
 				break
 			}
 			s.pos += 8
