@@ -30,6 +30,9 @@ type NamedLister interface {
 // only the fields it compares, sends or matches on, so that a vendor's
 // client skips the rest of every user instead of building it: most of the
 // cost of a large listing. One-user reads (Get) still hold every field.
+// The users such a Reader's listings yield are lent: their Values maps
+// may be filled again once yield returns, so a caller keeps a copy of
+// what it keeps (the plan keeps values, never a user's map).
 type Narrower interface {
 	Only(fields []string) Reader
 }

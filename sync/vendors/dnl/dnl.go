@@ -99,6 +99,7 @@ func New(cfg rest.Config) *Client {
 func (c *Client) Only(fields []string) plan.Reader {
 	n := *c
 	n.listed = newReading(table.PickList(func(name string) bool { return slices.Contains(fields, name) }))
+	n.listed.lend = true
 	return &n
 }
 
@@ -132,16 +133,20 @@ func (c *Client) ListNamed(ctx context.Context, ids []string, yield func(model.U
 	if err != nil || len(seen) == total {
 		return total, err
 	}
-	var missing []string
-	for _, id := range ids {
-		if _, err := strconv.ParseInt(id, 10, 64); err == nil && !seen[id] {
-			missing = append(missing, id)
-		}
+	isMissing := func(id string) bool {
+		_, err := strconv.ParseInt(id, 10, 64)
+		return err == nil && !seen[id]
 	}
 	pagesLeft := (total+MaxPerPage-1)/MaxPerPage - 1
-	if reads := (len(missing) + idsPerRead - 1) / idsPerRead; reads >= pagesLeft {
+	if reads := (countFunc(ids, isMissing) + idsPerRead - 1) / idsPerRead; reads >= pagesLeft {
 		_, err := c.list(ctx, listing{page: 1}, yield)
 		return total, err
+	}
+	var missing []string
+	for _, id := range ids {
+		if isMissing(id) {
+			missing = append(missing, id)
+		}
 	}
 	filtered := map[string]bool{} // users yielded by user_id_in reads
 	for lo := 0; lo < len(missing); lo += idsPerRead {
@@ -166,6 +171,17 @@ func (c *Client) ListNamed(ctx context.Context, ids []string, yield func(model.U
 		}
 	}
 	return total, nil
+}
+
+// countFunc counts the elements of s that f holds for.
+func countFunc[T any](s []T, f func(T) bool) int {
+	n := 0
+	for _, v := range s {
+		if f(v) {
+			n++
+		}
+	}
+	return n
 }
 
 // errFilterIgnored is a filtered read whose answer holds more users than
@@ -246,6 +262,7 @@ func (c *Client) list(ctx context.Context, l listing, yield func(model.User) err
 			return total, out.err
 		}
 		seen += len(out.users)
+		c.listed.done(out)
 		switch {
 		case seen == total:
 			return total, nil
@@ -274,7 +291,7 @@ func (c *Client) fetch(ctx context.Context, l listing, page int) chan fetched {
 
 // page reads one page of l.
 func (c *Client) page(ctx context.Context, l listing, page int) (*listAnswer, error) {
-	out := &listAnswer{r: c.listed}
+	out := c.listed.answer()
 	path := fmt.Sprintf("/v1/user/list?%s&page=%d&per_page=%d%s", listOrder, page, MaxPerPage, l.filter)
 	_, err := c.api.Do(ctx, http.MethodGet, path, nil, out)
 	return out, err

@@ -21,19 +21,40 @@ import (
 type reading struct {
 	pick  *model.Pick
 	paths *jsonpick.Paths
+	// lend: the users of a list page are lent to the caller's yield, and
+	// the page's answer, users and maps are reused for a later page
+	// (plan.Narrower).
+	lend    bool
+	answers sync.Pool // of *listAnswer
+}
+
+// answer returns an answer to read a list page into.
+func (r *reading) answer() *listAnswer {
+	if a, ok := r.answers.Get().(*listAnswer); ok && r.lend {
+		return a
+	}
+	return &listAnswer{r: r}
+}
+
+// done takes back the answer of a page whose users were all yielded.
+func (r *reading) done(a *listAnswer) {
+	if r.lend {
+		r.answers.Put(a)
+	}
 }
 
 func newReading(pick *model.Pick) *reading {
 	return &reading{pick: pick, paths: jsonpick.NewPaths(append(slices.Clone(pick.Paths()), []string{"user_id"}))}
 }
 
-// user builds the user of one object's picked values (user_id last).
-func (r *reading) user(raw []any) (model.User, error) {
+// user builds the user of one object's picked values (user_id last), in
+// values when it is not nil.
+func (r *reading) user(raw []any, values map[string]any) (model.User, error) {
 	id, ok := raw[len(raw)-1].(json.Number)
 	if !ok {
 		return model.User{}, errNoUserID
 	}
-	return r.pick.User(id.String(), raw[:len(raw)-1])
+	return r.pick.UserIn(id.String(), raw[:len(raw)-1], values)
 }
 
 var errNoUserID = errors.New("a user without a numeric user_id")
@@ -90,7 +111,11 @@ func (a *listAnswer) DecodeAnswer(data []byte) (rest.Success, error) {
 						}
 						return err
 					}
-					u, err := a.r.user(raw)
+					var values map[string]any // a map of an earlier page, when lent
+					if n := len(a.users); a.r.lend && n < cap(a.users) {
+						values = a.users[:n+1][n].Values
+					}
+					u, err := a.r.user(raw, values)
 					if err != nil {
 						a.err = err
 						return nil
@@ -142,7 +167,7 @@ func (a *userAnswer) DecodeAnswer(data []byte) (rest.Success, error) {
 		if err := sc.Pick(a.r.paths, raw); err != nil {
 			return err
 		}
-		u, err := a.r.user(raw)
+		u, err := a.r.user(raw, nil)
 		if err != nil {
 			a.err = err
 			return nil

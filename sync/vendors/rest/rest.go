@@ -107,6 +107,7 @@ type Client struct {
 	login    string
 	password model.Secret
 	warn     func(string)
+	sent     *atomic.Int64 // counts the requests sent; nil: not counted
 
 	// renewing holds one token while a renewal runs: one at a time, and
 	// waiting for it respects the caller's ctx (a channel, not a mutex,
@@ -245,6 +246,9 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 	}
 	if tok != "" {
 		req.Header.Set(c.api.AuthHeader, c.api.AuthPrefix+tok.Reveal())
+	}
+	if c.sent != nil {
+		c.sent.Add(1)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -520,6 +524,8 @@ type Config struct {
 	// Warn, when set, hears what a person running the sync should act on
 	// although the run goes on (a login's password about to expire).
 	Warn func(msg string)
+	// Sent, when set, counts every request sent, retries included.
+	Sent *atomic.Int64
 	// Workers is how many requests a client may have in flight when it
 	// can send several at once (the pages of a list whose total it knows);
 	// 0 is one. Every request still waits its turn on Limiter.
@@ -530,7 +536,7 @@ type Config struct {
 // limiter and credentials.
 func NewClient(cfg Config, api API) *Client {
 	c := &Client{baseURL: cfg.BaseURL, http: cfg.HTTP, limiter: cfg.Limiter, policy: cfg.Policy, grace: cfg.Grace,
-		api: api, secrets: cfg.Secrets, warn: cfg.Warn}
+		api: api, secrets: cfg.Secrets, warn: cfg.Warn, sent: cfg.Sent}
 	if c.http == nil {
 		c.http = http.DefaultClient
 	}
