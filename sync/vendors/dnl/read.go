@@ -185,12 +185,19 @@ var readings sync.Map // string → *reading
 // readingOf returns the reading of the fields a PATCH body sets (every
 // field under a key the body holds), which is all its answer needs to show.
 func readingOf(body map[string]any) *reading {
-	keys := make([]string, 0, len(body))
-	for k := range body {
-		keys = append(keys, k)
+	var id string
+	if len(body) == 1 { // the common case: one field changed
+		for k := range body {
+			id = k
+		}
+	} else {
+		keys := make([]string, 0, len(body))
+		for k := range body {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		id = strings.Join(keys, "\x00")
 	}
-	slices.Sort(keys)
-	id := strings.Join(keys, "\x00")
 	if r, ok := readings.Load(id); ok {
 		return r.(*reading)
 	}
