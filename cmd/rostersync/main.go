@@ -15,12 +15,8 @@ import (
 
 func main() {
 	app := &App{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
-	code := runMain(app, os.Args[1:])
-	profStop()
-	os.Exit(code)
+	os.Exit(runMain(app, os.Args[1:]))
 }
-
-var profStop = func() {}
 
 // runMain is main but for the exit: it runs the command line as the
 // process rostersync, stopped by interrupts, prints the error and returns
