@@ -167,7 +167,10 @@ type recorder struct {
 
 // outcome records one applied (or not) row, stopping the run on a
 // run-wide error.
-func (rc *recorder) outcome(o apply.Outcome) {
+func (rc *recorder) outcome(o apply.Outcome) { rc.record(o, nil) }
+
+// record is outcome with the row's digest when it is known (nil: not yet).
+func (rc *recorder) record(o apply.Outcome, digest *string) {
 	switch {
 	case model.RunWide(o.Err):
 		rc.stop(runWideCause(o.Err))
@@ -188,7 +191,7 @@ func (rc *recorder) outcome(o apply.Outcome) {
 	if o.Err != nil {
 		row.Error = o.Err.Error()
 	}
-	rc.write(row)
+	rc.write(row, digest)
 }
 
 // rowIndex returns the lookup of rows by number (model.Row.N).
@@ -229,14 +232,34 @@ func runWideCause(err error) error {
 
 // items records the plan's items: planned ones with the status and error
 // turn gives them (nil: as planned), the others as they are.
+// The rows' digests, the costliest part of recording a row, are computed a
+// chunk ahead on another goroutine (another core, for a large plan),
+// never more than two chunks of them held.
 func (rc *recorder) items(p *plan.Plan, turn func(*plan.Item) (model.Status, error)) {
-	for i := range p.Items {
-		it := &p.Items[i]
-		o := apply.Outcome{Item: it, Status: it.Status, Err: it.Err}
-		if it.Status == model.Planned && turn != nil {
-			o.Status, o.Err = turn(it)
+	const chunk = 2048
+	ahead := make(chan []string, 1)
+	go func() {
+		defer close(ahead)
+		for lo := 0; lo < len(p.Items); lo += chunk {
+			ds := make([]string, min(chunk, len(p.Items)-lo))
+			for i := range ds {
+				if r := rc.row(p.Items[lo+i].Row); r != nil {
+					ds[i] = rc.digest(r)
+				}
+			}
+			ahead <- ds
 		}
-		rc.outcome(o)
+	}()
+	for lo := 0; lo < len(p.Items); lo += chunk {
+		ds := <-ahead
+		for i, digest := range ds {
+			it := &p.Items[lo+i]
+			o := apply.Outcome{Item: it, Status: it.Status, Err: it.Err}
+			if it.Status == model.Planned && turn != nil {
+				o.Status, o.Err = turn(it)
+			}
+			rc.record(o, &digest)
+		}
 	}
 }
 
@@ -249,12 +272,15 @@ func (rc *recorder) rows(rows []model.Row, why error) {
 		if r.Err != nil {
 			status, err = model.Failed, r.Err
 		}
-		rc.write(report.Row{Row: r.N, Key: r.Key, Status: string(status), Error: err.Error()})
+		rc.write(report.Row{Row: r.N, Key: r.Key, Status: string(status), Error: err.Error()}, nil)
 	}
 }
 
-func (rc *recorder) write(row report.Row) {
-	if r := rc.row(row.Row); r != nil {
+func (rc *recorder) write(row report.Row, digest *string) {
+	switch r := rc.row(row.Row); {
+	case digest != nil:
+		row.Digest = *digest
+	case r != nil:
 		row.Digest = rc.digest(r) // when written: a million digests held at once would cost a hundred megabytes
 	}
 	rc.mu.Lock()
