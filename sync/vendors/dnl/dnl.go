@@ -261,12 +261,13 @@ func (c *Client) list(ctx context.Context, l listing, yield func(model.User) err
 		if out.err != nil {
 			return total, out.err
 		}
-		seen += len(out.users)
-		c.listed.done(out)
+		got := len(out.users)
+		seen += got
+		c.listed.done(out) // out is not touched after this
 		switch {
 		case seen == total:
 			return total, nil
-		case seen > total, len(out.users) == 0:
+		case seen > total, got == 0:
 			return total, fmt.Errorf("GET /v1/user/list: read %d users but the API reports a total of %d", seen, total)
 		}
 	}
