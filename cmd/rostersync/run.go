@@ -33,6 +33,7 @@ type options struct {
 	target          string
 	baseURL         string
 	roster          string
+	sheet           string
 	report          string
 	resume          string
 	rate            float64
@@ -59,7 +60,8 @@ type options struct {
 func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.target, "target", "", "the target API: "+vendors.Names(" or ")+" (required)")
 	fs.StringVar(&o.baseURL, "base-url", "", "API root without /v1; "+baseURLHelp())
-	fs.StringVar(&o.roster, "roster", "", "roster file: .csv, .json (an array) or .jsonl; - reads CSV from stdin (required)")
+	fs.StringVar(&o.roster, "roster", "", "roster file: .csv, .json (an array), .jsonl or .xlsx; - reads CSV from stdin (required)")
+	fs.StringVar(&o.sheet, "sheet", "", "the sheet of an .xlsx roster to read (default: the first)")
 	fs.StringVar(&o.report, "report", "", "report file: .csv or .jsonl (default rostersync-<target>-<time>.csv)")
 	fs.StringVar(&o.resume, "resume", "", "a previous report: skip the rows it marks applied or unchanged")
 	fs.Float64Var(&o.rate, "rate", 5, "requests a second for all calls together, reads included (0 = no limit)")
@@ -351,7 +353,7 @@ func (j *job) checkPaths() error {
 // schema says how to read the roster: the key column, --map, --set and
 // --encoding; a roster that is not UTF-8 is read with a logged warning.
 func (j *job) schema(ctx context.Context, table *model.Table, key string) (roster.Schema, error) {
-	s := roster.Schema{Table: table, Key: key, Encoding: j.opts.encoding,
+	s := roster.Schema{Table: table, Key: key, Encoding: j.opts.encoding, Sheet: j.opts.sheet,
 		Warn: func(msg string) { j.log.Warn().Msg(msg) }}
 	if j.opts.mapFile != "" {
 		m, err := roster.ReadMap(ctx, j.opts.mapFile, s)
