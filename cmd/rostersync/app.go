@@ -19,6 +19,9 @@ type App struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// Environ, when set, lists the environment (KEY=value), so that a
+	// ROSTERSYNC_ variable naming no flag is warned about.
+	Environ func() []string
 
 	// ledgerCost is the bcrypt cost of the passwords the ledger keeps; 0
 	// is bcrypt's default. Tests lower it: a hash at the default cost

@@ -70,10 +70,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Float64Var(&o.maxBlockShare, "max-block-share", 10, "apply refuses (exit 3, sends nothing) when it would block more than this percent of the target's users")
 	fs.StringVar(&o.match, "match", "", "the roster column that names each user: "+matchHelp()+" (default: the id)")
 	fs.StringVar(&o.mapFile, "map", "", "CSV file with header column,field mapping roster columns to field names (empty field: ignore the column)")
-	fs.Func("set", "field=value set on every row, e.g. block_agent=true (repeatable)", func(v string) error {
-		o.sets = append(o.sets, v)
-		return nil
-	})
+	fs.Var(listFlag{&o.sets}, "set", "field=value set on every row, e.g. block_agent=true (repeatable)")
 	fs.StringVar(&o.encoding, "encoding", "", "roster character set: "+strings.Join(roster.Encodings, ", ")+" (default: UTF-8 or UTF-16 by their marks, else Windows-1252 with a warning)")
 	fs.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow a plain http:// base URL to a host that is not this machine")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of one request")
@@ -138,6 +135,7 @@ Examples:
 Flags:
 `, cmd)
 		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), envHelp())
 		fmt.Fprintln(fs.Output(), "\nTargets:")
 		for _, v := range vendors.All {
 			fmt.Fprintf(fs.Output(), "  %-10s %s\n", v.Name, v.Title)
@@ -155,6 +153,9 @@ func (a *App) runSync(ctx context.Context, cmd string, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := settingsFromEnv(fs, a.Getenv); err != nil {
+		return err
+	}
 	// From here the summary and metrics files are written whatever happens:
 	// a nightly job's monitoring needs a broken configuration most of all.
 	j := &job{app: a, cmd: cmd, opts: o, logs: &swapWriter{w: a.Stderr}, log: zerolog.New(a.Stderr)}
@@ -168,6 +169,11 @@ func (a *App) runSync(ctx context.Context, cmd string, args []string) error {
 	}
 	if err == nil {
 		j.log, err = a.logger(o.logLevel, o.logFormat, j.logs)
+	}
+	if err == nil && a.Environ != nil {
+		for _, name := range unknownSettings(fs, a.Environ()) {
+			j.log.Warn().Str("variable", name).Msgf("%s names no flag of %s: ignored", name, cmd)
+		}
 	}
 	if err == nil {
 		err = j.run(ctx)
