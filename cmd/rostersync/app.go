@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"time"
 
 	"github.com/rostersync/rostersync/sync/engine"
 	"github.com/rostersync/rostersync/sync/model"
@@ -27,6 +28,9 @@ type App struct {
 	// is bcrypt's default. Tests lower it: a hash at the default cost
 	// takes a CPU tens of milliseconds.
 	ledgerCost int
+	// notifyBackoff is the first wait before a webhook is posted again;
+	// 0 is a second. Tests shorten it.
+	notifyBackoff time.Duration
 }
 
 // Exit codes; scheduled jobs act on them.

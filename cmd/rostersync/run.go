@@ -53,6 +53,8 @@ type options struct {
 	metricsFile     string
 	progressEvery   time.Duration
 	resendWriteOnly bool
+	notify          []string // webhook URLs
+	notifyOn        string
 
 	unreachableAfter time.Duration // stop when the API has not answered this long
 }
@@ -72,7 +74,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.mapFile, "map", "", "CSV file with header column,field mapping roster columns to field names (empty field: ignore the column)")
 	fs.Var(listFlag{&o.sets}, "set", "field=value set on every row, e.g. block_agent=true (repeatable)")
 	fs.StringVar(&o.encoding, "encoding", "", "roster character set: "+strings.Join(roster.Encodings, ", ")+" (default: UTF-8 or UTF-16 by their marks, else Windows-1252 with a warning)")
-	fs.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow a plain http:// base URL to a host that is not this machine")
+	fs.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow plain http:// (--base-url, --notify) to a host that is not this machine")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of one request")
 	fs.DurationVar(&o.unreachableAfter, "unreachable-after", ratelimit.DefaultUnreachableAfter,
 		"stop the run when the API has not answered for this long, every request failing at the network level (refused, reset, --timeout)")
@@ -82,6 +84,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.summary, "summary", "", "write a JSON summary of the run (counts, duration, rate, exit code) to this file")
 	fs.StringVar(&o.metricsFile, "metrics-file", "", "write the run's metrics to this Prometheus textfile (node_exporter's textfile collector)")
 	fs.DurationVar(&o.progressEvery, "progress-interval", 10*time.Second, "off a terminal, log a progress line this often (0 = never)")
+	fs.Var(listFlag{&o.notify}, "notify", "post a JSON message to this incoming webhook (Slack, Microsoft Teams, Google Chat, any) when the run ends (repeatable); the URL is a secret: better set as ROSTERSYNC_NOTIFY")
+	fs.StringVar(&o.notifyOn, "notify-on", notifyProblems, "when to notify: problems (rows failed, a guard refused, the run stopped: any exit code but 0) or always")
 	fs.BoolVar(&o.resendWriteOnly, "resend-write-only", false, "send write-only fields (Smartflo caller_id, agent_group, password) even when the ledger says they are current")
 }
 
@@ -144,7 +148,7 @@ Flags:
 }
 
 // runSync runs plan or apply.
-func (a *App) runSync(ctx context.Context, cmd string, args []string) error {
+func (a *App) runSync(ctx context.Context, cmd string, args []string) (err error) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(a.Stderr)
 	var o options
@@ -156,11 +160,19 @@ func (a *App) runSync(ctx context.Context, cmd string, args []string) error {
 	if err := settingsFromEnv(fs, a.Getenv); err != nil {
 		return err
 	}
+	hooks, err := parseWebhooks(o.notify, o.notifyOn, o.insecureHTTP)
+	if err != nil {
+		return err
+	}
 	// From here the summary and metrics files are written whatever happens:
-	// a nightly job's monitoring needs a broken configuration most of all.
+	// a nightly job's monitoring needs a broken configuration most of all;
+	// and the webhooks hear how the run ended, whatever ended it.
 	j := &job{app: a, cmd: cmd, opts: o, logs: &swapWriter{w: a.Stderr}, log: zerolog.New(a.Stderr)}
 	start := time.Now()
-	err := o.check()
+	if len(hooks) > 0 {
+		defer func() { j.notify(ctx, hooks, j.summarize(start, err), err) }()
+	}
+	err = o.check()
 	if err == nil {
 		err = j.checkPaths()
 		if err != nil {
@@ -480,8 +492,7 @@ func (j *job) writeSummaries(start time.Time, runErr error) error {
 	if j.opts.summary == "" && j.opts.metricsFile == "" {
 		return nil
 	}
-	s := newSummary(j.cmd, j.opts.target, start, time.Since(start), j.result.Counts, j.requests.Load(), exitCode(runErr), j.reportPath)
-	s.Unrecorded = j.result.Unrecorded
+	s := j.summarize(start, runErr)
 	if j.opts.summary != "" {
 		if err := writeSummary(j.opts.summary, s); err != nil {
 			return fmt.Errorf("--summary: %w", err)
@@ -493,6 +504,45 @@ func (j *job) writeSummaries(start time.Time, runErr error) error {
 		}
 	}
 	return nil
+}
+
+// summarize is what the run did, as --summary writes it.
+func (j *job) summarize(start time.Time, runErr error) summary {
+	s := newSummary(j.cmd, j.opts.target, start, time.Since(start), j.result.Counts, j.requests.Load(), exitCode(runErr), j.reportPath)
+	s.Unrecorded = j.result.Unrecorded
+	return s
+}
+
+// notify posts how the run ended to the --notify webhooks, unless
+// --notify-on problems and there was none. A webhook that fails is
+// retried and logged; it never changes the run's outcome. An interrupted
+// run is told about too: the posts outlive the run's context (a minute at
+// most; a second interrupt still ends the process at once).
+func (j *job) notify(ctx context.Context, hooks []webhook, s summary, runErr error) {
+	o := outcome{cmd: j.cmd, target: j.opts.target, summary: s, err: runErr}
+	if v, err := vendors.Lookup(j.opts.target); err == nil {
+		if base, err := baseURL(j.opts, v); err == nil {
+			if u, err := url.Parse(base); err == nil {
+				o.host = u.Host
+			}
+		}
+	}
+	if p := j.result.Plan; p != nil {
+		o.refusal = plan.Guard{MaxChanges: j.opts.maxChanges, MaxBlockShare: j.opts.maxBlockShare}.Check(p).Err()
+	}
+	if j.opts.notifyOn == notifyProblems && s.ExitCode == exitOK && o.problem() == "" {
+		return
+	}
+	nf := newNotifier(j.app.notifyBackoff, func(host string, attempts int, err error) {
+		if err != nil {
+			j.log.Error().Str("webhook", host).Int("attempts", attempts).Err(err).Msg("notification not sent")
+			return
+		}
+		j.log.Info().Str("webhook", host).Int("attempts", attempts).Msg("notification sent")
+	})
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	nf.send(ctx, hooks, notice{Text: o.text(), Summary: s})
 }
 
 // forgetful hides the ledger's memory from the planner, so every
