@@ -143,7 +143,15 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // errHelp ends a command whose usage was asked for.
 var errHelp = errors.New("help shown")
 
+// stamp is the version the build stamped in (-ldflags "-X main.stamp=1.4.0",
+// as .ci/build-static does); when empty, the module's version from the
+// build information.
+var stamp string
+
 func version() string {
+	if stamp != "" {
+		return stamp
+	}
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
 		return info.Main.Version
 	}
