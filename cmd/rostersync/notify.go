@@ -196,7 +196,9 @@ func (o outcome) text() string {
 	if o.runID != "" {
 		fmt.Fprintf(&b, " (run %s)", o.runID)
 	}
-	fmt.Fprintf(&b, " on %s", o.target)
+	if o.target != "" {
+		fmt.Fprintf(&b, " on %s", o.target)
+	}
 	if o.host != "" {
 		fmt.Fprintf(&b, " (%s)", o.host)
 	}
