@@ -47,11 +47,88 @@ func (r *record) UnmarshalCSVWithFields(_, cell string) error {
 	return nil
 }
 
-// csvColumn is what readCSV does with the cell at one position of a record.
-type csvColumn struct {
+// cellColumn is what a reader does with the cell at one position of a
+// record.
+type cellColumn struct {
 	field *model.Field // the field it sets, or nil
 	key   bool         // the key
 	err   bool         // the record source's reason the row fails
+}
+
+// layout is a header resolved into what each position of a record holds:
+// CSV and workbook rows become model.Rows through it, and so through the
+// same builder, with the same checks.
+type layout struct {
+	s       *schema
+	cols    []cellColumn
+	nFields int
+	// inFile and byName are orders to read a record's cells in: as they
+	// stand in the file, and by their fields' names (then the rest), so
+	// that a row's values come out sorted as Row wants them and sorting
+	// them in done is one pass. A row with more than one bad cell is read
+	// again in file order, so that its error names them as they stand.
+	inFile, byName []int
+}
+
+// newLayout resolves a header (see resolveHeader); extra are columns the
+// reader adds after the header's. It returns the column ids too.
+func newLayout(header []string, s *schema, extra ...cellColumn) ([]string, *layout, error) {
+	columns, fields, err := resolveHeader(header, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	cols := make([]cellColumn, len(columns), len(columns)+len(extra))
+	for i, id := range columns {
+		cols[i] = cellColumn{field: fields[id], key: id == colKey}
+	}
+	cols = append(cols, extra...)
+	inFile := make([]int, len(cols))
+	for i := range inFile {
+		inFile[i] = i
+	}
+	byName := slices.Clone(inFile)
+	slices.SortStableFunc(byName, func(i, j int) int {
+		a, b := cols[i].field, cols[j].field
+		if a == nil || b == nil {
+			return cmp.Compare(btoi(a == nil), btoi(b == nil))
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return columns, &layout{s: s, cols: cols, nFields: len(fields), inFile: inFile, byName: byName}, nil
+}
+
+// row builds data row n (sheet: its number in its worksheet, or 0) from
+// its cells, by position; a cell past the layout's columns is not read.
+// bad are reasons the row fails that the reader found itself.
+func (l *layout) row(n, sheet int, cells []string, bad []error) model.Row {
+	b := l.read(n, sheet, cells, bad, l.byName)
+	if len(b.errs) > 1 {
+		b = l.read(n, sheet, cells, bad, l.inFile)
+	}
+	return b.done(l.s.Key)
+}
+
+// read reads a record's cells in the given order.
+func (l *layout) read(n, sheet int, cells []string, bad []error, order []int) builder {
+	b := newBuilder(n, l.s, l.nFields)
+	b.row.Sheet = sheet
+	for _, err := range bad {
+		b.fail(err)
+	}
+	for _, i := range order {
+		if i >= len(cells) {
+			continue
+		}
+		switch c, cell := l.cols[i], cells[i]; {
+		case c.field != nil:
+			b.cell(c.field, cell)
+		case c.key:
+			b.key(cell)
+		case c.err && cell != "":
+			b.fail(errors.New(cell)) // a reason the record source put in the error column
+		}
+	}
+	return *b
 }
 
 func readCSV(br *bufio.Reader, lim *budget, s *schema) ([]model.Row, error) {
@@ -73,60 +150,15 @@ func readCSV(br *bufio.Reader, lim *budget, s *schema) ([]model.Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the header: %w", err)
 	}
-	columns, fields, err := resolveHeader(header, s)
+	columns, lay, err := newLayout(header, s, cellColumn{}, cellColumn{err: true}) // colLine, colError
 	if err != nil {
 		return nil, err
-	}
-	// What each cell of a record is, by position: resolved once here, not
-	// by its column name in every row.
-	cols := make([]csvColumn, len(columns), len(columns)+2)
-	for i, id := range columns {
-		cols[i] = csvColumn{field: fields[id], key: id == colKey}
-	}
-	cols = append(cols, csvColumn{}, csvColumn{err: true}) // colLine, colError
-	// Cells are read in the order of their fields' names, then the rest in
-	// column order, so that a row's values come out sorted as Row wants
-	// them and sorting them in done is one pass. A row with more than one
-	// bad cell is read again in column order, so that its error names them
-	// as they stand in the file.
-	inFile := make([]int, len(cols))
-	for i := range inFile {
-		inFile[i] = i
-	}
-	byName := slices.Clone(inFile)
-	slices.SortStableFunc(byName, func(i, j int) int {
-		a, b := cols[i].field, cols[j].field
-		if a == nil || b == nil {
-			return cmp.Compare(btoi(a == nil), btoi(b == nil))
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	read := func(n int, cells []string, order []int) builder {
-		b := newBuilder(n, s, len(fields))
-		for _, i := range order {
-			if i >= len(cells) {
-				continue
-			}
-			switch c, cell := cols[i], cells[i]; {
-			case c.field != nil:
-				b.cell(c.field, cell)
-			case c.key:
-				b.key(cell)
-			case c.err && cell != "":
-				b.fail(errors.New(cell)) // a reason the record source put in the error column
-			}
-		}
-		return *b
 	}
 
 	var rows []model.Row
 	src := &recordSource{r: cr, header: columns, noLines: true, budget: lim}
 	err = gocsv.UnmarshalDecoderToCallback(gocsv.NewSimpleDecoderFromCSVReader(src), func(rec record) {
-		b := read(len(rows)+1, rec.cells, byName)
-		if len(b.errs) > 1 {
-			b = read(len(rows)+1, rec.cells, inFile)
-		}
-		rows = append(rows, b.done(s.Key))
+		rows = append(rows, lay.row(len(rows)+1, 0, rec.cells, nil))
 	})
 	if err != nil {
 		return nil, err
