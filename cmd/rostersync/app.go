@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"time"
 
 	"github.com/rostersync/rostersync/sync/engine"
 	"github.com/rostersync/rostersync/sync/model"
@@ -19,11 +20,17 @@ type App struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// Environ, when set, lists the environment (KEY=value), so that a
+	// ROSTERSYNC_ variable naming no flag is warned about.
+	Environ func() []string
 
 	// ledgerCost is the bcrypt cost of the passwords the ledger keeps; 0
 	// is bcrypt's default. Tests lower it: a hash at the default cost
 	// takes a CPU tens of milliseconds.
 	ledgerCost int
+	// notifyBackoff is the first wait before a webhook is posted again;
+	// 0 is a second. Tests shorten it.
+	notifyBackoff time.Duration
 }
 
 // Exit codes; scheduled jobs act on them.
@@ -143,7 +150,15 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // errHelp ends a command whose usage was asked for.
 var errHelp = errors.New("help shown")
 
+// stamp is the version the build stamped in (-ldflags "-X main.stamp=1.4.0",
+// as .ci/build-static does); when empty, the module's version from the
+// build information.
+var stamp string
+
 func version() string {
+	if stamp != "" {
+		return stamp
+	}
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
 		return info.Main.Version
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/rostersync/rostersync/sync/vendors"
 )
@@ -55,14 +56,15 @@ Flags:
 	if err != nil {
 		return err
 	}
-	// The demo keeps its ledger beside its reports, away from the user's own.
+	// The demo keeps its ledger beside its reports, away from the user's
+	// own, and no setting of the user's (ROSTERSYNC_NOTIFY, ...) steers it.
 	env := func(k string) string {
-		switch k {
-		case "ROSTERSYNC_TOKEN":
+		switch {
+		case k == "ROSTERSYNC_TOKEN":
 			return demoToken
-		case "XDG_STATE_HOME":
+		case k == "XDG_STATE_HOME":
 			return dir
-		case "ROSTERSYNC_LOGIN", "ROSTERSYNC_PASSWORD":
+		case strings.HasPrefix(k, envPrefix):
 			return ""
 		}
 		return a.Getenv(k)

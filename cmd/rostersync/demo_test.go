@@ -15,7 +15,9 @@ func TestDemo(t *testing.T) {
 		t.Run(target, func(t *testing.T) {
 			t.Parallel()
 			var out, errOut bytes.Buffer
-			app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+			// The user's settings do not steer the demo: these would stop it.
+			env := map[string]string{"ROSTERSYNC_WORKERS": "many", "ROSTERSYNC_MAX_CHANGES": "0"}
+			app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return env[k] }}
 			err := app.Run(context.Background(), []string{"demo", "--target", target, "--data", "../../testdata/demo"})
 			if err != nil {
 				t.Fatalf("demo: %v\n%s\n%s", err, out.String(), errOut.String())

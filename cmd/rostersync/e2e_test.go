@@ -86,7 +86,7 @@ func (h *harness) run(cmd string, args ...string) result {
 	h.t.Helper()
 	var out, errOut bytes.Buffer
 	app := &App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return h.env[k] },
-		ledgerCost: bcrypt.MinCost}
+		ledgerCost: bcrypt.MinCost, notifyBackoff: time.Millisecond}
 	full := append([]string{cmd, "--target", h.target, "--base-url", h.srv.URL, "--rate", "0", "--log-level", "debug"}, args...)
 	before := h.fake.Writes()
 	err := app.Run(context.Background(), full)

@@ -35,7 +35,10 @@ func exportRun(t *testing.T, fixture string, args ...string) ([]smartflotest.Use
 	h.srv = httptest.NewServer(h.fake)
 	t.Cleanup(h.srv.Close)
 	h.env = map[string]string{"ROSTERSYNC_TOKEN": testToken, "XDG_STATE_HOME": h.dir}
-	res := h.run("apply", append([]string{"--roster", fixtures + fixture, "--report", filepath.Join(h.dir, "r.csv"),
+	if !filepath.IsAbs(fixture) && !strings.HasPrefix(fixture, fixtures) {
+		fixture = fixtures + fixture
+	}
+	res := h.run("apply", append([]string{"--roster", fixture, "--report", filepath.Join(h.dir, "r.csv"),
 		"--max-block-share", "50"}, args...)...)
 	return h.sf.Users(), res, h
 }

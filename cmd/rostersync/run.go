@@ -36,6 +36,7 @@ type options struct {
 	target          string
 	baseURL         string
 	roster          string
+	sheet           string
 	report          string
 	resume          string
 	rate            float64
@@ -55,6 +56,8 @@ type options struct {
 	metricsFile     string
 	progressEvery   time.Duration
 	resendWriteOnly bool
+	notify          []string // webhook URLs
+	notifyOn        string
 
 	unreachableAfter time.Duration // stop when the API has not answered this long
 
@@ -82,21 +85,16 @@ func (o *options) register(fs *flag.FlagSet, cmd string) {
 	if cmd != "revert" { // a revert takes its target and users from the journal
 		fs.StringVar(&o.target, "target", "", "the target API: "+vendors.Names(" or ")+" (required; apply --plan takes it from the plan)")
 		fs.StringVar(&o.baseURL, "base-url", "", "API root without /v1; "+baseURLHelp())
-		fs.StringVar(&o.roster, "roster", "", "roster file: .csv, .json (an array) or .jsonl; - reads CSV from stdin (required but with apply --plan)")
+		fs.StringVar(&o.roster, "roster", "", "roster file: .csv, .json (an array), .jsonl or .xlsx; - reads CSV from stdin (required but with apply --plan)")
+		fs.StringVar(&o.sheet, "sheet", "", "the sheet of an .xlsx roster to read (default: the first)")
 		fs.StringVar(&o.resume, "resume", "", "a previous report: skip the rows it marks applied or unchanged")
 		fs.StringVar(&o.match, "match", "", "the roster column that names each user: "+matchHelp()+" (default: the id)")
 		fs.StringVar(&o.mapFile, "map", "", "CSV file with header column,field mapping roster columns to field names (empty field: ignore the column)")
-		fs.Func("set", "field=value set on every row, e.g. block_agent=true (repeatable)", func(v string) error {
-			o.sets = append(o.sets, v)
-			return nil
-		})
+		fs.Var(listFlag{&o.sets}, "set", "field=value set on every row, e.g. block_agent=true (repeatable)")
 		fs.StringVar(&o.encoding, "encoding", "", "roster character set: "+strings.Join(roster.Encodings, ", ")+" (default: UTF-8 or UTF-16 by their marks, else Windows-1252 with a warning)")
 		fs.BoolVar(&o.resendWriteOnly, "resend-write-only", false, "send write-only fields (Smartflo caller_id, agent_group, password) even when the ledger says they are current")
 		fs.StringVar(&o.absent, "absent", "ignore", "the target's users no roster row names: ignore them, report them, or block them (leavers)")
-		fs.Func("scope", "field=value a user must hold to count as absent, e.g. user_role=54630 or user_type=agent (repeatable; all must hold)", func(v string) error {
-			o.scopes = append(o.scopes, v)
-			return nil
-		})
+		fs.Var(listFlag{&o.scopes}, "scope", "field=value a user must hold to count as absent, e.g. user_role=54630 or user_type=agent (repeatable; all must hold)")
 		fs.StringVar(&o.keepFile, "keep", "", "CSV with one column, named after the match field, of users never blocked for being absent (service accounts, the API's admin)")
 		fs.Float64Var(&o.maxRosterShrink, "max-roster-shrink", 10, "--absent block refuses (exit 3) a roster that names more than this percent fewer users in scope than the last applied one")
 	}
@@ -105,7 +103,7 @@ func (o *options) register(fs *flag.FlagSet, cmd string) {
 	fs.IntVar(&o.workers, "workers", 4, "requests in flight at most")
 	fs.IntVar(&o.maxChanges, "max-changes", 500, "apply refuses (exit 3, sends nothing) when more users than this would change")
 	fs.Float64Var(&o.maxBlockShare, "max-block-share", 10, "apply refuses (exit 3, sends nothing) when it would block more than this percent of the target's users")
-	fs.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow a plain http:// base URL to a host that is not this machine")
+	fs.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow plain http:// (--base-url, --notify) to a host that is not this machine")
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "time limit of one request")
 	fs.DurationVar(&o.unreachableAfter, "unreachable-after", ratelimit.DefaultUnreachableAfter,
 		"stop the run when the API has not answered for this long, every request failing at the network level (refused, reset, --timeout)")
@@ -115,6 +113,8 @@ func (o *options) register(fs *flag.FlagSet, cmd string) {
 	fs.StringVar(&o.summary, "summary", "", "write a JSON summary of the run (counts, duration, rate, exit code) to this file")
 	fs.StringVar(&o.metricsFile, "metrics-file", "", "write the run's metrics to this Prometheus textfile (node_exporter's textfile collector)")
 	fs.DurationVar(&o.progressEvery, "progress-interval", 10*time.Second, "off a terminal, log a progress line this often (0 = never)")
+	fs.Var(listFlag{&o.notify}, "notify", "post a JSON message to this incoming webhook (Slack, Microsoft Teams, Google Chat, any) when the run ends (repeatable); the URL is a secret: better set as ROSTERSYNC_NOTIFY")
+	fs.StringVar(&o.notifyOn, "notify-on", notifyProblems, "when to notify: problems (rows failed, a guard refused, the run stopped: any exit code but 0) or always")
 }
 
 func (o *options) check() error {
@@ -175,6 +175,7 @@ Examples:
 Flags:
 `, cmd)
 		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), envHelp())
 		fmt.Fprintln(fs.Output(), "\nTargets:")
 		for _, v := range vendors.All {
 			fmt.Fprintf(fs.Output(), "  %-10s %s\n", v.Name, v.Title)
@@ -183,7 +184,7 @@ Flags:
 }
 
 // runSync runs plan or apply.
-func (a *App) runSync(ctx context.Context, cmd string, args []string) error {
+func (a *App) runSync(ctx context.Context, cmd string, args []string) (err error) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(a.Stderr)
 	var o options
@@ -195,11 +196,22 @@ func (a *App) runSync(ctx context.Context, cmd string, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := settingsFromEnv(fs, a.Getenv); err != nil {
+		return err
+	}
+	hooks, err := parseWebhooks(o.notify, o.notifyOn, o.insecureHTTP)
+	if err != nil {
+		return err
+	}
 	// From here the summary and metrics files are written whatever happens:
-	// a nightly job's monitoring needs a broken configuration most of all.
+	// a nightly job's monitoring needs a broken configuration most of all;
+	// and the webhooks hear how the run ended, whatever ended it.
 	j := &job{app: a, cmd: cmd, opts: o, logs: &swapWriter{w: a.Stderr}, log: zerolog.New(a.Stderr)}
 	start := time.Now()
-	err := j.settle()
+	if len(hooks) > 0 {
+		defer func() { j.notify(ctx, hooks, j.summarize(start, err), err) }()
+	}
+	err = j.settle()
 	if err == nil {
 		err = j.opts.check()
 	}
@@ -211,6 +223,11 @@ func (a *App) runSync(ctx context.Context, cmd string, args []string) error {
 	}
 	if err == nil {
 		j.log, err = a.logger(o.logLevel, o.logFormat, j.logs)
+	}
+	if err == nil && a.Environ != nil {
+		for _, name := range unknownSettings(fs, a.Environ()) {
+			j.log.Warn().Str("variable", name).Msgf("%s names no flag of %s: ignored", name, cmd)
+		}
 	}
 	if err == nil {
 		err = j.run(ctx)
@@ -488,7 +505,7 @@ func (j *job) checkPaths() error {
 // schema says how to read the roster: the key column, --map, --set and
 // --encoding; a roster that is not UTF-8 is read with a logged warning.
 func (j *job) schema(ctx context.Context, table *model.Table, key string) (roster.Schema, error) {
-	s := roster.Schema{Table: table, Key: key, Encoding: j.opts.encoding,
+	s := roster.Schema{Table: table, Key: key, Encoding: j.opts.encoding, Sheet: j.opts.sheet,
 		Warn: func(msg string) { j.log.Warn().Msg(msg) }}
 	if j.opts.mapFile != "" {
 		m, err := roster.ReadMap(ctx, j.opts.mapFile, s)
@@ -607,9 +624,7 @@ func (j *job) writeSummaries(start time.Time, runErr error) error {
 	if j.opts.summary == "" && j.opts.metricsFile == "" {
 		return nil
 	}
-	s := newSummary(j.cmd, j.opts.target, start, time.Since(start), j.result.Counts, j.requests.Load(), exitCode(runErr), j.reportPath)
-	s.Unrecorded, s.RunID = j.result.Unrecorded, j.runID
-	s.Verified, s.Mismatched = j.result.Verified, j.result.Mismatched
+	s := j.summarize(start, runErr)
 	if j.opts.summary != "" {
 		if err := writeSummary(j.opts.summary, s); err != nil {
 			return fmt.Errorf("--summary: %w", err)
@@ -621,6 +636,46 @@ func (j *job) writeSummaries(start time.Time, runErr error) error {
 		}
 	}
 	return nil
+}
+
+// summarize is what the run did, as --summary writes it.
+func (j *job) summarize(start time.Time, runErr error) summary {
+	s := newSummary(j.cmd, j.opts.target, start, time.Since(start), j.result.Counts, j.requests.Load(), exitCode(runErr), j.reportPath)
+	s.Unrecorded, s.RunID = j.result.Unrecorded, j.runID
+	s.Verified, s.Mismatched = j.result.Verified, j.result.Mismatched
+	return s
+}
+
+// notify posts how the run ended to the --notify webhooks, unless
+// --notify-on problems and there was none. A webhook that fails is
+// retried and logged; it never changes the run's outcome. An interrupted
+// run is told about too: the posts outlive the run's context (a minute at
+// most; a second interrupt still ends the process at once).
+func (j *job) notify(ctx context.Context, hooks []webhook, s summary, runErr error) {
+	o := outcome{cmd: j.cmd, target: j.opts.target, summary: s, err: runErr, runID: j.runID}
+	if v, err := vendors.Lookup(j.opts.target); err == nil {
+		if base, err := baseURL(j.opts, v); err == nil {
+			if u, err := url.Parse(base); err == nil {
+				o.host = u.Host
+			}
+		}
+	}
+	if p := j.result.Plan; p != nil {
+		o.refusal = plan.Guard{MaxChanges: j.opts.maxChanges, MaxBlockShare: j.opts.maxBlockShare}.Check(p).Err()
+	}
+	if j.opts.notifyOn == notifyProblems && s.ExitCode == exitOK && o.problem() == "" {
+		return
+	}
+	nf := newNotifier(j.app.notifyBackoff, func(host string, attempts int, err error) {
+		if err != nil {
+			j.log.Error().Str("webhook", host).Int("attempts", attempts).Err(err).Msg("notification not sent")
+			return
+		}
+		j.log.Info().Str("webhook", host).Int("attempts", attempts).Msg("notification sent")
+	})
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	nf.send(ctx, hooks, notice{Text: o.text(), Summary: s})
 }
 
 // forgetful hides the ledger's memory from the planner, so every

@@ -303,7 +303,7 @@ func (j *job) writePlanFile(p *plan.Plan, base string, roster *plan.Digest) erro
 	return nil
 }
 
-var errDeclined = errors.New("not applied: the answer was not yes")
+var errDeclined = errors.New("the answer at the prompt was not yes")
 
 // confirm asks on the terminal for yes before anything is sent.
 func (j *job) confirm() error {

@@ -52,8 +52,11 @@ func writePlan(w io.Writer, p *plan.Plan, s plan.Standing, c palette) {
 			fmt.Fprintf(w, "    %-*s  %s → %s\n", width+1, ch.Field.Name+":", c.faint(show(ch, ch.Old, ch.Known)), show(ch, ch.New, true))
 		}
 	}
+	// The footnote explains a mark that any block may show, so it stands
+	// after the blocks, not inside the last one as if it were its own.
 	if hasUnknown(p) {
-		fmt.Fprintln(w, c.faint("    (unknown): a write-only field rostersync has not written before, so it is sent"))
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, c.faint("(unknown): a write-only field rostersync has not written before, so it is sent"))
 	}
 	for i := range p.Items {
 		if it := &p.Items[i]; it.Status == model.Failed {

@@ -165,7 +165,7 @@ func (a Applier) send(ctx context.Context, it *plan.Item) Outcome {
 	case stopped:
 		out.Err = fmt.Errorf("not applied: %w", err)
 	default:
-		out.Status, out.Err = model.Failed, fmt.Errorf("row %d: %w", it.Row, err)
+		out.Status, out.Err = model.Failed, fmt.Errorf("%s: %w", it.Label(), err)
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rostersync/rostersync/ratelimit"
 	"github.com/rostersync/rostersync/sync/apply"
+	"github.com/rostersync/rostersync/sync/internal/fixture"
 	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/plan"
 	"github.com/rostersync/rostersync/sync/vendors/fakehttp"
@@ -127,9 +128,9 @@ func TestApplyOutcomes(t *testing.T) {
 func TestApplyFailuresDoNotStop(t *testing.T) {
 	const n = 30
 	fake, c := startSmartflo(t, manyUsers(n))
-	tgt := &flaky{client: c, patchErr: map[string]error{}}
+	tgt := &fixture.Flaky{Client: c, PatchErr: map[string]error{}}
 	for i := 3; i <= n; i += 3 {
-		tgt.patchErr[strconv.Itoa(i)] = fmt.Errorf("PATCH /v1/user/%d: HTTP 503: gave up", i)
+		tgt.PatchErr[strconv.Itoa(i)] = fmt.Errorf("PATCH /v1/user/%d: HTTP 503: gave up", i)
 	}
 	p := renameAll(t, c, n)
 	rec := newRecorder(t)

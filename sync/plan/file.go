@@ -260,15 +260,15 @@ func (f *File) Conflicts(p *Plan, t model.Target) error {
 
 // check compares the fields of p's items with the values f saw before:
 // see Recheck and Conflicts (revert).
+// p's items are f.Rows's, one per change and in its order: absent users
+// share row 0, so an item is matched to its change by position.
 func (f *File) check(p *Plan, t model.Target, rows []model.Row, revert bool) error {
-	byRow := make(map[int]*FileChange, len(f.Changes))
-	for i := range f.Changes {
-		byRow[f.Changes[i].Row] = &f.Changes[i]
+	if len(p.Items) != len(f.Changes) {
+		return fmt.Errorf("the plan of %d changes has %d items", len(f.Changes), len(p.Items))
 	}
 	for i := range p.Items {
-		it := &p.Items[i]
-		c := byRow[it.Row]
-		if c == nil || (it.Status != model.Planned && it.Status != model.Unchanged) {
+		it, c := &p.Items[i], &f.Changes[i]
+		if it.Status != model.Planned && it.Status != model.Unchanged {
 			continue
 		}
 		now := map[string]any{}

@@ -116,3 +116,34 @@ func TestRevertConflicts(t *testing.T) {
 		t.Errorf("row 3: %s %v; want a conflict naming the value now", it.Status, it.Err)
 	}
 }
+
+// TestRecheckRowZero rechecks a saved plan whose changes share row 0 (the
+// absent users): each item is checked against, and gets the body of, its
+// own change.
+func TestRecheckRowZero(t *testing.T) {
+	_, c := startSmartflo(t, sfUsers())
+	enc := func(s string) []byte { return []byte(`"` + s + `"`) }
+	f := &plan.File{Version: plan.FileVersion, Kind: "plan", Target: "smartflo", Changes: []plan.FileChange{
+		{Row: 0, UserID: "101", Fields: []plan.FileField{{Field: "designation", Before: enc("Team lead"), After: enc("Lead")}},
+			Body: map[string]any{"designation": "Lead"}},
+		{Row: 0, UserID: "103", Fields: []plan.FileField{{Field: "name", Before: enc("Meera Iyer"), After: enc("Meera")}},
+			Body: map[string]any{"name": "Meera"}},
+	}}
+	rows, err := f.Rows(smartflo.Target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Planner{Target: smartflo.Target, Reader: c}.Plan(t.Context(), rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Recheck(p, smartflo.Target, rows); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{`{"designation": "Lead"}`, `{"name": "Meera"}`} {
+		if p.Items[i].Status != model.Planned {
+			t.Fatalf("item %d: %s %v", i, p.Items[i].Status, p.Items[i].Err)
+		}
+		jsonEqual(t, p.Items[i].Body, want)
+	}
+}

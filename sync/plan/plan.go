@@ -29,6 +29,7 @@ type Change struct {
 // Item is what the plan decides for one row.
 type Item struct {
 	Row     int
+	Sheet   int // the row's number in its worksheet; 0 when the roster is not a workbook
 	Key     string
 	UserID  string
 	Status  model.Status // Planned (it has changes), Unchanged, Failed or Skipped
@@ -36,6 +37,9 @@ type Item struct {
 	Body    map[string]any // the minimal PATCH body, when Planned
 	Err     error          // why it failed or is skipped
 }
+
+// Label names the item's row in messages, as model.Row.Label does.
+func (it *Item) Label() string { return model.RowLabel(it.Row, it.Sheet) }
 
 // Fields returns the names of the changed fields, sorted.
 func (it *Item) Fields() []string {
@@ -132,7 +136,7 @@ func (pl Planner) Plan(ctx context.Context, rows []model.Row) (*Plan, error) {
 	}
 	for i := range rows {
 		r := &rows[i]
-		p.Items[i] = Item{Row: r.N, Key: r.Key, Status: model.Planned, Err: r.Err}
+		p.Items[i] = Item{Row: r.N, Sheet: r.Sheet, Key: r.Key, Status: model.Planned, Err: r.Err}
 		if r.Err != nil {
 			p.Items[i].Status = model.Failed
 		}
@@ -240,7 +244,7 @@ func (pl Planner) markDuplicates(rows []model.Row, items []Item, match *model.Fi
 		}
 		for _, i := range idx {
 			items[i].Status = model.Failed
-			items[i].Err = fmt.Errorf("row %d: duplicate %s %q (rows %s)", rows[i].N, name, rows[i].Key, someOf(first, len(idx)))
+			items[i].Err = fmt.Errorf("%s: duplicate %s %q (rows %s)", rows[i].Label(), name, rows[i].Key, someOf(first, len(idx)))
 		}
 	}
 }
@@ -434,19 +438,19 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 func (pl Planner) resolve(r *model.Row, it *Item, match *model.Field, index map[string][]string, listed bool) (string, error) {
 	if match == nil {
 		if listed && it.UserID == "" { // the list did not hold it
-			return "", fmt.Errorf("row %d: no user with %s %q", r.N, pl.Target.Key, r.Key)
+			return "", fmt.Errorf("%s: no user with %s %q", r.Label(), pl.Target.Key, r.Key)
 		}
 		return r.Key, nil
 	}
 	ids := index[matchKey(match, r.Key)]
 	switch len(ids) {
 	case 0:
-		return "", fmt.Errorf("row %d: no user with %s %q", r.N, match.Name, r.Key)
+		return "", fmt.Errorf("%s: no user with %s %q", r.Label(), match.Name, r.Key)
 	case 1:
 		return ids[0], nil
 	}
-	return "", fmt.Errorf("row %d: %s %q matches %d users (ids %s); name one of them by %s instead",
-		r.N, match.Name, r.Key, len(ids), someOf(ids, len(ids)), pl.Target.Key)
+	return "", fmt.Errorf("%s: %s %q matches %d users (ids %s); name one of them by %s instead",
+		r.Label(), match.Name, r.Key, len(ids), someOf(ids, len(ids)), pl.Target.Key)
 }
 
 // getAll reads users in full, Workers at a time. A user the target does
@@ -481,9 +485,9 @@ func (pl Planner) getAll(ctx context.Context, st *state, ids []string, want map[
 			for _, it := range want[id] {
 				it.Status = model.Failed
 				if errors.Is(err, model.ErrNotFound) {
-					it.Err = fmt.Errorf("row %d: no user with %s %q", it.Row, pl.Target.Key, id)
+					it.Err = fmt.Errorf("%s: no user with %s %q", it.Label(), pl.Target.Key, id)
 				} else {
-					it.Err = fmt.Errorf("row %d: reading user %s: %w", it.Row, id, err)
+					it.Err = fmt.Errorf("%s: reading user %s: %w", it.Label(), id, err)
 				}
 			}
 			return nil

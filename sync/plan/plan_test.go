@@ -2,7 +2,6 @@ package plan_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,12 +12,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/rostersync/rostersync/ratelimit"
 	"github.com/rostersync/rostersync/sync/apply"
+	"github.com/rostersync/rostersync/sync/internal/fixture"
 	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/plan"
 	"github.com/rostersync/rostersync/sync/state"
@@ -29,8 +28,6 @@ import (
 	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
 )
 
-const token = "engine-test-token"
-
 // newLedger returns an empty ledger of the real kind, in a folder of the
 // test's, hashing at bcrypt's lowest cost.
 func newLedger(t *testing.T) *state.Ledger {
@@ -40,78 +37,6 @@ func newLedger(t *testing.T) *state.Ledger {
 		t.Fatal(err)
 	}
 	return l
-}
-
-// sfUsers is the Smartflo seed of the engine tests.
-func sfUsers() []smartflotest.User {
-	return []smartflotest.User{
-		{ID: 101, Name: "Asha Rao", Number: "+919800000001", Email: "asha@example.com", Designation: "Team lead",
-			LoginID: "asha", RoleID: 54630, RoleName: "Quality", AgentID: "0502842370001"},
-		{ID: 102, Name: "Ravi Kumar", Number: "+919800000002", Email: "ravi@example.com", LoginID: "ravi",
-			RoleID: 54631, RoleName: "Agent", AgentID: "0502842370002", Blocked: true,
-			UsersForCDR: smartflotest.CDR{Type: "agent", Value: []string{"0502842370001"}}},
-		{ID: 103, Name: "Meera Iyer", Number: "+919800000003", Email: "meera@example.com", LoginID: "meera",
-			RoleID: 54631, RoleName: "Agent", AgentID: "0502842370003",
-			UsersForCDR: smartflotest.CDR{Type: "agent", Value: []string{"0502842370001", "0502842370002"}}},
-		{ID: 104, Name: "Unchanged User", Number: "+919800000004", Email: "u@example.com", LoginID: "u4",
-			RoleID: 54630, RoleName: "Quality", AgentID: "0502842370004"},
-		{ID: 105, Name: "Twice Named", Number: "+919800000005", Email: "t@example.com", LoginID: "u5",
-			RoleID: 54630, RoleName: "Quality", AgentID: "0502842370005"},
-		{ID: 106, Name: "To Block", Number: "+919800000006", Email: "b@example.com", LoginID: "u6",
-			RoleID: 54630, RoleName: "Quality", AgentID: "0502842370006"},
-	}
-}
-
-// startSmartflo serves a Smartflo fake over httptest and returns the real
-// client of it.
-func startSmartflo(t *testing.T, users []smartflotest.User) (*smartflotest.Fake, *smartflo.Client) {
-	t.Helper()
-	fake := smartflotest.New(smartflotest.Config{Token: token, BcryptCost: bcrypt.MinCost}, users)
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	return fake, smartflo.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: token,
-		Policy: ratelimit.Policy{Attempts: 2, Base: time.Millisecond, Max: time.Millisecond}})
-}
-
-func startDNL(t *testing.T, users []dnltest.User) (*dnltest.Fake, *dnl.Client) {
-	t.Helper()
-	fake := dnltest.New(dnltest.Config{Token: token, BcryptCost: bcrypt.MinCost}, users)
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	return fake, dnl.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: token,
-		Policy: ratelimit.Policy{Attempts: 2, Base: time.Millisecond, Max: time.Millisecond}})
-}
-
-// row builds a roster row of canonical values: field, value, field, value...
-func row(t *testing.T, tgt any, n int, key string, kv ...any) model.Row {
-	t.Helper()
-	var vals []model.Value
-	for i := 0; i < len(kv); i += 2 {
-		f := targetOf(tgt).Table.Field(kv[i].(string))
-		if f == nil {
-			t.Fatalf("no field %q", kv[i])
-		}
-		vals = append(vals, model.Value{Field: f, V: kv[i+1]})
-	}
-	model.SortValues(vals)
-	return model.Row{N: n, Key: key, Values: vals}
-}
-
-// jsonEqual compares a PATCH body with the JSON it must encode to.
-func jsonEqual(t *testing.T, body map[string]any, want string) {
-	t.Helper()
-	got, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var g, w any
-	_ = json.Unmarshal(got, &g)
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatalf("bad want %s: %v", want, err)
-	}
-	if !reflect.DeepEqual(g, w) {
-		t.Errorf("body %s, want %s", got, want)
-	}
 }
 
 // readsOf returns the user ids of the one-user reads in a fake's log.
@@ -472,37 +397,6 @@ func TestPlanManyReads(t *testing.T) {
 	}
 }
 
-// flaky wraps a target, failing reads and patches of chosen users.
-type flaky struct {
-	client
-	mu       sync.Mutex
-	getErr   map[string]error
-	patchErr map[string]error
-	patched  []string
-	onPatch  func(n int) // called before the n-th patch (from 1)
-}
-
-func (f *flaky) Get(ctx context.Context, id string) (model.User, error) {
-	if err := f.getErr[id]; err != nil {
-		return model.User{}, err
-	}
-	return f.client.Get(ctx, id)
-}
-
-func (f *flaky) Patch(ctx context.Context, id string, body map[string]any) (model.Result, error) {
-	f.mu.Lock()
-	f.patched = append(f.patched, id)
-	n := len(f.patched)
-	f.mu.Unlock()
-	if f.onPatch != nil {
-		f.onPatch(n)
-	}
-	if err := f.patchErr[id]; err != nil {
-		return model.Result{Attempts: 1}, err
-	}
-	return f.client.Patch(ctx, id, body)
-}
-
 func TestPlanReadFailures(t *testing.T) {
 	_, c := startSmartflo(t, sfUsers())
 	rows := []model.Row{
@@ -511,7 +405,7 @@ func TestPlanReadFailures(t *testing.T) {
 		row(t, c, 3, "104", "email", "new4@example.com"),
 	}
 	t.Run("one read fails", func(t *testing.T) {
-		tgt := &flaky{client: c, getErr: map[string]error{"103": errors.New("HTTP 500 after 8 attempts")}}
+		tgt := &fixture.Flaky{Client: c, GetErr: map[string]error{"103": errors.New("HTTP 500 after 8 attempts")}}
 		p, err := plan.Planner{Target: targetOf(tgt), Reader: tgt, Workers: 2}.Plan(t.Context(), rows)
 		if err != nil {
 			t.Fatal(err)
@@ -524,14 +418,14 @@ func TestPlanReadFailures(t *testing.T) {
 		}
 	})
 	t.Run("gone between list and read", func(t *testing.T) {
-		tgt := &flaky{client: c, getErr: map[string]error{"103": fmt.Errorf("GET: %w", model.ErrNotFound)}}
+		tgt := &fixture.Flaky{Client: c, GetErr: map[string]error{"103": fmt.Errorf("GET: %w", model.ErrNotFound)}}
 		p, err := plan.Planner{Target: targetOf(tgt), Reader: tgt}.Plan(t.Context(), rows)
 		if err != nil || p.Items[1].Status != model.Failed || !strings.Contains(p.Items[1].Err.Error(), `no user with id "103"`) {
 			t.Errorf("Plan = %v; row 2 %s %v", err, p.Items[1].Status, p.Items[1].Err)
 		}
 	})
 	t.Run("credentials rejected", func(t *testing.T) {
-		tgt := &flaky{client: c, getErr: map[string]error{"103": fmt.Errorf("GET: %w", model.ErrAuth)}}
+		tgt := &fixture.Flaky{Client: c, GetErr: map[string]error{"103": fmt.Errorf("GET: %w", model.ErrAuth)}}
 		if _, err := (plan.Planner{Target: targetOf(tgt), Reader: tgt}).Plan(t.Context(), rows); !errors.Is(err, model.ErrAuth) {
 			t.Errorf("Plan = %v, want ErrAuth", err)
 		}
@@ -686,26 +580,30 @@ func TestRedactOnlyWhatIsShown(t *testing.T) {
 	}
 }
 
-// client is a vendor's client as the tests use it.
-type client interface {
-	plan.Reader
-	apply.Patcher
+// row builds a roster row of canonical values of tgt's table: field,
+// value, field, value...
+func row(t *testing.T, tgt any, n int, key string, kv ...any) model.Row {
+	t.Helper()
+	return fixture.Row(t, targetOf(tgt), n, key, kv...)
 }
 
 // targetOf returns what the users of a test's target look like.
 func targetOf(c any) model.Target {
-	switch c := c.(type) {
-	case *smartflo.Client:
-		return smartflo.Target
-	case *dnl.Client:
-		return dnl.Target
-	case *flaky:
-		return targetOf(c.client)
-	case *memTarget:
-		return c.Target
+	if m, ok := c.(*memTarget); ok {
+		return m.Target
 	}
-	panic(fmt.Sprintf("targetOf(%T)", c))
+	return fixture.TargetOf(c)
 }
+
+// The fixtures these tests share with the apply tests.
+const token = fixture.Token
+
+var (
+	jsonEqual     = fixture.JSONEqual
+	sfUsers       = fixture.SmartfloUsers
+	startSmartflo = fixture.StartSmartflo
+	startDNL      = fixture.StartDNL
+)
 
 // TestMatchEmailIgnoresCase plans DNL rows named by email against users
 // whose emails differ from the rows' in case and spaces: each row finds

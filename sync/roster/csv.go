@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gocarina/gocsv"
 	"github.com/rostersync/rostersync/sync/model"
 )
 
@@ -22,11 +23,112 @@ const (
 	colSkip  = "#skip" // a column the mapping ignores
 )
 
-// csvColumn is what readCSV does with the cell at one position of a record.
-type csvColumn struct {
+// record is one CSV record as gocsv hands it over: every cell, in the
+// order of the columns the record source gave gocsv (the header's, then
+// colLine and colError). Line is tagged so gocsv accepts the type; its
+// value arrives through UnmarshalCSVWithFields like every other cell.
+type record struct {
+	Line  string `csv:"#line"`
+	cells []string
+}
+
+// recordCap is the room a record starts with: enough for the columns of
+// most rosters, so that a record is one allocation, not one per doubling.
+const recordCap = 16
+
+// UnmarshalCSVWithFields implements gocsv.TypeUnmarshalCSVWithFields.
+// gocsv hands the cells over in column order, so the column name is
+// not kept: the cell's position tells it.
+func (r *record) UnmarshalCSVWithFields(_, cell string) error {
+	if r.cells == nil {
+		r.cells = make([]string, 0, recordCap)
+	}
+	r.cells = append(r.cells, cell)
+	return nil
+}
+
+// cellColumn is what a reader does with the cell at one position of a
+// record.
+type cellColumn struct {
 	field *model.Field // the field it sets, or nil
 	key   bool         // the key
 	err   bool         // the record source's reason the row fails
+}
+
+// layout is a header resolved into what each position of a record holds:
+// CSV and workbook rows become model.Rows through it, and so through the
+// same builder, with the same checks.
+type layout struct {
+	s       *schema
+	cols    []cellColumn
+	nFields int
+	// inFile and byName are orders to read a record's cells in: as they
+	// stand in the file, and by their fields' names (then the rest), so
+	// that a row's values come out sorted as Row wants them and sorting
+	// them in done is one pass. A row with more than one bad cell is read
+	// again in file order, so that its error names them as they stand.
+	inFile, byName []int
+}
+
+// newLayout resolves a header (see resolveHeader); extra are columns the
+// reader adds after the header's. It returns the column ids too.
+func newLayout(header []string, s *schema, extra ...cellColumn) ([]string, *layout, error) {
+	columns, fields, err := resolveHeader(header, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	cols := make([]cellColumn, len(columns), len(columns)+len(extra))
+	for i, id := range columns {
+		cols[i] = cellColumn{field: fields[id], key: id == colKey}
+	}
+	cols = append(cols, extra...)
+	inFile := make([]int, len(cols))
+	for i := range inFile {
+		inFile[i] = i
+	}
+	byName := slices.Clone(inFile)
+	slices.SortStableFunc(byName, func(i, j int) int {
+		a, b := cols[i].field, cols[j].field
+		if a == nil || b == nil {
+			return cmp.Compare(btoi(a == nil), btoi(b == nil))
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return columns, &layout{s: s, cols: cols, nFields: len(fields), inFile: inFile, byName: byName}, nil
+}
+
+// row builds data row n (sheet: its number in its worksheet, or 0) from
+// its cells, by position; a cell past the layout's columns is not read.
+// bad are reasons the row fails that the reader found itself.
+func (l *layout) row(n, sheet int, cells []string, bad []error) model.Row {
+	b := l.read(n, sheet, cells, bad, l.byName)
+	if len(b.errs) > 1 {
+		b = l.read(n, sheet, cells, bad, l.inFile)
+	}
+	return b.done(l.s.Key)
+}
+
+// read reads a record's cells in the given order.
+func (l *layout) read(n, sheet int, cells []string, bad []error, order []int) builder {
+	b := newBuilder(n, l.s, l.nFields)
+	b.row.Sheet = sheet
+	for _, err := range bad {
+		b.fail(err)
+	}
+	for _, i := range order {
+		if i >= len(cells) {
+			continue
+		}
+		switch c, cell := l.cols[i], cells[i]; {
+		case c.field != nil:
+			b.cell(c.field, cell)
+		case c.key:
+			b.key(cell)
+		case c.err && cell != "":
+			b.fail(errors.New(cell)) // a reason the record source put in the error column
+		}
+	}
+	return *b
 }
 
 func readCSV(br *bufio.Reader, lim *budget, s *schema) ([]model.Row, error) {
@@ -48,71 +150,18 @@ func readCSV(br *bufio.Reader, lim *budget, s *schema) ([]model.Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the header: %w", err)
 	}
-	columns, fields, err := resolveHeader(header, s)
+	columns, lay, err := newLayout(header, s, cellColumn{}, cellColumn{err: true}) // colLine, colError
 	if err != nil {
 		return nil, err
 	}
-	// What each cell of a record is, by position: resolved once here, not
-	// by its column name in every row.
-	cols := make([]csvColumn, len(columns), len(columns)+2)
-	for i, id := range columns {
-		cols[i] = csvColumn{field: fields[id], key: id == colKey}
-	}
-	cols = append(cols, csvColumn{}, csvColumn{err: true}) // colLine, colError
-	// Cells are read in the order of their fields' names, then the rest in
-	// column order, so that a row's values come out sorted as Row wants
-	// them and sorting them in done is one pass. A row with more than one
-	// bad cell is read again in column order, so that its error names them
-	// as they stand in the file.
-	inFile := make([]int, len(cols))
-	for i := range inFile {
-		inFile[i] = i
-	}
-	byName := slices.Clone(inFile)
-	slices.SortStableFunc(byName, func(i, j int) int {
-		a, b := cols[i].field, cols[j].field
-		if a == nil || b == nil {
-			return cmp.Compare(btoi(a == nil), btoi(b == nil))
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	read := func(n int, cells []string, order []int) builder {
-		b := newBuilder(n, s, len(fields))
-		for _, i := range order {
-			if i >= len(cells) {
-				continue
-			}
-			switch c, cell := cols[i], cells[i]; {
-			case c.field != nil:
-				b.cell(c.field, cell)
-			case c.key:
-				b.key(cell)
-			case c.err && cell != "":
-				b.fail(errors.New(cell)) // a reason the record source put in the error column
-			}
-		}
-		return *b
-	}
 
-	// The records straight from the record source, in column order, the
-	// header resolved already: gocsv, which took them through reflection
-	// and a copy of each, only handed them on (a third of the time of
-	// reading a roster of two columns).
 	var rows []model.Row
-	src := &recordSource{r: cr, header: columns, noLines: true, budget: lim, sent: true}
-	for {
-		cells, err := src.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		b := read(len(rows)+1, cells, byName)
-		if len(b.errs) > 1 {
-			b = read(len(rows)+1, cells, inFile)
-		}
-		rows = append(rows, b.done(s.Key))
+	src := &recordSource{r: cr, header: columns, noLines: true, budget: lim}
+	err = gocsv.UnmarshalDecoderToCallback(gocsv.NewSimpleDecoderFromCSVReader(src), func(rec record) {
+		rows = append(rows, lay.row(len(rows)+1, 0, rec.cells, nil))
+	})
+	if err != nil {
+		return nil, err
 	}
 	if src.err != nil {
 		return nil, src.err
@@ -172,8 +221,7 @@ func resolveHeader(header []string, s *schema) ([]string, map[string]*model.Fiel
 	return columns, fields, nil
 }
 
-// recordSource feeds readCSV, and gocsv for the mapping file: first the
-// resolved header (unless sent is set), then every record
+// recordSource feeds gocsv: first the resolved header, then every record
 // padded to the header's width, each with its line number and, for a
 // malformed record, the reason it fails. A record gocsv cannot be given
 // would stop it at the first bad line; this keeps bad lines to their rows.

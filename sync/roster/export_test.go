@@ -43,3 +43,9 @@ func Detect(r io.Reader) (string, []string, error) {
 	b, err := io.ReadAll(text)
 	return string(b), warnings, err
 }
+
+// CodeKind classifies a custom number format code: "number", "date",
+// "time" or "datetime".
+func CodeKind(code string) string {
+	return [...]string{isNumber: "number", isDate: "date", isTime: "time", isDateTime: "datetime"}[codeKind(code)]
+}

@@ -1,5 +1,6 @@
-// Package roster reads roster files (CSV, a JSON array, or JSON Lines) in
-// UTF-8, UTF-16 or a legacy encoding into rows of a target's fields, with
+// Package roster reads roster files (CSV, a JSON array, JSON Lines, or a
+// worksheet of an .xlsx workbook) in UTF-8, UTF-16 or a legacy encoding
+// into rows of a target's fields, with
 // an optional mapping of an export's columns to fields (ReadMap) and
 // values every row sets (ParseSet). A bad header, a mapping or setter that
 // does not fit the target, or a file that cannot be read is an error that
@@ -29,6 +30,7 @@ const (
 	CSV   Format = "csv"
 	JSON  Format = "json"
 	JSONL Format = "jsonl"
+	XLSX  Format = "xlsx" // an Excel workbook (Office Open XML), read from a file
 )
 
 // FormatOf picks the format from a file name; "-" (stdin) is CSV.
@@ -43,8 +45,12 @@ func FormatOf(path string) (Format, error) {
 		return JSON, nil
 	case ".jsonl", ".ndjson":
 		return JSONL, nil
+	case ".xlsx", ".xlsm":
+		return XLSX, nil
+	case ".xls", ".ods", ".numbers":
+		return "", fmt.Errorf("roster %s: save the workbook as Excel Workbook (.xlsx), or as CSV", path)
 	}
-	return "", fmt.Errorf("roster %s: the name must end in .csv, .json or .jsonl", path)
+	return "", fmt.Errorf("roster %s: the name must end in .csv, .json, .jsonl or .xlsx", path)
 }
 
 // Schema is what a roster's columns may be: the target's fields and the
@@ -71,6 +77,10 @@ type Schema struct {
 	Encoding string
 	// Warn, when set, is told what the reader guessed (an encoding).
 	Warn func(msg string)
+	// Sheet names the worksheet of an .xlsx roster to read (compared
+	// without regard to case); "" reads the first. Other formats have no
+	// sheets, and refuse one.
+	Sheet string
 }
 
 // schema is a Schema checked and made ready to resolve column names.
@@ -205,6 +215,20 @@ func ReadFile(ctx context.Context, path string, stdin io.Reader, s Schema) ([]mo
 	if err != nil {
 		return nil, err
 	}
+	if format == XLSX {
+		ps, err := s.prepare()
+		var rows []model.Row
+		if err == nil {
+			rows, err = readWorkbook(ctx, path, ps)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("roster %s: %w", path, err)
+		}
+		return rows, nil
+	}
 	in := stdin
 	if path != "-" {
 		f, err := openFile(ctx, path)
@@ -234,8 +258,13 @@ func ReadFile(ctx context.Context, path string, stdin io.Reader, s Schema) ([]mo
 func Read(ctx context.Context, r io.Reader, format Format, s Schema) ([]model.Row, error) {
 	switch format {
 	case CSV, JSON, JSONL:
+	case XLSX:
+		return nil, errors.New("a workbook is read from its file, out of order (ReadFile), not as a stream")
 	default:
 		return nil, fmt.Errorf("unknown roster format %q", format)
+	}
+	if s.Sheet != "" {
+		return nil, fmt.Errorf("--sheet %q: only an .xlsx roster has sheets", s.Sheet)
 	}
 	ps, err := s.prepare()
 	if err != nil {
@@ -346,7 +375,7 @@ func (b *builder) done(key string) model.Row {
 		b.fail(fmt.Errorf("%s is empty", key))
 	}
 	if len(b.errs) > 0 {
-		b.row.Err = fmt.Errorf("row %d: %w", b.row.N, valueErrors(b.errs))
+		b.row.Err = fmt.Errorf("%s: %w", b.row.Label(), valueErrors(b.errs))
 		b.row.Values = nil
 	} else {
 		b.row.Values = append(b.row.Values, b.every...)

@@ -49,12 +49,19 @@ func Acquire(dir, target, baseURL, who string) (*Lock, error) {
 	return &Lock{f: f}, nil
 }
 
-// Release gives the lock up.
+// Release gives the lock up. It unlocks before it closes: closing alone
+// frees the lock only once no descriptor shares the open file, and a
+// process forked at that moment (one starting a child, as tests do) holds
+// a copy until it execs.
 func (l *Lock) Release() error {
 	if l == nil || l.f == nil {
 		return nil
 	}
+	uerr := syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
 	err := l.f.Close()
 	l.f = nil
+	if uerr != nil {
+		return uerr
+	}
 	return err
 }
