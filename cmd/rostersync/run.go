@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -461,18 +462,24 @@ const verifyPause = 2 * time.Second
 // revert cannot restore. On a terminal, an apply then asks for yes before
 // anything is sent, unless --auto-approve; off one it never asks.
 func (j *job) show(p *plan.Plan, standing plan.Standing) error {
+	// Buffered: a plan of 20,000 changes is 60,000 lines, a write each
+	// unbuffered.
+	out := bufio.NewWriterSize(j.app.Stdout, 64<<10)
 	if j.opts.output == "json" {
-		if err := writePlanJSON(j.app.Stdout, p, standing); err != nil {
+		if err := writePlanJSON(out, p, standing); err != nil {
 			j.log.Error().Err(err).Msg("writing the plan to stdout") // the report still gets every row
 		}
 	} else {
-		writePlan(j.app.Stdout, p, standing, palette{on: j.app.colour(j.app.Stdout)})
+		writePlan(out, p, standing, palette{on: j.app.colour(j.app.Stdout)})
 	}
 	if len(j.notes) > 0 {
-		fmt.Fprintln(j.app.Stdout, "\nNot restorable:")
+		fmt.Fprintln(out, "\nNot restorable:")
 		for _, n := range j.notes {
-			fmt.Fprintln(j.app.Stdout, "  "+n)
+			fmt.Fprintln(out, "  "+n)
 		}
+	}
+	if err := out.Flush(); err != nil {
+		j.log.Error().Err(err).Msg("writing the plan to stdout")
 	}
 	ask := j.cmd == "apply" && !j.opts.autoApprove && isTerminal(j.app.Stdin) && isTerminal(j.app.Stdout)
 	if ask && p.Count(model.Planned) > 0 && standing.Err() == nil {

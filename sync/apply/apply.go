@@ -13,6 +13,7 @@ import (
 
 	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/plan"
+	"golang.org/x/sync/errgroup"
 )
 
 // Patcher sends a change to a target. The vendors' clients implement it.
@@ -109,12 +110,13 @@ func (a Applier) Apply(ctx context.Context, p *plan.Plan, record func(Outcome)) 
 		record(out)
 		prog.Step(1, out.Status == model.Failed)
 	}
-	// Workers goroutines take the items in turn: one goroutine per worker,
-	// not per item.
+	// An errgroup of Workers goroutines that take the items in turn: one
+	// goroutine per worker, not per item. A row's error is its outcome,
+	// so no worker returns one.
 	work := make(chan *plan.Item)
-	var wg sync.WaitGroup
+	var g errgroup.Group
 	for range min(max(1, a.Workers), p.Count(model.Planned)) {
-		wg.Go(func() {
+		g.Go(func() error {
 			for it := range work {
 				if ctx.Err() != nil { // stopped while this waited for a worker
 					notSent(it)
@@ -122,6 +124,7 @@ func (a Applier) Apply(ctx context.Context, p *plan.Plan, record func(Outcome)) 
 				}
 				finish(a.send(ctx, it))
 			}
+			return nil
 		})
 	}
 	for i := range p.Items {
@@ -136,7 +139,7 @@ func (a Applier) Apply(ctx context.Context, p *plan.Plan, record func(Outcome)) 
 		work <- it
 	}
 	close(work)
-	wg.Wait()
+	_ = g.Wait() // the workers return no error
 	a.verify(ctx, held, record)
 }
 
