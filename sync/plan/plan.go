@@ -23,7 +23,10 @@ type Change struct {
 	Field *model.Field
 	Old   any  // the current value, to be shown (see Planner.Redact); meaningless when !Known
 	Known bool // false for a write-only field this tool never wrote
-	New   any
+	// Redacted: Old held one of the run's secrets, removed, so it is fit
+	// to show but not to restore or compare (journal, plan file).
+	Redacted bool
+	New      any
 }
 
 // Item is what the plan decides for one row.
@@ -588,7 +591,8 @@ func (pl Planner) diff(r *model.Row, u *model.User, it *Item) {
 		if known && pl.same(u.ID, f, old, v.V) {
 			continue
 		}
-		it.Changes = append(it.Changes, Change{Field: f, Old: pl.shown(old), Known: known, New: v.V})
+		shown, redacted := pl.shown(old)
+		it.Changes = append(it.Changes, Change{Field: f, Old: shown, Known: known, Redacted: redacted, New: v.V})
 	}
 	if len(it.Changes) == 0 {
 		it.Status = model.Unchanged
@@ -598,14 +602,15 @@ func (pl Planner) diff(r *model.Row, u *model.User, it *Item) {
 }
 
 // shown returns a current value as the plan may show it: its text
-// through Redact.
-func (pl Planner) shown(v any) any {
+// through Redact; redacted reports whether that removed anything.
+func (pl Planner) shown(v any) (shown any, redacted bool) {
 	if pl.Redact == nil {
-		return v
+		return v, false
 	}
 	switch v := v.(type) {
 	case string:
-		return pl.Redact(v)
+		r := pl.Redact(v)
+		return r, r != v
 	case []any:
 		var out []any
 		for i, e := range v {
@@ -621,10 +626,10 @@ func (pl Planner) shown(v any) any {
 			}
 		}
 		if out != nil {
-			return out
+			return out, true
 		}
 	}
-	return v
+	return v, false
 }
 
 // current returns a field's current value: from the read, or for a
