@@ -15,7 +15,7 @@
 // runs are repeated, interleaved, -rounds times; the table quotes the
 // quickest and the range. Run it from the repository's root:
 //
-//	go run ./cmd/perf            # everything, about five minutes
+//	go run ./cmd/perf            # everything, about three minutes
 //	go run ./cmd/perf -quick     # smaller sizes, one round, no 1,000,000-row run
 //	go run ./cmd/perf -only rate # one section: rate, requests, throughput, scale or passwords
 package main
