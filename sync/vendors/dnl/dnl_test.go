@@ -641,3 +641,20 @@ func saysFailed(body []byte) bool {
 	}
 	return false
 }
+
+// TestFailureShapedUnlikeASuccess: a 200 saying "success": false whose
+// payload is not shaped like a success's is the vendor's error, with its
+// message, not "the answer is not the JSON expected".
+func TestFailureShapedUnlikeASuccess(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"success":false,"error":{"message":"bad page"},"payload":[]}`)
+	}))
+	defer srv.Close()
+	c := newClient(srv, rest.Config{})
+	_, err := c.Get(t.Context(), "7")
+	var apiErr *rest.Error
+	if !errors.As(err, &apiErr) || !strings.Contains(err.Error(), "bad page") {
+		t.Fatalf("Get = %v; want the API's error saying bad page", err)
+	}
+}

@@ -281,12 +281,15 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 			Message: fmt.Sprintf("answer larger than %d bytes", MaxBody)}
 	}
 	decoder, _ := out.(Decoder)
+	var undecoded error // the answer's shape was not a success's
 	if decoder != nil && resp.StatusCode < 400 {
-		said, err := decoder.DecodeAnswer(data)
-		if err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: the answer is not the JSON expected: %w", method, trimQuery(path), resp.StatusCode, err)
-		}
-		if !said.Failed() {
+		switch said, err := decoder.DecodeAnswer(data); {
+		case err != nil:
+			// A failure need not have a success's shape (Smartflo's expiry
+			// comes with "data": {}): Check reads the vendor's own error
+			// first, so that an expiry is still renewed.
+			undecoded = fmt.Errorf("%s %s: HTTP %d: the answer is not the JSON expected: %w", method, trimQuery(path), resp.StatusCode, err)
+		case !said.Failed():
 			return resp.StatusCode, nil
 		}
 		// The body says the call failed: Check reads why.
@@ -302,6 +305,9 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 			apiErr.Status = resp.StatusCode
 		}
 		return resp.StatusCode, apiErr
+	}
+	if undecoded != nil {
+		return resp.StatusCode, undecoded
 	}
 	if out != nil && decoder == nil {
 		if err := decode(data, out); err != nil {
