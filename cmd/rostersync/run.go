@@ -728,9 +728,10 @@ func resumeFrom(path string, key []byte) (func(*model.Row) (string, bool), error
 			finished[r.Row] = r
 		}
 	}
+	digester := model.NewDigester(key)
 	return func(r *model.Row) (string, bool) {
 		p, ok := finished[r.N]
-		if !ok || p.Key != r.Key || p.Digest == "" || p.Digest != r.Digest(key) {
+		if !ok || p.Key != r.Key || p.Digest == "" || p.Digest != digester.Digest(r) {
 			return "", false
 		}
 		return fmt.Sprintf("done in %s (%s)", path, p.Status), true

@@ -241,12 +241,19 @@ func FindRun(runs []*Run, id string) (*Run, error) {
 	return nil, errors.New("no run " + id + " in the journal")
 }
 
+// jsonZone reports whether encoding/json can write t's zone offset (it
+// refuses one of a day or more).
+func jsonZone(t time.Time) bool {
+	_, off := t.Zone()
+	return off > -24*60*60 && off < 24*60*60
+}
+
 // marshalEntry is json.Marshal(e), written by hand for a change, the one
 // entry a run writes for every row (TestMarshalEntry holds it to
 // encoding/json's bytes): reflection cost as much as the write.
 func marshalEntry(e Entry) ([]byte, error) {
 	if e.Type != "change" || e.Command != "" || e.Target != "" || e.BaseURL != "" || e.Plan != "" || e.Reverts != "" ||
-		e.Counts != nil || e.Exit != nil || e.At.Year() < 0 || e.At.Year() > 9999 {
+		e.Counts != nil || e.Exit != nil || e.At.Year() < 0 || e.At.Year() > 9999 || !jsonZone(e.At) {
 		return json.Marshal(e)
 	}
 	b := make([]byte, 0, 256)

@@ -96,7 +96,7 @@ func (a *listAnswer) DecodeAnswer(data []byte) (rest.Success, error) {
 				a.total = n
 				return err
 			case bytes.EqualFold(key, []byte("items")):
-				a.users, a.err = a.users[:0], nil // items given again replace the first
+				a.users, a.err = a.users[:0], nil // items given again replace the first (encoding/json would merge them)
 				if sc.Null() {
 					return nil
 				}

@@ -256,11 +256,13 @@ func (s *Scanner) String() (string, error) {
 func (s *Scanner) Number() (json.Number, error) {
 	switch c := s.Peek(); {
 	case c == '"':
+		start := s.pos
 		str, err := s.String()
 		if err != nil {
 			return "", err
 		}
 		if !validNumber(str) {
+			s.pos = start // a type error leaves the value unread, as every other one does
 			return "", fmt.Errorf("%w: %q is not a number", ErrType, str)
 		}
 		return json.Number(str), nil
@@ -278,12 +280,14 @@ func (s *Scanner) Int() (int, error) {
 	if c != '-' && (c < '0' || c > '9') {
 		return 0, s.typeErr("a number")
 	}
+	start := s.pos
 	text, err := s.number()
 	if err != nil {
 		return 0, err
 	}
 	n, err := strconv.Atoi(text)
 	if err != nil {
+		s.pos = start // a type error leaves the value unread
 		return 0, fmt.Errorf("%w: %s is not a whole number", ErrType, text)
 	}
 	return n, nil

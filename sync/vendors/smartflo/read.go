@@ -52,7 +52,7 @@ func (a *listAnswer) DecodeAnswer(data []byte) (rest.Success, error) {
 		case rest.IsSuccessKey(key):
 			err = success(sc, &said)
 		case bytes.EqualFold(key, []byte("data")):
-			a.users, a.items, a.err = a.users[:0], 0, nil // data given again replaces the first
+			a.users, a.items, a.err = a.users[:0], 0, nil // data given again replaces the first (encoding/json would merge them)
 			if sc.Null() {
 				return nil
 			}
