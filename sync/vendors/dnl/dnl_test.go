@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/rostersync/rostersync/ratelimit"
 	"github.com/rostersync/rostersync/sync/model"
+	"github.com/rostersync/rostersync/sync/plan"
 	"github.com/rostersync/rostersync/sync/vendors/dnl"
 	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
 	"github.com/rostersync/rostersync/sync/vendors/rest"
@@ -656,5 +658,48 @@ func TestFailureShapedUnlikeASuccess(t *testing.T) {
 	var apiErr *rest.Error
 	if !errors.As(err, &apiErr) || !strings.Contains(err.Error(), "bad page") {
 		t.Fatalf("Get = %v; want the API's error saying bad page", err)
+	}
+}
+
+// TestListLentUsers lists through Only with pages at once, where the
+// answers and their users' values are lent and reused once yield returns:
+// every user yields its own values, a yield error stops the listing with
+// that error, and the client lists correctly after it.
+func TestListLentUsers(t *testing.T) {
+	t.Parallel()
+	const n = 4*dnl.MaxPerPage + 300
+	fake := dnltest.New(dnltest.Config{Token: adminTok}, dnltest.Generate(n))
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	names := func(c plan.Reader) map[string]any {
+		got := map[string]any{}
+		if err := c.List(t.Context(), func(u model.User) error { got[u.ID] = u.Values["last_name"]; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	want := names(dnl.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: adminTok, Workers: 1}))
+	if len(want) != n {
+		t.Fatalf("the plain listing has %d users, want %d", len(want), n)
+	}
+	lent := dnl.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: adminTok, Workers: 4}).Only([]string{"last_name"})
+	stop := errors.New("enough")
+	for round := range 3 {
+		seen := 0
+		err := lent.List(t.Context(), func(u model.User) error {
+			if u.Values["last_name"] != want[u.ID] {
+				t.Errorf("round %d: user %s yields last_name %v, want %v", round, u.ID, u.Values["last_name"], want[u.ID])
+			}
+			if seen++; seen == 1500 {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) || seen != 1500 {
+			t.Fatalf("round %d: a yield error after %d users: List = %v", round, seen, err)
+		}
+		if got := names(lent); !maps.Equal(got, want) {
+			t.Fatalf("round %d: the lent listing differs from the plain one (%d users against %d)", round, len(got), len(want))
+		}
 	}
 }
