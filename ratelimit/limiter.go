@@ -48,6 +48,7 @@ type Limiter struct {
 
 	first    time.Time     // when the first answered request was sent
 	answers  []answer      // recent answers, by send time, oldest first
+	room     []answer      // the array answers lies at the end of; the front holds answers forgotten
 	since    time.Time     // when the rate last changed
 	good     rate.Limit    // a rate that held; 0 = none since the last cut
 	bad      rate.Limit    // the last rate refused; 0 = none known
@@ -145,6 +146,21 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// now lets a request start at once when it need not wait: no pause
+// holds and the bucket has a token (always, with no limit). It reports
+// whether the request may start; if not, the caller waits with Wait. It
+// spares a run without a limit the contexts and timers of a wait.
+func (l *Limiter) now() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if now.Before(l.notBefore) || !l.bucket.AllowN(now, 1) {
+		return false
+	}
+	l.lastStart = now
+	return true
 }
 
 // take waits for a token of b, or until ctx ends. Unlike b.Wait, it does
@@ -382,7 +398,18 @@ func (l *Limiter) note(sent time.Time, accepted bool, now time.Time) {
 	if l.first.IsZero() || sent.Before(l.first) {
 		l.first = sent
 	}
-	l.answers = append(l.answers, answer{sent: sent, accepted: accepted})
+	if len(l.answers) == cap(l.answers) && len(l.answers) <= cap(l.room)/2 {
+		// Move the answers kept to the front of the array, rather than grow
+		// it (a run at thousands of requests a second notes each); at most
+		// half of it, so that each move is paid for by as many appends.
+		l.answers = l.room[:copy(l.room, l.answers)]
+	}
+	if len(l.answers) == cap(l.answers) {
+		l.answers = append(l.answers, answer{sent: sent, accepted: accepted})
+		l.room = l.answers // a new array
+	} else {
+		l.answers = append(l.answers, answer{sent: sent, accepted: accepted})
+	}
 	drop := 0
 	for len(l.answers)-drop > recent && now.Sub(l.answers[drop].sent) >= memory {
 		drop++

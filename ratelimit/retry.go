@@ -111,21 +111,40 @@ func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) e
 		ctx, cancel = context.WithTimeout(ctx, p.Deadline)
 		defer cancel()
 	}
-	wait := ctx
-	if h := p.Health; h != nil {
-		if herr := h.Err(); herr != nil {
-			return 0, herr
-		}
-		var cancel context.CancelCauseFunc
-		wait, cancel = context.WithCancelCause(wait)
-		defer cancel(nil)
-		defer context.AfterFunc(h.ctx, func() { cancel(context.Cause(h.ctx)) })()
+	if herr := p.Health.Err(); herr != nil {
+		return 0, herr
 	}
+	// Waits (for a turn, between attempts) end with ctx, or when the API is
+	// judged unreachable: a context made only when a wait comes, as a run
+	// with no limit and no failures never waits.
+	var wait context.Context
+	cleanup := func() {}
+	waiting := func() context.Context {
+		if wait == nil {
+			wait = ctx
+			if h := p.Health; h != nil {
+				var cancel context.CancelCauseFunc
+				wait, cancel = context.WithCancelCause(wait)
+				stop := context.AfterFunc(h.ctx, func() { cancel(context.Cause(h.ctx)) })
+				cleanup = func() { stop(); cancel(nil) }
+			}
+		}
+		return wait
+	}
+	defer func() { cleanup() }()
 	var err error
 	var first time.Time
 	for attempt := 1; ; attempt++ {
-		if werr := lim.Wait(wait); werr != nil {
-			return attempt - 1, giveUp(err, werr)
+		if cerr := ctx.Err(); cerr != nil {
+			return attempt - 1, giveUp(err, context.Cause(ctx))
+		}
+		if herr := p.Health.Err(); herr != nil {
+			return attempt - 1, giveUp(err, herr)
+		}
+		if !lim.now() {
+			if werr := lim.Wait(waiting()); werr != nil {
+				return attempt - 1, giveUp(err, werr)
+			}
 		}
 		sent := time.Now()
 		if attempt == 1 {
@@ -170,13 +189,13 @@ func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) e
 		}
 		if status == 0 && !retryAt.IsZero() {
 			// Said to this request alone: it waits, the others go on.
-			if serr := sleep(wait, time.Until(retryAt)); serr != nil {
+			if serr := sleep(waiting(), time.Until(retryAt)); serr != nil {
 				return attempt, giveUp(err, serr)
 			}
 		}
 		var ag again
 		if retryAt.IsZero() && !errors.As(err, &ag) {
-			if serr := sleep(wait, p.backoff(attempt)); serr != nil {
+			if serr := sleep(waiting(), p.backoff(attempt)); serr != nil {
 				return attempt, giveUp(err, serr)
 			}
 		}

@@ -210,7 +210,8 @@ func TestSecretsInUsersFieldsStayOut(t *testing.T) {
 				must(0, os.WriteFile(rosterPath, []byte(roster), 0o600))
 
 				outputs := map[string]string{}
-				for i, args := range [][]string{{"plan"}, {"plan", "--output", "json"}, {"apply"}} {
+				saved := filepath.Join(dir, "plan.json")
+				for i, args := range [][]string{{"plan"}, {"plan", "--output", "json"}, {"plan", "--out", saved}, {"apply"}} {
 					var stdout, stderr bytes.Buffer
 					app := &App{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] },
 						ledgerCost: bcrypt.MinCost}
@@ -224,6 +225,12 @@ func TestSecretsInUsersFieldsStayOut(t *testing.T) {
 					outputs[name+": stdout"], outputs[name+": stderr"] = stdout.String(), stderr.String()
 					outputs[name+": report"] = string(must(os.ReadFile(report)))
 				}
+				// A saved plan keeps no value before that held a secret: the
+				// apply would compare the user with it, and fail the row.
+				outputs["saved plan"] = string(must(os.ReadFile(saved)))
+				if strings.Contains(outputs["saved plan"], "[REDACTED]") {
+					t.Errorf("the saved plan holds values with secrets cut out:\n%s", outputs["saved plan"])
+				}
 				// The old values were there to print: the plan shows them scrubbed.
 				for _, name := range []string{"plan: stdout", "plan --output json: stdout"} {
 					if strings.Count(outputs[name], "[REDACTED]") < 3 {
@@ -236,6 +243,23 @@ func TestSecretsInUsersFieldsStayOut(t *testing.T) {
 							t.Errorf("%s holds a secret (%.12s…):\n%s", name, s, text)
 						}
 					}
+				}
+				// The journal holds neither the secrets nor the values with
+				// them cut out: those three fields are unknown before, so
+				// that a revert names them rather than writing [REDACTED]
+				// into the users.
+				journals := must(filepath.Glob(filepath.Join(dir, "state", "rostersync", "*.journal.jsonl")))
+				if len(journals) != 1 {
+					t.Fatalf("journals: %v, want one", journals)
+				}
+				journal := string(must(os.ReadFile(journals[0])))
+				for _, s := range []string{cred, rosterPw, "[REDACTED]"} {
+					if strings.Contains(journal, s) {
+						t.Errorf("the journal holds %.12s…:\n%s", s, journal)
+					}
+				}
+				if n := strings.Count(journal, `"unknown":true`); n != 3 {
+					t.Errorf("the journal has %d fields unknown before, want the 3 whose values held a secret:\n%s", n, journal)
 				}
 			})
 		}

@@ -238,7 +238,7 @@ func (j *job) revertSource(v *vendors.Vendor) (source, error) {
 			case fc.Secret:
 				j.notes = append(j.notes, fmt.Sprintf("row %d, user %s: %s cannot go back: a password is never recorded", e.Row, e.User, fc.Field))
 			case fc.Unknown:
-				j.notes = append(j.notes, fmt.Sprintf("row %d, user %s: %s cannot go back: its value before the run was not known", e.Row, e.User, fc.Field))
+				j.notes = append(j.notes, fmt.Sprintf("row %d, user %s: %s cannot go back: its value before the run was not recorded (write-only and never written, or it held one of the run's secrets)", e.Row, e.User, fc.Field))
 			default:
 				c.Fields = append(c.Fields, plan.FileField{Field: fc.Field, Before: fc.After, After: fc.Before})
 			}

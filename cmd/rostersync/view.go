@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/rostersync/rostersync/sync/model"
@@ -30,6 +31,9 @@ func (c palette) faint(s string) string  { return c.paint("2", s) }
 // (sensitive)), blocks marked to stand out, the rows that fail, then the
 // counts and the guard.
 func writePlan(w io.Writer, p *plan.Plan, s plan.Standing, c palette) {
+	// A block is built in one buffer and written once: a plan may hold
+	// tens of thousands of them.
+	var block []byte
 	for i := range p.Items {
 		it := &p.Items[i]
 		if it.Status != model.Planned {
@@ -39,17 +43,27 @@ func writePlan(w io.Writer, p *plan.Plan, s plan.Standing, c palette) {
 		if it.Blocks() {
 			mark, tag = c.danger("!"), "  "+c.danger("BLOCK")
 		}
-		where := fmt.Sprintf("row %d: %s", it.Row, who(p, it))
+		block = append(append(block[:0], mark...), ' ')
 		if it.Row == 0 {
-			where = "not in the roster: user " + it.UserID
+			block = append(block, "not in the roster: user "+it.UserID...)
+		} else {
+			block = append(strconv.AppendInt(append(block, "row "...), int64(it.Row), 10), ": "...)
+			block = append(block, who(p, it)...)
 		}
-		fmt.Fprintf(w, "%s %s%s\n", mark, where, tag)
+		block = append(append(block, tag...), '\n')
 		width := 0
 		for _, ch := range it.Changes {
 			width = max(width, len(ch.Field.Name))
 		}
 		for _, ch := range it.Changes {
-			fmt.Fprintf(w, "    %-*s  %s → %s\n", width+1, ch.Field.Name+":", c.faint(show(ch, ch.Old, ch.Known)), show(ch, ch.New, true))
+			block = append(append(append(block, "    "...), ch.Field.Name...), ':')
+			for range width - len(ch.Field.Name) + 2 {
+				block = append(block, ' ')
+			}
+			block = append(block, c.faint(show(ch, ch.Old, ch.Known))+" → "+show(ch, ch.New, true)+"\n"...)
+		}
+		if _, err := w.Write(block); err != nil {
+			return // stdout is gone: nothing more can be written
 		}
 	}
 	// The footnote explains a mark that any block may show, so it stands
@@ -84,9 +98,9 @@ func writePlan(w io.Writer, p *plan.Plan, s plan.Standing, c palette) {
 // is another field (an email).
 func who(p *plan.Plan, it *plan.Item) string {
 	if it.Key == it.UserID {
-		return fmt.Sprintf("%s %s", p.Match, it.Key)
+		return p.Match + " " + it.Key
 	}
-	return fmt.Sprintf("%s %s (user %s)", p.Match, it.Key, it.UserID)
+	return p.Match + " " + it.Key + " (user " + it.UserID + ")"
 }
 
 func hasUnknown(p *plan.Plan) bool {

@@ -1,17 +1,21 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"flag"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rostersync/rostersync/ratelimit"
+	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/plan"
 	"github.com/rostersync/rostersync/sync/roster"
 	"github.com/rostersync/rostersync/sync/vendors/rest"
@@ -122,5 +126,25 @@ func TestSummaryAndMetricsGolden(t *testing.T) {
 	golden(t, "metrics.prom", must(os.ReadFile(metPath)))
 	if info := must(os.Stat(metPath)); info.Mode().Perm() != 0o644 {
 		t.Errorf("metrics file mode %v, want 0644 for node_exporter", info.Mode().Perm())
+	}
+}
+
+// BenchmarkPlanView prints a plan of 20,000 changes, as apply does before
+// it sends them.
+func BenchmarkPlanView(b *testing.B) {
+	name := smartflo.Target.Table.Field("name")
+	p := &plan.Plan{Target: "smartflo", Match: "id", Items: make([]plan.Item, 20000)}
+	for i := range p.Items {
+		id := strconv.Itoa(314678 + i)
+		p.Items[i] = plan.Item{Row: i + 1, Key: id, UserID: id, Status: model.Planned,
+			Changes: []plan.Change{{Field: name, Old: "User " + id, Known: true, New: "Peer " + id}}}
+	}
+	s := plan.Guard{MaxChanges: 20000, MaxBlockShare: 10}.Check(p)
+	for b.Loop() {
+		w := bufio.NewWriter(io.Discard)
+		writePlan(w, p, s, palette{})
+		if err := w.Flush(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -11,10 +11,9 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/plan"
+	"golang.org/x/sync/errgroup"
 )
 
 // Patcher sends a change to a target. The vendors' clients implement it.
@@ -89,8 +88,6 @@ func (a Applier) Apply(ctx context.Context, p *plan.Plan, record func(Outcome)) 
 		record(Outcome{Item: it, Status: model.Skipped, Err: fmt.Errorf("not sent: %w", context.Cause(ctx))})
 		prog.Step(1, false)
 	}
-	var g errgroup.Group
-	g.SetLimit(max(1, a.Workers))
 	var mu sync.Mutex
 	var held []Outcome // accepted, to be read back
 	finish := func(out Outcome) {
@@ -113,6 +110,23 @@ func (a Applier) Apply(ctx context.Context, p *plan.Plan, record func(Outcome)) 
 		record(out)
 		prog.Step(1, out.Status == model.Failed)
 	}
+	// An errgroup of Workers goroutines that take the items in turn: one
+	// goroutine per worker, not per item. A row's error is its outcome,
+	// so no worker returns one.
+	work := make(chan *plan.Item)
+	var g errgroup.Group
+	for range min(max(1, a.Workers), p.Count(model.Planned)) {
+		g.Go(func() error {
+			for it := range work {
+				if ctx.Err() != nil { // stopped while this waited for a worker
+					notSent(it)
+					continue
+				}
+				finish(a.send(ctx, it))
+			}
+			return nil
+		})
+	}
 	for i := range p.Items {
 		it := &p.Items[i]
 		if it.Status != model.Planned {
@@ -122,16 +136,10 @@ func (a Applier) Apply(ctx context.Context, p *plan.Plan, record func(Outcome)) 
 			notSent(it)
 			continue
 		}
-		g.Go(func() error {
-			if ctx.Err() != nil { // stopped while this waited for a worker
-				notSent(it)
-				return nil
-			}
-			finish(a.send(ctx, it))
-			return nil
-		})
+		work <- it
 	}
-	_ = g.Wait()
+	close(work)
+	_ = g.Wait() // the workers return no error
 	a.verify(ctx, held, record)
 }
 

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rostersync/rostersync/sync/model"
+	"github.com/rostersync/rostersync/sync/plan"
 )
 
 // ErrMismatch means the target accepted a change but a read back shows a
@@ -126,6 +129,19 @@ func canList(held []Outcome) bool {
 // a row).
 func verifiable(f *model.Field) bool { return !f.WriteOnly() && !f.Secret }
 
+// checked returns the names of the fields a read back compares.
+func checked(held []Outcome) []string {
+	var names []string
+	for _, o := range held {
+		for _, c := range o.Item.Changes {
+			if verifiable(c.Field) && !slices.Contains(names, c.Field.Name) {
+				names = append(names, c.Field.Name)
+			}
+		}
+	}
+	return names
+}
+
 // readBack reads the held outcomes' users: by listing, or one at a time.
 func (a Applier) readBack(ctx context.Context, held []Outcome, list bool) (map[string]*model.User, error) {
 	want := make(map[string]bool, len(held))
@@ -134,8 +150,13 @@ func (a Applier) readBack(ctx context.Context, held []Outcome, list bool) (map[s
 	}
 	users := make(map[string]*model.User, len(held))
 	if list {
-		err := a.Verify.List(ctx, func(u model.User) error {
+		lister := a.Verify
+		if n, ok := lister.(plan.Narrower); ok {
+			lister = n.Only(checked(held)) // the fields compared, not every one the list holds
+		}
+		err := lister.List(ctx, func(u model.User) error {
 			if want[u.ID] {
+				u.Values = maps.Clone(u.Values) // a narrowed listing lends its users
 				users[u.ID] = &u
 				if len(users) == len(want) {
 					return errAllFound

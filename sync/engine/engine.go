@@ -80,10 +80,7 @@ type Result struct {
 func (r *Run) Do(ctx context.Context) (Result, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	rec := &recorder{report: r.Report, log: r.Log, stop: cancel, digests: map[int]string{}}
-	for i := range r.Rows {
-		rec.digests[r.Rows[i].N] = r.Digest(&r.Rows[i])
-	}
+	rec := &recorder{report: r.Report, log: r.Log, stop: cancel, row: rowIndex(r.Rows), digest: r.Digest}
 
 	reading := r.display()
 	r.Planner.Progress = reading
@@ -154,10 +151,11 @@ func (quiet) Close()            {}
 // whose error is run-wide, or a report that cannot be written, cancels
 // the run with that cause.
 type recorder struct {
-	report  Report
-	log     zerolog.Logger
-	stop    context.CancelCauseFunc
-	digests map[int]string
+	report Report
+	log    zerolog.Logger
+	stop   context.CancelCauseFunc
+	row    func(n int) *model.Row // the roster row numbered n, or nil (an absent user's row 0)
+	digest func(*model.Row) string
 
 	mu         sync.Mutex
 	counts     map[string]int
@@ -169,7 +167,10 @@ type recorder struct {
 
 // outcome records one applied (or not) row, stopping the run on a
 // run-wide error.
-func (rc *recorder) outcome(o apply.Outcome) {
+func (rc *recorder) outcome(o apply.Outcome) { rc.record(o, nil) }
+
+// record is outcome with the row's digest when it is known (nil: not yet).
+func (rc *recorder) record(o apply.Outcome, digest *string) {
 	switch {
 	case model.RunWide(o.Err):
 		rc.stop(runWideCause(o.Err))
@@ -190,7 +191,33 @@ func (rc *recorder) outcome(o apply.Outcome) {
 	if o.Err != nil {
 		row.Error = o.Err.Error()
 	}
-	rc.write(row)
+	rc.write(row, digest)
+}
+
+// rowIndex returns the lookup of rows by number (model.Row.N).
+func rowIndex(rows []model.Row) func(n int) *model.Row {
+	dense := true
+	for i := range rows {
+		dense = dense && rows[i].N == i+1
+	}
+	if dense {
+		return func(n int) *model.Row {
+			if n < 1 || n > len(rows) {
+				return nil
+			}
+			return &rows[n-1]
+		}
+	}
+	byN := make(map[int]int, len(rows))
+	for i := range rows {
+		byN[rows[i].N] = i
+	}
+	return func(n int) *model.Row {
+		if i, ok := byN[n]; ok {
+			return &rows[i]
+		}
+		return nil
+	}
 }
 
 // runWideCause is what every row not sent names as the run's end: the API
@@ -205,14 +232,34 @@ func runWideCause(err error) error {
 
 // items records the plan's items: planned ones with the status and error
 // turn gives them (nil: as planned), the others as they are.
+// The rows' digests, the costliest part of recording a row, are computed a
+// chunk ahead on another goroutine (another core, for a large plan),
+// never more than two chunks of them held.
 func (rc *recorder) items(p *plan.Plan, turn func(*plan.Item) (model.Status, error)) {
-	for i := range p.Items {
-		it := &p.Items[i]
-		o := apply.Outcome{Item: it, Status: it.Status, Err: it.Err}
-		if it.Status == model.Planned && turn != nil {
-			o.Status, o.Err = turn(it)
+	const chunk = 2048
+	ahead := make(chan []string, 1)
+	go func() {
+		defer close(ahead)
+		for lo := 0; lo < len(p.Items); lo += chunk {
+			ds := make([]string, min(chunk, len(p.Items)-lo))
+			for i := range ds {
+				if r := rc.row(p.Items[lo+i].Row); r != nil {
+					ds[i] = rc.digest(r)
+				}
+			}
+			ahead <- ds
 		}
-		rc.outcome(o)
+	}()
+	for lo := 0; lo < len(p.Items); lo += chunk {
+		ds := <-ahead
+		for i, digest := range ds {
+			it := &p.Items[lo+i]
+			o := apply.Outcome{Item: it, Status: it.Status, Err: it.Err}
+			if it.Status == model.Planned && turn != nil {
+				o.Status, o.Err = turn(it)
+			}
+			rc.record(o, &digest)
+		}
 	}
 }
 
@@ -225,12 +272,17 @@ func (rc *recorder) rows(rows []model.Row, why error) {
 		if r.Err != nil {
 			status, err = model.Failed, r.Err
 		}
-		rc.write(report.Row{Row: r.N, Key: r.Key, Status: string(status), Error: err.Error()})
+		rc.write(report.Row{Row: r.N, Key: r.Key, Status: string(status), Error: err.Error()}, nil)
 	}
 }
 
-func (rc *recorder) write(row report.Row) {
-	row.Digest = rc.digests[row.Row]
+func (rc *recorder) write(row report.Row, digest *string) {
+	switch r := rc.row(row.Row); {
+	case digest != nil:
+		row.Digest = *digest
+	case r != nil:
+		row.Digest = rc.digest(r) // when written: a million digests held at once would cost a hundred megabytes
+	}
 	rc.mu.Lock()
 	if rc.counts == nil {
 		rc.counts = map[string]int{}

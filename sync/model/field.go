@@ -66,6 +66,15 @@ func (p Path) Lookup(doc map[string]any) any {
 		}
 		v = obj[k]
 	}
+	return p.interpret(v)
+}
+
+// Keys returns the keys p walks, from the top of the object.
+func (p Path) Keys() []string { return p.keys }
+
+// interpret turns the value found at p's keys into p's value: itself, or
+// for a path made with Is, whether it is the number.
+func (p Path) interpret(v any) any {
 	if p.is == nil {
 		return v
 	}
@@ -185,26 +194,103 @@ func (t *Table) user(id string, doc map[string]any, full bool) (User, error) {
 		if p.Zero() {
 			continue
 		}
-		raw := p.Lookup(doc)
-		if f.Secret {
-			hash, _ := raw.(string) // a bcrypt hash, or nothing set
-			u.Values[f.Name] = hash
+		if err := u.set(f, p, p.Lookup(doc)); err != nil {
+			return User{}, err
+		}
+	}
+	return u, nil
+}
+
+// set stores a field's value read at p (raw, as encoding/json decodes it
+// with UseNumber, p's Is applied) in the kind's form.
+func (u *User) set(f *Field, p Path, raw any) error {
+	if f.Secret {
+		hash, _ := raw.(string) // a bcrypt hash, or nothing set
+		u.Values[f.Name] = hash
+		return nil
+	}
+	v, err := f.Kind.Decode(raw)
+	switch {
+	case err == nil:
+	case raw == nil:
+		v, err = nil, nil // null where the kind has no cleared value: unknown, differs from any value
+	case isText(raw):
+		// Text the kind would refuse from a roster (an agent id of 12
+		// digits, a legacy email): the API holds it, so keep it as it is.
+		v, err = raw, nil
+	}
+	if err != nil {
+		return fmt.Errorf("user %s: the API's %s: %w", u.ID, p, err)
+	}
+	u.Values[f.Name] = v
+	return nil
+}
+
+// Pick is a choice of a table's fields to read from one kind of read (the
+// list's items, or the one-user read): the key paths a decoder picks out
+// of each user, and how the values found there become a User. A plan
+// picks only the fields it compares, sends or matches on, so that a
+// decoder skips the rest of every user without building it.
+type Pick struct {
+	full   bool
+	fields []*Field
+	paths  []Path
+	keys   [][]string
+}
+
+// PickList returns the fields of the list read that want names; want nil
+// picks every field the list holds.
+func (t *Table) PickList(want func(name string) bool) *Pick { return t.pick(want, false) }
+
+// PickRead returns the fields of the one-user read that want names; want
+// nil picks every field the read holds.
+func (t *Table) PickRead(want func(name string) bool) *Pick { return t.pick(want, true) }
+
+func (t *Table) pick(want func(string) bool, full bool) *Pick {
+	pk := &Pick{full: full}
+	for i := range t.fields {
+		f := &t.fields[i]
+		p := f.List
+		if full {
+			p = f.Read
+		}
+		if p.Zero() || (want != nil && !want(f.Name)) {
 			continue
 		}
-		v, err := f.Kind.Decode(raw)
-		switch {
-		case err == nil:
-		case raw == nil:
-			v, err = nil, nil // null where the kind has no cleared value: unknown, differs from any value
-		case isText(raw):
-			// Text the kind would refuse from a roster (an agent id of 12
-			// digits, a legacy email): the API holds it, so keep it as it is.
-			v, err = raw, nil
+		pk.fields = append(pk.fields, f)
+		pk.paths = append(pk.paths, p)
+		pk.keys = append(pk.keys, p.keys)
+	}
+	return pk
+}
+
+// Paths returns the key paths of the fields picked, in order: raw values
+// for User come in this order.
+func (pk *Pick) Paths() [][]string { return pk.keys }
+
+// User builds a user from raw, the value found at each of Paths (nil when
+// absent or under a parent that is not an object), as encoding/json
+// decodes into an any with UseNumber: the same user UserFromList (or
+// UserFromRead) builds from the whole decoded object, with only the
+// fields picked.
+func (pk *Pick) User(id string, raw []any) (User, error) {
+	return pk.UserIn(id, raw, nil)
+}
+
+// UserIn is User with the values put in values, emptied first, when it is
+// not nil: a reader that lends its users until its caller's yield returns
+// reuses their maps, a million of which would be a quarter of a gigabyte.
+func (pk *Pick) UserIn(id string, raw []any, values map[string]any) (User, error) {
+	if values == nil {
+		values = make(map[string]any, len(pk.fields))
+	} else {
+		clear(values)
+	}
+	u := User{ID: id, Values: values, Full: pk.full}
+	for i, f := range pk.fields {
+		if err := u.set(f, pk.paths[i], pk.paths[i].interpret(raw[i])); err != nil {
+			return User{}, err
 		}
-		if err != nil {
-			return User{}, fmt.Errorf("user %s: the API's %s: %w", id, p, err)
-		}
-		u.Values[f.Name] = v
 	}
 	return u, nil
 }

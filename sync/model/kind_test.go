@@ -1,7 +1,11 @@
 package model_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -304,4 +308,30 @@ func formatted(k model.Kind, items []any) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestDigestIsTheHMACOfTheRow holds Digest to its definition, whatever
+// the lengths of the values (the Digester writes them in chunks), so
+// that reports written before it still resume.
+func TestDigestIsTheHMACOfTheRow(t *testing.T) {
+	name := &model.Field{Name: "name", Kind: model.Text}
+	tags := &model.Field{Name: "tags", Kind: model.List(model.Text, "")}
+	key := []byte("k")
+	for _, r := range []model.Row{
+		{Key: "7"},
+		{Key: "7", Values: []model.Value{{Field: name, V: "Ann"}}},
+		{Key: strings.Repeat("9", 70), Values: []model.Value{{Field: name, V: strings.Repeat("long ", 40)}, {Field: tags, V: []any{"a", "b"}}}},
+	} {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(r.Key))
+		for _, v := range r.Values {
+			m.Write([]byte("\x00" + v.Field.Name + "=" + v.Field.Kind.Format(v.V)))
+		}
+		if want := hex.EncodeToString(m.Sum(nil)[:16]); r.Digest(key) != want {
+			t.Errorf("row %q: Digest %s, want %s", r.Key, r.Digest(key), want)
+		}
+	}
+	if (&model.Row{Key: "7", Err: errors.New("bad")}).Digest(key) != "" {
+		t.Error("a failed row has a digest")
+	}
 }

@@ -76,7 +76,7 @@ func NewFile(p *Plan, baseURL string, roster *Digest, now time.Time) (*File, err
 			ff := FileField{Field: ch.Field.Name, Sensitive: ch.Field.Secret}
 			if !ch.Field.Secret {
 				var err error
-				if ch.Known {
+				if ch.Known && !ch.Redacted {
 					if ff.Before, err = encode(ch.Field, ch.Old); err != nil {
 						return nil, err
 					}

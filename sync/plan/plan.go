@@ -11,7 +11,6 @@ import (
 	"maps"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -24,7 +23,10 @@ type Change struct {
 	Field *model.Field
 	Old   any  // the current value, to be shown (see Planner.Redact); meaningless when !Known
 	Known bool // false for a write-only field this tool never wrote
-	New   any
+	// Redacted: Old held one of the run's secrets, removed, so it is fit
+	// to show but not to restore or compare (journal, plan file).
+	Redacted bool
+	New      any
 }
 
 // Item is what the plan decides for one row.
@@ -214,21 +216,31 @@ func matchKey(f *model.Field, v string) string {
 // rest, so that many rows sharing one key cost time and output in
 // proportion to the rows, not to their square.
 func (pl Planner) markDuplicates(rows []model.Row, items []Item, match *model.Field) {
-	seen := make(map[string][]int, len(rows))
+	first := newKeyIndex(len(rows))
+	var dups map[string][]int // by key, the rows of keys given twice or more
 	for i := range rows {
-		if rows[i].Err == nil {
-			k := matchKey(match, rows[i].Key)
-			seen[k] = append(seen[k], i)
+		if rows[i].Err != nil {
+			continue
+		}
+		k := matchKey(match, rows[i].Key)
+		j, seen := first.get(k)
+		switch {
+		case !seen:
+			first.set(k, int32(i))
+		case dups[k] == nil:
+			if dups == nil {
+				dups = map[string][]int{}
+			}
+			dups[k] = []int{int(j), i}
+		default:
+			dups[k] = append(dups[k], i)
 		}
 	}
 	name := pl.Target.Key
 	if match != nil {
 		name = match.Name
 	}
-	for _, idx := range seen {
-		if len(idx) < 2 {
-			continue
-		}
+	for _, idx := range dups {
 		first := make([]string, 0, min(len(idx), namedMost+1))
 		for _, i := range idx[:min(len(idx), namedMost+1)] {
 			first = append(first, fmt.Sprint(rows[i].N))
@@ -287,8 +299,13 @@ func (pl Planner) fieldsNeeded(rows []model.Row, items []Item, match *model.Fiel
 	for _, v := range pl.Absent.Scope {
 		need[v.Field.Name] = true
 	}
-	if f := pl.Target.Table.Block(); f != nil && pl.Absent.wantsEveryone() {
-		need[f.Name] = true
+	if pl.Absent.wantsEveryone() {
+		if f := pl.Target.Table.Block(); f != nil {
+			need[f.Name] = true
+		}
+		if p := pl.Target.Protected; p != nil {
+			need[p.Field.Name] = true // who never counts as absent (DNL's admins)
+		}
 	}
 	for i := range rows {
 		if items[i].Status != model.Planned {
@@ -327,10 +344,10 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 		// their users go by, so a large roster streams: only users still to
 		// be read in full, or compared through bcrypt (slow, so diffed in
 		// parallel later), are kept.
-		byKey := make(map[string]int32, len(rows))
+		byKey := newKeyIndex(len(rows))
 		for i := range rows {
 			if items[i].Status == model.Planned {
-				byKey[rows[i].Key] = int32(i)
+				byKey.set(rows[i].Key, int32(i))
 			}
 		}
 		prog := model.ProgressOrNone(pl.Progress)
@@ -344,11 +361,11 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 				st.keep(u)
 				return nil
 			}
-			i, ok := byKey[u.ID]
+			i, ok := byKey.get(u.ID)
 			if !ok {
 				return nil
 			}
-			items[i].UserID = u.ID
+			items[i].UserID = rows[i].Key // the same id: the row's string, not one more per user
 			if r := &rows[i]; needsFullRead(r) || hasSecret(r) || unknownInList(r, &u) {
 				st.keep(u)
 			} else {
@@ -358,11 +375,15 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 			return nil
 		}
 		var err error
-		if nl, ok := pl.Reader.(NamedLister); ok && match == nil && !pl.Absent.wantsEveryone() {
-			st.total, err = nl.ListNamed(ctx, slices.Collect(maps.Keys(byKey)), eachOnce(keep))
+		lister := pl.Reader
+		if n, ok := lister.(Narrower); ok {
+			lister = n.Only(slices.Sorted(maps.Keys(st.need)))
+		}
+		if nl, ok := lister.(NamedLister); ok && match == nil && !pl.Absent.wantsEveryone() {
+			st.total, err = nl.ListNamed(ctx, byKey.keys(), eachOnce(byKey.len(), keep))
 		} else {
 			st.total = 0
-			err = pl.Reader.List(ctx, eachOnce(func(u model.User) error { st.total++; return keep(u) }))
+			err = lister.List(ctx, eachOnce(len(rows), func(u model.User) error { st.total++; return keep(u) }))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading the users: %w", err)
@@ -484,7 +505,7 @@ func (pl Planner) getAll(ctx context.Context, st *state, ids []string, want map[
 // countUsers lists the target only to count its users.
 func countUsers(ctx context.Context, t Reader) (int, error) {
 	n := 0
-	err := t.List(ctx, eachOnce(func(model.User) error { n++; return nil }))
+	err := t.List(ctx, eachOnce(0, func(model.User) error { n++; return nil }))
 	return n, err
 }
 
@@ -500,24 +521,12 @@ var ErrListedTwice = errors.New("the listing holds a user twice")
 // user_id twice"). Every listing the plan reads goes through it, whatever
 // the vendor, so the plan is never made from such a listing: the run stops
 // before any write. Numeric ids, which both vendors use, are kept as
-// integers: some forty bytes a user (40 MB for a million), not a string
-// each.
-func eachOnce(yield func(model.User) error) func(model.User) error {
-	nums := map[int64]struct{}{}
-	var others map[string]struct{}
+// bits (idSet): 125 kB for a million users numbered from 1.
+// size is how many users the listing is likely to hold, to size the set.
+func eachOnce(size int, yield func(model.User) error) func(model.User) error {
+	seen := newIDSet(size)
 	return func(u model.User) error {
-		dup := false
-		if n, err := strconv.ParseInt(u.ID, 10, 64); err == nil && strconv.FormatInt(n, 10) == u.ID {
-			_, dup = nums[n]
-			nums[n] = struct{}{}
-		} else {
-			if others == nil {
-				others = map[string]struct{}{}
-			}
-			_, dup = others[u.ID]
-			others[u.ID] = struct{}{}
-		}
-		if dup {
+		if seen.add(u.ID) {
 			return fmt.Errorf("%w: user %s; the pages overlapped, so the listing may lack another user (the users changed while they were read, or the API pages in no stable order); nothing was sent, run again", ErrListedTwice, u.ID)
 		}
 		return yield(u)
@@ -569,7 +578,9 @@ func needsFullRead(r *model.Row) bool {
 
 // diff fills in the item's changes and PATCH body, or marks it unchanged.
 func (pl Planner) diff(r *model.Row, u *model.User, it *Item) {
-	it.UserID = u.ID
+	if it.UserID != u.ID {
+		it.UserID = u.ID
+	}
 	var written map[string]any
 	if pl.Ledger != nil {
 		written = pl.Ledger.Written(u.ID)
@@ -580,7 +591,8 @@ func (pl Planner) diff(r *model.Row, u *model.User, it *Item) {
 		if known && pl.same(u.ID, f, old, v.V) {
 			continue
 		}
-		it.Changes = append(it.Changes, Change{Field: f, Old: pl.shown(old), Known: known, New: v.V})
+		shown, redacted := pl.shown(old)
+		it.Changes = append(it.Changes, Change{Field: f, Old: shown, Known: known, Redacted: redacted, New: v.V})
 	}
 	if len(it.Changes) == 0 {
 		it.Status = model.Unchanged
@@ -590,14 +602,15 @@ func (pl Planner) diff(r *model.Row, u *model.User, it *Item) {
 }
 
 // shown returns a current value as the plan may show it: its text
-// through Redact.
-func (pl Planner) shown(v any) any {
+// through Redact; redacted reports whether that removed anything.
+func (pl Planner) shown(v any) (shown any, redacted bool) {
 	if pl.Redact == nil {
-		return v
+		return v, false
 	}
 	switch v := v.(type) {
 	case string:
-		return pl.Redact(v)
+		r := pl.Redact(v)
+		return r, r != v
 	case []any:
 		var out []any
 		for i, e := range v {
@@ -613,10 +626,10 @@ func (pl Planner) shown(v any) any {
 			}
 		}
 		if out != nil {
-			return out
+			return out, true
 		}
 	}
-	return v
+	return v, false
 }
 
 // current returns a field's current value: from the read, or for a

@@ -24,6 +24,19 @@ type NamedLister interface {
 	ListNamed(ctx context.Context, ids []string, yield func(model.User) error) (total int, err error)
 }
 
+// Narrower is a Reader whose list reads can carry only some fields: Only
+// returns a Reader of the same target (a NamedLister too, when this one
+// is) whose listed users hold only the named fields. A plan lists with
+// only the fields it compares, sends or matches on, so that a vendor's
+// client skips the rest of every user instead of building it: most of the
+// cost of a large listing. One-user reads (Get) still hold every field.
+// The users such a Reader's listings yield are lent: their Values maps
+// may be filled again once yield returns, so a caller keeps a copy of
+// what it keeps (the plan keeps values, never a user's map).
+type Narrower interface {
+	Only(fields []string) Reader
+}
+
 // Ledger is what the plan reads of the record of write-only fields, which
 // no read returns: what this tool last wrote to each user. Values are as
 // JSON decodes them (numbers as json.Number); a secret's is opaque and

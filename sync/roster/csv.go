@@ -32,6 +32,9 @@ type record struct {
 	cells []string
 }
 
+// recordBatch is how many records gocsv may read ahead of readCSV.
+const recordBatch = 256
+
 // recordCap is the room a record starts with: enough for the columns of
 // most rosters, so that a record is one allocation, not one per doubling.
 const recordCap = 16
@@ -157,10 +160,16 @@ func readCSV(br *bufio.Reader, lim *budget, s *schema) ([]model.Row, error) {
 
 	var rows []model.Row
 	src := &recordSource{r: cr, header: columns, noLines: true, budget: lim}
-	err = gocsv.UnmarshalDecoderToCallback(gocsv.NewSimpleDecoderFromCSVReader(src), func(rec record) {
+	// gocsv fills records on its own goroutine, a batch ahead: a channel
+	// with room hands them over without a switch per record (its callback
+	// form would cost one, and a reflective call).
+	records := make(chan record, recordBatch)
+	done := make(chan error, 1)
+	go func() { done <- gocsv.UnmarshalDecoderToChan(gocsv.NewSimpleDecoderFromCSVReader(src), records) }()
+	for rec := range records {
 		rows = append(rows, lay.row(len(rows)+1, 0, rec.cells, nil))
-	})
-	if err != nil {
+	}
+	if err := <-done; err != nil {
 		return nil, err
 	}
 	if src.err != nil {

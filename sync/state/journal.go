@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -155,7 +156,7 @@ func (j *Journal) append(e Entry) error {
 	if e.At.IsZero() {
 		e.At = time.Now().UTC()
 	}
-	line, err := json.Marshal(e)
+	line, err := marshalEntry(e)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
@@ -238,4 +239,115 @@ func FindRun(runs []*Run, id string) (*Run, error) {
 		}
 	}
 	return nil, errors.New("no run " + id + " in the journal")
+}
+
+// jsonZone reports whether encoding/json can write t's zone offset (it
+// refuses one of a day or more).
+func jsonZone(t time.Time) bool {
+	_, off := t.Zone()
+	return off > -24*60*60 && off < 24*60*60
+}
+
+// marshalEntry is json.Marshal(e), written by hand for a change, the one
+// entry a run writes for every row (TestMarshalEntry holds it to
+// encoding/json's bytes): reflection cost as much as the write.
+func marshalEntry(e Entry) ([]byte, error) {
+	if e.Type != "change" || e.Command != "" || e.Target != "" || e.BaseURL != "" || e.Plan != "" || e.Reverts != "" ||
+		e.Counts != nil || e.Exit != nil || e.At.Year() < 0 || e.At.Year() > 9999 || !jsonZone(e.At) {
+		return json.Marshal(e)
+	}
+	b := make([]byte, 0, 256)
+	b = appendString(append(b, `{"run":`...), e.Run)
+	b = appendString(append(b, `,"type":`...), e.Type)
+	b = append(b, `,"at":"`...)
+	b = e.At.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if e.Row != 0 {
+		b = strconv.AppendInt(append(b, `,"row":`...), int64(e.Row), 10)
+	}
+	if e.Key != "" {
+		b = appendString(append(b, `,"key":`...), e.Key)
+	}
+	if e.User != "" {
+		b = appendString(append(b, `,"user":`...), e.User)
+	}
+	if len(e.Fields) > 0 {
+		b = append(b, `,"fields":[`...)
+		for i, f := range e.Fields {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(append(b, `{"field":`...), f.Field)
+			for _, raw := range []struct {
+				key string
+				v   json.RawMessage
+			}{{`,"before":`, f.Before}, {`,"after":`, f.After}} {
+				if len(raw.v) == 0 {
+					continue
+				}
+				b = append(b, raw.key...)
+				var err error
+				if b, err = appendCompact(b, raw.v); err != nil {
+					return nil, err
+				}
+			}
+			if f.Unknown {
+				b = append(b, `,"unknown":true`...)
+			}
+			if f.Secret {
+				b = append(b, `,"secret":true`...)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
+}
+
+// appendCompact appends a raw JSON value as encoding/json writes a
+// json.RawMessage: compacted, with HTML escaped.
+func appendCompact(b []byte, raw json.RawMessage) ([]byte, error) {
+	if json.Valid(raw) && plainJSON(raw) {
+		return append(b, raw...), nil // as json.Marshal wrote it: compact and escaped already
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, err
+	}
+	var esc bytes.Buffer
+	json.HTMLEscape(&esc, buf.Bytes())
+	return append(b, esc.Bytes()...), nil
+}
+
+// appendString appends s quoted as encoding/json quotes it: plain
+// printable ASCII as it is, anything it escapes through encoding/json.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			out, _ := json.Marshal(s) // a string always marshals
+			return append(b, out...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// plainJSON reports whether valid JSON is as Compact and HTMLEscape leave
+// it: no white space outside strings, nothing HTML-escaped needs.
+func plainJSON(raw []byte) bool {
+	in := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case in && c == '\\':
+			i++
+		case c == '"':
+			in = !in
+		case !in && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			return false
+		case c == '<' || c == '>' || c == '&' || c == 0xE2: // 0xE2: U+2028 and U+2029 start so
+			return false
+		}
+	}
+	return true
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,27 +74,33 @@ var Target = model.Target{Name: "dnl", Table: table, Key: "user_id", MatchFields
 
 // Client is a DNL API client.
 type Client struct {
-	api *rest.Client
+	api    *rest.Client
+	listed *reading // the fields a list read picks
+	read   *reading // the fields a one-user read picks: all it holds
+	ahead  int      // list pages asked for at once, past the one read
 }
 
 var (
 	_ plan.Reader      = (*Client)(nil)
 	_ plan.NamedLister = (*Client)(nil)
+	_ plan.Narrower    = (*Client)(nil)
 	_ apply.Patcher    = (*Client)(nil)
 )
 
 // New returns a client for cfg. DNL is self-hosted: BaseURL is required.
 func New(cfg rest.Config) *Client {
 	return &Client{api: rest.NewClient(cfg, rest.API{AuthHeader: "X-Auth-Token",
-		SecretKeys: []string{"passwd", "password"}, Check: Check, Login: login})}
+		SecretKeys: []string{"passwd", "password"}, Check: Check, Login: login}),
+		listed: newReading(table.PickList(nil)), read: newReading(table.PickRead(nil)), ahead: max(1, cfg.Workers)}
 }
 
-// listPage is the payload of GET /v1/user/list.
-type listPage struct {
-	Total   int              `json:"total"`
-	Page    int              `json:"page"`
-	PerPage int              `json:"per_page"`
-	Items   []map[string]any `json:"items"`
+// Only implements plan.Narrower: a client whose list reads carry only the
+// named fields, sharing this one's connection, limiter and token.
+func (c *Client) Only(fields []string) plan.Reader {
+	n := *c
+	n.listed = newReading(table.PickList(func(name string) bool { return slices.Contains(fields, name) }))
+	n.listed.lend = true
+	return &n
 }
 
 // List implements plan.Reader, reading pages until it holds the total the
@@ -126,16 +133,20 @@ func (c *Client) ListNamed(ctx context.Context, ids []string, yield func(model.U
 	if err != nil || len(seen) == total {
 		return total, err
 	}
-	var missing []string
-	for _, id := range ids {
-		if _, err := strconv.ParseInt(id, 10, 64); err == nil && !seen[id] {
-			missing = append(missing, id)
-		}
+	isMissing := func(id string) bool {
+		_, err := strconv.ParseInt(id, 10, 64)
+		return err == nil && !seen[id]
 	}
 	pagesLeft := (total+MaxPerPage-1)/MaxPerPage - 1
-	if reads := (len(missing) + idsPerRead - 1) / idsPerRead; reads >= pagesLeft {
+	if reads := (countFunc(ids, isMissing) + idsPerRead - 1) / idsPerRead; reads >= pagesLeft {
 		_, err := c.list(ctx, listing{page: 1}, yield)
 		return total, err
+	}
+	var missing []string
+	for _, id := range ids {
+		if isMissing(id) {
+			missing = append(missing, id)
+		}
 	}
 	filtered := map[string]bool{} // users yielded by user_id_in reads
 	for lo := 0; lo < len(missing); lo += idsPerRead {
@@ -162,6 +173,17 @@ func (c *Client) ListNamed(ctx context.Context, ids []string, yield func(model.U
 	return total, nil
 }
 
+// countFunc counts the elements of s that f holds for.
+func countFunc[T any](s []T, f func(T) bool) int {
+	n := 0
+	for _, v := range s {
+		if f(v) {
+			n++
+		}
+	}
+	return n
+}
+
 // errFilterIgnored is a filtered read whose answer holds more users than
 // the filter can match.
 var errFilterIgnored = errors.New("the API ignored the user_id_in filter")
@@ -186,27 +208,49 @@ type listing struct {
 const listOrder = "order_by=user_id&order_dir=asc"
 
 // list reads the pages of l, checking what it gathered against the total
-// the API reports, which it returns.
+// the API reports, which it returns. The first page tells the total; the
+// pages after it are fetched several at once (as many as the client's
+// workers, each waiting its turn on the limiter) and read in order, with
+// the same checks as one after another.
 func (c *Client) list(ctx context.Context, l listing, yield func(model.User) error) (total int, err error) {
-	page := l.page
-	seen := page * MaxPerPage
-	for n := 0; l.maxPages == 0 || n < l.maxPages; n, page = n+1, page+1 {
-		var out struct {
-			Payload listPage `json:"payload"`
+	ctx, cancel := context.WithCancel(ctx)
+	var pending []chan fetched // pages asked for, in order
+	defer func() {
+		cancel() // pages fetched ahead and not wanted any more
+		for _, ch := range pending {
+			<-ch
 		}
-		path := fmt.Sprintf("/v1/user/list?%s&page=%d&per_page=%d%s", listOrder, page, MaxPerPage, l.filter)
-		if _, err := c.api.Do(ctx, http.MethodGet, path, nil, &out); err != nil {
+	}()
+	page, next := l.page, l.page+1 // the page to read, and the next to ask for
+	seen := page * MaxPerPage
+	last := -1 // the last page the total says there is; -1: not known yet
+	for n := 0; l.maxPages == 0 || n < l.maxPages; n, page = n+1, page+1 {
+		var out *listAnswer
+		if len(pending) > 0 {
+			f := <-pending[0]
+			pending = pending[1:]
+			out, err = f.out, f.err
+		} else {
+			out, err = c.page(ctx, l, page)
+			next = page + 1
+		}
+		if err != nil {
 			return total, err
 		}
-		total = out.Payload.Total
+		total = out.total
 		if l.maxTotal > 0 && total > l.maxTotal {
 			return total, fmt.Errorf("GET /v1/user/list: %w: it reports %d users for %d ids", errFilterIgnored, total, l.maxTotal)
 		}
-		for _, item := range out.Payload.Items {
-			u, err := userOf(item, table.UserFromList)
-			if err != nil {
-				return total, err
+		if last < 0 && total > 0 {
+			last = (total - 1) / MaxPerPage
+			if l.maxPages > 0 {
+				last = min(last, l.page+l.maxPages-1)
 			}
+		}
+		for ; next <= last && len(pending) < c.ahead; next++ {
+			pending = append(pending, c.fetch(ctx, l, next))
+		}
+		for _, u := range out.users {
 			if l.keep != nil && !l.keep(u.ID) {
 				continue
 			}
@@ -214,53 +258,72 @@ func (c *Client) list(ctx context.Context, l listing, yield func(model.User) err
 				return total, err
 			}
 		}
-		seen += len(out.Payload.Items)
+		if out.err != nil {
+			return total, out.err
+		}
+		got := len(out.users)
+		seen += got
+		c.listed.done(out) // out is not touched after this
 		switch {
 		case seen == total:
 			return total, nil
-		case seen > total, len(out.Payload.Items) == 0:
+		case seen > total, got == 0:
 			return total, fmt.Errorf("GET /v1/user/list: read %d users but the API reports a total of %d", seen, total)
 		}
 	}
 	return total, nil
 }
 
-func userOf(item map[string]any, build func(string, map[string]any) (model.User, error)) (model.User, error) {
-	id, ok := item["user_id"].(json.Number)
-	if !ok {
-		return model.User{}, fmt.Errorf("a user without a numeric user_id")
-	}
-	return build(id.String(), item)
+// fetched is a page asked for ahead of its turn.
+type fetched struct {
+	out *listAnswer
+	err error
+}
+
+// fetch asks for a page in the background.
+func (c *Client) fetch(ctx context.Context, l listing, page int) chan fetched {
+	ch := make(chan fetched, 1)
+	go func() {
+		out, err := c.page(ctx, l, page)
+		ch <- fetched{out, err}
+	}()
+	return ch
+}
+
+// page reads one page of l.
+func (c *Client) page(ctx context.Context, l listing, page int) (*listAnswer, error) {
+	out := c.listed.answer()
+	path := fmt.Sprintf("/v1/user/list?%s&page=%d&per_page=%d%s", listOrder, page, MaxPerPage, l.filter)
+	_, err := c.api.Do(ctx, http.MethodGet, path, nil, out)
+	return out, err
 }
 
 // Get implements plan.Reader.
 func (c *Client) Get(ctx context.Context, id string) (model.User, error) {
-	var out struct {
-		Payload map[string]any `json:"payload"`
-	}
-	if _, err := c.api.Do(ctx, http.MethodGet, "/v1/user/"+url.PathEscape(id), nil, &out); err != nil {
+	out := &userAnswer{r: c.read}
+	if _, err := c.api.Do(ctx, http.MethodGet, "/v1/user/"+url.PathEscape(id), nil, out); err != nil {
 		return model.User{}, err
 	}
-	if out.Payload == nil {
-		return model.User{}, fmt.Errorf("GET /v1/user/%s: the answer holds no payload", id)
+	switch {
+	case out.err != nil:
+		return model.User{}, out.err
+	case out.user == nil:
+		return model.User{}, noPayload("GET", "/v1/user/"+id)
 	}
-	return userOf(out.Payload, table.UserFromRead)
+	return *out.user, nil
 }
 
 // Patch implements apply.Patcher.
-// DNL answers with the user as changed, which Result.After holds, so that
-// the change can be verified without another request.
+// DNL answers with the user as changed, which Result.After holds (the
+// fields the body set), so that the change can be verified without
+// another request.
 func (c *Client) Patch(ctx context.Context, id string, body map[string]any) (model.Result, error) {
-	var out struct {
-		Payload map[string]any `json:"payload"`
-	}
-	res, err := c.api.Do(ctx, http.MethodPatch, "/v1/user/"+url.PathEscape(id), body, &out)
-	if err != nil || out.Payload == nil {
+	out := &userAnswer{r: readingOf(body)}
+	res, err := c.api.Do(ctx, http.MethodPatch, "/v1/user/"+url.PathEscape(id), body, out)
+	if err != nil {
 		return res, err
 	}
-	if u, err := userOf(out.Payload, table.UserFromRead); err == nil {
-		res.After = &u
-	}
+	res.After = out.user
 	return res, nil
 }
 

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/rostersync/rostersync/ratelimit"
 	"github.com/rostersync/rostersync/sync/model"
+	"github.com/rostersync/rostersync/sync/plan"
 	"github.com/rostersync/rostersync/sync/vendors/dnl"
 	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
 	"github.com/rostersync/rostersync/sync/vendors/rest"
@@ -181,6 +184,66 @@ func TestListFieldsAndPages(t *testing.T) {
 	wantQ := []string{"order_by=user_id&order_dir=asc&page=0&per_page=1000", "order_by=user_id&order_dir=asc&page=1&per_page=1000"}
 	if !slices.Equal(queries, wantQ) {
 		t.Errorf("queries = %q, want %q", queries, wantQ)
+	}
+}
+
+// inFlight is a transport that counts the requests in flight, each held
+// a moment, and the most at once.
+type inFlight struct {
+	next     http.RoundTripper
+	mu       sync.Mutex
+	now, max int
+}
+
+func (f *inFlight) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	f.now++
+	f.max = max(f.max, f.now)
+	f.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	defer func() {
+		f.mu.Lock()
+		f.now--
+		f.mu.Unlock()
+	}()
+	return f.next.RoundTrip(r)
+}
+
+// TestListPagesAtOnce lists 5,500 users, whose first page tells the total:
+// the other five pages are asked for at once, up to the workers, and read
+// in order, every user once, with the count checked as ever.
+func TestListPagesAtOnce(t *testing.T) {
+	t.Parallel()
+	const n = 5*dnl.MaxPerPage + 500
+	fake := dnltest.New(dnltest.Config{Token: adminTok}, dnltest.Generate(n))
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	for _, workers := range []int{1, 4} {
+		flight := &inFlight{next: srv.Client().Transport}
+		c := dnl.New(rest.Config{BaseURL: srv.URL, HTTP: &http.Client{Transport: flight}, Token: adminTok, Workers: workers})
+		var ids []string
+		if err := c.List(t.Context(), func(u model.User) error { ids = append(ids, u.ID); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(ids) != n || ids[0] != "1" || ids[n-1] != strconv.Itoa(n) || !slices.IsSortedFunc(ids, func(a, b string) int {
+			x, _ := strconv.Atoi(a)
+			y, _ := strconv.Atoi(b)
+			return x - y
+		}) {
+			t.Errorf("%d workers: listed %d users, not 1 to %d in order", workers, len(ids), n)
+		}
+		if want := min(workers, 5); flight.max != want {
+			t.Errorf("%d workers: %d pages in flight at most, want %d", workers, flight.max, want)
+		}
+	}
+	// A listing that ends short of its total still fails, pages at once
+	// or not.
+	short := dnltest.New(dnltest.Config{Token: adminTok, ShortLists: true}, dnltest.Generate(n))
+	ssrv := httptest.NewServer(short)
+	t.Cleanup(ssrv.Close)
+	c := dnl.New(rest.Config{BaseURL: ssrv.URL, HTTP: ssrv.Client(), Token: adminTok, Workers: 4})
+	if err := c.List(t.Context(), func(model.User) error { return nil }); err == nil {
+		t.Error("a listing short of its total was taken")
 	}
 }
 
@@ -579,4 +642,64 @@ func saysFailed(body []byte) bool {
 		return err == nil && f == 0
 	}
 	return false
+}
+
+// TestFailureShapedUnlikeASuccess: a 200 saying "success": false whose
+// payload is not shaped like a success's is the vendor's error, with its
+// message, not "the answer is not the JSON expected".
+func TestFailureShapedUnlikeASuccess(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"success":false,"error":{"message":"bad page"},"payload":[]}`)
+	}))
+	defer srv.Close()
+	c := newClient(srv, rest.Config{})
+	_, err := c.Get(t.Context(), "7")
+	var apiErr *rest.Error
+	if !errors.As(err, &apiErr) || !strings.Contains(err.Error(), "bad page") {
+		t.Fatalf("Get = %v; want the API's error saying bad page", err)
+	}
+}
+
+// TestListLentUsers lists through Only with pages at once, where the
+// answers and their users' values are lent and reused once yield returns:
+// every user yields its own values, a yield error stops the listing with
+// that error, and the client lists correctly after it.
+func TestListLentUsers(t *testing.T) {
+	t.Parallel()
+	const n = 4*dnl.MaxPerPage + 300
+	fake := dnltest.New(dnltest.Config{Token: adminTok}, dnltest.Generate(n))
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	names := func(c plan.Reader) map[string]any {
+		got := map[string]any{}
+		if err := c.List(t.Context(), func(u model.User) error { got[u.ID] = u.Values["last_name"]; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	want := names(dnl.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: adminTok, Workers: 1}))
+	if len(want) != n {
+		t.Fatalf("the plain listing has %d users, want %d", len(want), n)
+	}
+	lent := dnl.New(rest.Config{BaseURL: srv.URL, HTTP: srv.Client(), Token: adminTok, Workers: 4}).Only([]string{"last_name"})
+	stop := errors.New("enough")
+	for round := range 3 {
+		seen := 0
+		err := lent.List(t.Context(), func(u model.User) error {
+			if u.Values["last_name"] != want[u.ID] {
+				t.Errorf("round %d: user %s yields last_name %v, want %v", round, u.ID, u.Values["last_name"], want[u.ID])
+			}
+			if seen++; seen == 1500 {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) || seen != 1500 {
+			t.Fatalf("round %d: a yield error after %d users: List = %v", round, seen, err)
+		}
+		if got := names(lent); !maps.Equal(got, want) {
+			t.Fatalf("round %d: the lent listing differs from the plain one (%d users against %d)", round, len(got), len(want))
+		}
+	}
 }

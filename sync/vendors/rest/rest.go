@@ -107,6 +107,7 @@ type Client struct {
 	login    string
 	password model.Secret
 	warn     func(string)
+	sent     *atomic.Int64 // counts the requests sent; nil: not counted
 
 	// renewing holds one token while a renewal runs: one at a time, and
 	// waiting for it respects the caller's ctx (a channel, not a mutex,
@@ -246,6 +247,9 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 	if tok != "" {
 		req.Header.Set(c.api.AuthHeader, c.api.AuthPrefix+tok.Reveal())
 	}
+	if c.sent != nil {
+		c.sent.Add(1)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		err = c.timedOut(ctx, stripURL(err))
@@ -255,7 +259,14 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 		return 0, fmt.Errorf("%s %s: %w", method, trimQuery(path), err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	buf := bodies.Get().(*bytes.Buffer)
+	defer putBody(buf)
+	buf.Reset()
+	if n := resp.ContentLength; n > 0 && n <= MaxBody {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, MaxBody+1))
+	data := buf.Bytes() // nothing made of it may keep it: the buffer is reused
 	if err != nil {
 		return resp.StatusCode, fmt.Errorf("%s %s: reading the answer: %w", method, trimQuery(path), unconfirmed{c.timedOut(ctx, err)})
 	}
@@ -269,6 +280,20 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 		return resp.StatusCode, &Error{Method: method, Path: trimQuery(path), Status: resp.StatusCode,
 			Message: fmt.Sprintf("answer larger than %d bytes", MaxBody)}
 	}
+	decoder, _ := out.(Decoder)
+	var undecoded error // the answer's shape was not a success's
+	if decoder != nil && resp.StatusCode < 400 {
+		switch said, err := decoder.DecodeAnswer(data); {
+		case err != nil:
+			// A failure need not have a success's shape (Smartflo's expiry
+			// comes with "data": {}): Check reads the vendor's own error
+			// first, so that an expiry is still renewed.
+			undecoded = fmt.Errorf("%s %s: HTTP %d: the answer is not the JSON expected: %w", method, trimQuery(path), resp.StatusCode, err)
+		case !said.Failed():
+			return resp.StatusCode, nil
+		}
+		// The body says the call failed: Check reads why.
+	}
 	if apiErr := c.api.Check(resp.StatusCode, resp.Header, data); apiErr != nil {
 		// Read the failure again from a body with its secrets removed, so
 		// that no shortening of the vendor's words can cut one in half.
@@ -281,14 +306,51 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 		}
 		return resp.StatusCode, apiErr
 	}
-	if out != nil {
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		if err := dec.Decode(out); err != nil {
+	if undecoded != nil {
+		return resp.StatusCode, undecoded
+	}
+	if out != nil && decoder == nil {
+		if err := decode(data, out); err != nil {
 			return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: the answer is not the JSON expected: %w", method, trimQuery(path), resp.StatusCode, err)
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// bodies are buffers answers are read into, reused: a run reads
+// thousands of answers a second, each once.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putBody gives back a buffer, unless it grew past what most answers need.
+func putBody(b *bytes.Buffer) {
+	if b.Cap() <= 4<<20 {
+		bodies.Put(b)
+	}
+}
+
+// Decoder is what a call's answer decodes into when it reads the body
+// itself: a vendor's list page, read in one pass with jsonpick, picking
+// only the fields it needs, instead of through encoding/json. It reads
+// the body of an answer whose status says the call succeeded, and returns
+// the body's own word, its top-level "success" (a key in any case, as
+// encoding/json matches it), which spares Check a search of the body for
+// it: when it says the call failed, Check reads the answer as usual.
+type Decoder interface {
+	DecodeAnswer(body []byte) (Success, error)
+}
+
+// decode reads a successful answer's body into out, through encoding/json
+// with UseNumber.
+func decode(data []byte, out any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return dec.Decode(out)
+}
+
+// IsSuccessKey reports whether an object key names the "success" value,
+// as encoding/json matches a struct field tagged "success".
+func IsSuccessKey(key []byte) bool {
+	return len(key) >= len("success") && strings.EqualFold(string(key), "success")
 }
 
 func (c *Client) currentToken() model.Secret {
@@ -468,13 +530,19 @@ type Config struct {
 	// Warn, when set, hears what a person running the sync should act on
 	// although the run goes on (a login's password about to expire).
 	Warn func(msg string)
+	// Sent, when set, counts every request sent, retries included.
+	Sent *atomic.Int64
+	// Workers is how many requests a client may have in flight when it
+	// can send several at once (the pages of a list whose total it knows);
+	// 0 is one. Every request still waits its turn on Limiter.
+	Workers int
 }
 
 // NewClient returns a client of a vendor's API with cfg's connection,
 // limiter and credentials.
 func NewClient(cfg Config, api API) *Client {
 	c := &Client{baseURL: cfg.BaseURL, http: cfg.HTTP, limiter: cfg.Limiter, policy: cfg.Policy, grace: cfg.Grace,
-		api: api, secrets: cfg.Secrets, warn: cfg.Warn}
+		api: api, secrets: cfg.Secrets, warn: cfg.Warn, sent: cfg.Sent}
 	if c.http == nil {
 		c.http = http.DefaultClient
 	}

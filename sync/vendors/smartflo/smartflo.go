@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -80,11 +81,14 @@ var Target = model.Target{Name: "smartflo", Table: table, Key: "id", MatchFields
 
 // Client is a Smartflo API client.
 type Client struct {
-	api *rest.Client
+	api    *rest.Client
+	listed *reading // the fields a list read picks
+	read   *reading // the fields a one-user read picks: all it holds
 }
 
 var (
 	_ plan.Reader   = (*Client)(nil)
+	_ plan.Narrower = (*Client)(nil)
 	_ apply.Patcher = (*Client)(nil)
 )
 
@@ -98,7 +102,8 @@ func New(cfg rest.Config) *Client {
 		return login(ctx, api, email, password, stale, &warned)
 	}
 	return &Client{api: rest.NewClient(cfg, rest.API{AuthHeader: "Authorization", AuthPrefix: "Bearer ",
-		SecretKeys: []string{"password"}, Check: Check, Login: login})}
+		SecretKeys: []string{"password"}, Check: Check, Login: login}),
+		listed: newReading(table.PickList(nil)), read: newReading(table.PickRead(nil))}
 }
 
 // PasswordWarnDays is how close to its expiry a login's password makes
@@ -106,64 +111,60 @@ func New(cfg rest.Config) *Client {
 // change it before the job breaks.
 const PasswordWarnDays = 14
 
-// listPage is one answer of GET /v1/users.
-type listPage struct {
-	HasMore    bool             `json:"has_more"`
-	Count      int              `json:"count"`
-	LastSeenID json.Number      `json:"last_seen_id"`
-	Data       []map[string]any `json:"data"`
-}
-
 // List implements plan.Reader, walking the cursor pages.
 func (c *Client) List(ctx context.Context, yield func(model.User) error) error {
 	var last json.Number
+	page := &listAnswer{r: c.listed}
 	for {
 		path := fmt.Sprintf("/v1/users?limit=%d", MaxPageSize)
 		if last != "" {
 			path += "&last_seen_id=" + url.QueryEscape(last.String())
 		}
-		var page listPage
-		if _, err := c.api.Do(ctx, http.MethodGet, path, nil, &page); err != nil {
+		if _, err := c.api.Do(ctx, http.MethodGet, path, nil, page); err != nil {
 			return err
 		}
-		if page.Count != len(page.Data) {
-			return fmt.Errorf("GET /v1/users: the page says count %d but holds %d users", page.Count, len(page.Data))
+		if page.count != page.items {
+			return fmt.Errorf("GET /v1/users: the page says count %d but holds %d users", page.count, page.items)
 		}
-		for _, item := range page.Data {
-			id, ok := rest.ID(item["id"]) // an integer, or its digits as a string
-			if !ok {
-				return fmt.Errorf("GET /v1/users: a user without a numeric id")
-			}
-			u, err := table.UserFromList(id, item)
-			if err != nil {
-				return err
-			}
+		for _, u := range page.users {
 			if err := yield(u); err != nil {
 				return err
 			}
 		}
-		if !page.HasMore {
+		if page.err != nil {
+			return page.err
+		}
+		if !page.hasMore {
 			return nil
 		}
-		if page.LastSeenID == "" || page.LastSeenID == last {
+		if page.lastSeenID == "" || page.lastSeenID == last {
 			return fmt.Errorf("GET /v1/users: has_more is true but last_seen_id did not advance past %q", last)
 		}
-		last = page.LastSeenID
+		last = page.lastSeenID
 	}
+}
+
+// Only implements plan.Narrower: a client whose list reads carry only the
+// named fields, sharing this one's connection, limiter and token.
+func (c *Client) Only(fields []string) plan.Reader {
+	n := *c
+	n.listed = newReading(table.PickList(func(name string) bool { return slices.Contains(fields, name) }))
+	return &n
 }
 
 // Get implements plan.Reader.
 func (c *Client) Get(ctx context.Context, id string) (model.User, error) {
-	var out struct {
-		Data map[string]any `json:"data"`
-	}
-	if _, err := c.api.Do(ctx, http.MethodGet, "/v1/user/"+url.PathEscape(id), nil, &out); err != nil {
+	out := &userAnswer{r: c.read, id: id}
+	if _, err := c.api.Do(ctx, http.MethodGet, "/v1/user/"+url.PathEscape(id), nil, out); err != nil {
 		return model.User{}, err
 	}
-	if out.Data == nil {
+	switch {
+	case out.err != nil:
+		return model.User{}, out.err
+	case out.user == nil:
 		return model.User{}, fmt.Errorf("GET /v1/user/%s: the answer holds no data", id)
 	}
-	return table.UserFromRead(id, out.Data)
+	return *out.user, nil
 }
 
 // Patch implements apply.Patcher.

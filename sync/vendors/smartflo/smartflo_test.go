@@ -619,3 +619,44 @@ func saysFailed(body []byte) bool {
 	}
 	return false
 }
+
+// TestFailureShapedUnlikeASuccess: a failure whose body is not shaped like
+// the success it answers (an expiry with "data": {} where a list has an
+// array) is still read as the vendor's error, so an expired token is
+// renewed rather than the answer called malformed.
+func TestFailureShapedUnlikeASuccess(t *testing.T) {
+	t.Parallel()
+	var lists, logins atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/v1/auth/login":
+			fmt.Fprintf(w, `{"success":true,"access_token":"tok%d","expires_in":3600}`, logins.Add(1))
+		case r.URL.Path != "/v1/users": // a refresh: refused, so the client logs in
+			fmt.Fprint(w, `{"success":false,"message":"Token has expired"}`)
+		case lists.Add(1) > 1 && r.Header.Get("Authorization") != "Bearer tok2": // the first token expires after one list
+			fmt.Fprint(w, `{"success":false,"message":"Token has expired","data":{}}`)
+		default:
+			fmt.Fprint(w, `{"success":true,"count":1,"data":[{"id":1,"name":"Asha"}],"has_more":false}`)
+		}
+	}))
+	defer srv.Close()
+	c := newClient(srv, rest.Config{Login: admin, Password: adminPw})
+	for i := range 2 {
+		var names []any
+		err := c.List(t.Context(), func(u model.User) error { names = append(names, u.Values["name"]); return nil })
+		if err != nil || len(names) != 1 || names[0] != "Asha" {
+			t.Fatalf("list %d = %v, names %v; want Asha", i+1, err, names)
+		}
+	}
+	if logins.Load() != 2 || lists.Load() != 3 {
+		t.Errorf("%d logins and %d list requests; want the expiry renewed: 2 logins, 3 lists", logins.Load(), lists.Load())
+	}
+
+	// With a fixed token there is no renewal: the error is the vendor's.
+	c = newClient(srv, rest.Config{Token: "stale"})
+	err := c.List(t.Context(), func(model.User) error { return nil })
+	var apiErr *rest.Error
+	if !errors.As(err, &apiErr) || !apiErr.Expired {
+		t.Fatalf("List with a fixed token = %v; want the API's expiry", err)
+	}
+}

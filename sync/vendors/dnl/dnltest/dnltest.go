@@ -425,31 +425,38 @@ func (f *Fake) handleList(w http.ResponseWriter, r *http.Request, _ bool) {
 	case desc:
 		at = func(i int64) int64 { return candidates[n-1-i] }
 	}
-	items := []User{}
+	var items []*User
 	if page < (n+perPage-1)/perPage { // so page*perPage cannot overflow
 		for i := page * perPage; i < min((page+1)*perPage, n); i++ {
-			items = append(items, f.users[at(i)].clone())
+			items = append(items, f.users[at(i)])
 		}
 	}
 	if f.cfg.RepeatInList && len(items) >= 2 {
-		items[len(items)-1] = items[0].clone()
+		items[len(items)-1] = items[0]
 	}
 	total := len(candidates)
-	f.mu.Unlock()
 	if f.cfg.ShortLists {
 		total++
 	}
-
-	type list struct {
-		Total   int    `json:"total"`
-		Page    int64  `json:"page"`
-		PerPage int64  `json:"per_page"`
-		Items   []User `json:"items"`
+	// {"success":true,"payload":{"total","page","per_page","items"}}, as
+	// encoding/json writes it, encoded while the users cannot change.
+	b := make([]byte, 0, 128+1200*len(items))
+	b = append(b, `{"success":true,"payload":{"total":`...)
+	b = strconv.AppendInt(b, int64(total), 10)
+	b = append(b, `,"page":`...)
+	b = strconv.AppendInt(b, page, 10)
+	b = append(b, `,"per_page":`...)
+	b = strconv.AppendInt(b, perPage, 10)
+	b = append(b, `,"items":[`...)
+	for i, u := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendUser(b, u)
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Success bool `json:"success"`
-		Payload list `json:"payload"`
-	}{true, list{total, page, perPage, items}})
+	f.mu.Unlock()
+	b = append(b, "]}}"...)
+	writeBody(w, http.StatusOK, b)
 }
 
 // handleGet serves GET /v1/user/{user_id}.
@@ -519,10 +526,15 @@ func (f *Fake) lookup(r *http.Request) (User, bool) {
 }
 
 func writeUser(w http.ResponseWriter, u User) {
-	writeJSON(w, http.StatusOK, struct {
-		Success bool `json:"success"`
-		Payload User `json:"payload"`
-	}{true, u})
+	b := append(make([]byte, 0, 1400), `{"success":true,"payload":`...)
+	b = appendUser(b, &u)
+	writeBody(w, http.StatusOK, append(b, '}'))
+}
+
+func writeBody(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
 func notFound(w http.ResponseWriter) {
