@@ -74,12 +74,7 @@ type listAnswer struct {
 func (a *listAnswer) DecodeAnswer(data []byte) (rest.Success, error) {
 	a.total, a.users, a.err = 0, a.users[:0], nil
 	raw := make([]any, a.r.paths.Len())
-	sc := jsonpick.New(data)
-	var said rest.Success
-	err := sc.Object(func(key []byte) error {
-		if rest.IsSuccessKey(key) {
-			return success(sc, &said)
-		}
+	return rest.Envelope(data, func(sc *jsonpick.Scanner, key []byte) error {
 		if !bytes.EqualFold(key, []byte("payload")) {
 			return sc.Skip()
 		}
@@ -127,16 +122,6 @@ func (a *listAnswer) DecodeAnswer(data []byte) (rest.Success, error) {
 			return sc.Skip()
 		})
 	})
-	return said, err
-}
-
-// success reads the answer's success value into said.
-func success(sc *jsonpick.Scanner, said *rest.Success) error {
-	raw, err := sc.Raw()
-	if err == nil {
-		err = said.UnmarshalJSON(raw)
-	}
-	return err
 }
 
 // userAnswer is an answer whose payload is one user: GET /v1/user/{id},
@@ -151,12 +136,7 @@ type userAnswer struct {
 func (a *userAnswer) DecodeAnswer(data []byte) (rest.Success, error) {
 	a.user, a.err = nil, nil
 	raw := make([]any, a.r.paths.Len())
-	sc := jsonpick.New(data)
-	var said rest.Success
-	err := sc.Object(func(key []byte) error {
-		if rest.IsSuccessKey(key) {
-			return success(sc, &said)
-		}
+	return rest.Envelope(data, func(sc *jsonpick.Scanner, key []byte) error {
 		if !bytes.EqualFold(key, []byte("payload")) {
 			return sc.Skip()
 		}
@@ -175,7 +155,6 @@ func (a *userAnswer) DecodeAnswer(data []byte) (rest.Success, error) {
 		a.user = &u
 		return nil
 	})
-	return said, err
 }
 
 // readings caches the readings of PATCH answers by the body's top-level

@@ -26,6 +26,7 @@ import (
 
 	"github.com/rostersync/rostersync/ratelimit"
 	"github.com/rostersync/rostersync/sync/model"
+	"github.com/rostersync/rostersync/sync/vendors/jsonpick"
 )
 
 // MaxBody bounds what is read of any response body.
@@ -347,9 +348,29 @@ func decode(data []byte, out any) error {
 	return dec.Decode(out)
 }
 
-// IsSuccessKey reports whether an object key names the "success" value,
+// Envelope reads an answer, a JSON object, in one pass: its "success"
+// value into the Success it returns, every other member through member,
+// which reads or skips it. Keys match without regard to case, as
+// encoding/json matches a struct's fields.
+func Envelope(data []byte, member func(sc *jsonpick.Scanner, key []byte) error) (Success, error) {
+	sc := jsonpick.New(data)
+	var said Success
+	err := sc.Object(func(key []byte) error {
+		if !isSuccessKey(key) {
+			return member(sc, key)
+		}
+		raw, err := sc.Raw()
+		if err == nil {
+			err = said.UnmarshalJSON(raw)
+		}
+		return err
+	})
+	return said, err
+}
+
+// isSuccessKey reports whether an object key names the "success" value,
 // as encoding/json matches a struct field tagged "success".
-func IsSuccessKey(key []byte) bool {
+func isSuccessKey(key []byte) bool {
 	return len(key) >= len("success") && strings.EqualFold(string(key), "success")
 }
 

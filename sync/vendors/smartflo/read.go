@@ -44,13 +44,9 @@ type listAnswer struct {
 func (a *listAnswer) DecodeAnswer(data []byte) (rest.Success, error) {
 	*a = listAnswer{r: a.r, users: a.users[:0]}
 	raw := make([]any, a.r.paths.Len())
-	sc := jsonpick.New(data)
-	var said rest.Success
-	err := sc.Object(func(key []byte) error {
+	return rest.Envelope(data, func(sc *jsonpick.Scanner, key []byte) error {
 		var err error
 		switch {
-		case rest.IsSuccessKey(key):
-			err = success(sc, &said)
 		case bytes.EqualFold(key, []byte("data")):
 			a.users, a.items, a.err = a.users[:0], 0, nil // data given again replaces the first (encoding/json would merge them)
 			if sc.Null() {
@@ -69,16 +65,6 @@ func (a *listAnswer) DecodeAnswer(data []byte) (rest.Success, error) {
 		}
 		return err
 	})
-	return said, err
-}
-
-// success reads the answer's success value into said.
-func success(sc *jsonpick.Scanner, said *rest.Success) error {
-	raw, err := sc.Raw()
-	if err == nil {
-		err = said.UnmarshalJSON(raw)
-	}
-	return err
 }
 
 // item reads one item of data into a user.
@@ -122,12 +108,7 @@ type userAnswer struct {
 func (a *userAnswer) DecodeAnswer(data []byte) (rest.Success, error) {
 	a.user, a.err = nil, nil
 	raw := make([]any, a.r.paths.Len())
-	sc := jsonpick.New(data)
-	var said rest.Success
-	err := sc.Object(func(key []byte) error {
-		if rest.IsSuccessKey(key) {
-			return success(sc, &said)
-		}
+	return rest.Envelope(data, func(sc *jsonpick.Scanner, key []byte) error {
 		if !bytes.EqualFold(key, []byte("data")) {
 			return sc.Skip()
 		}
@@ -146,5 +127,4 @@ func (a *userAnswer) DecodeAnswer(data []byte) (rest.Success, error) {
 		a.user = &u
 		return nil
 	})
-	return said, err
 }
