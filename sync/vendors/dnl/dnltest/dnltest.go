@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -316,21 +317,60 @@ const maxPerPage = 1000
 
 // handleList serves GET /v1/user/list.
 func (f *Fake) handleList(w http.ResponseWriter, r *http.Request, _ bool) {
-	q := r.URL.Query()
+	lq, errs := parseListQuery(r.URL.Query())
+	if errs != nil {
+		validationError(w, errs)
+		return
+	}
+	f.mu.Lock()
+	items, total := f.listPage(lq)
+	// {"success":true,"payload":{"total","page","per_page","items"}}, as
+	// encoding/json writes it, encoded while the users cannot change.
+	b := make([]byte, 0, 128+1200*len(items))
+	b = append(b, `{"success":true,"payload":{"total":`...)
+	b = strconv.AppendInt(b, int64(total), 10)
+	b = append(b, `,"page":`...)
+	b = strconv.AppendInt(b, lq.page, 10)
+	b = append(b, `,"per_page":`...)
+	b = strconv.AppendInt(b, lq.perPage, 10)
+	b = append(b, `,"items":[`...)
+	for i, u := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendUser(b, u)
+	}
+	f.mu.Unlock()
+	b = append(b, "]}}"...)
+	writeBody(w, http.StatusOK, b)
+}
+
+// listQuery is what a GET /v1/user/list asks for.
+type listQuery struct {
+	page, perPage int64
+	ids           map[int64]bool // user_id_in; nil: every user
+	active        *bool          // nil: either
+	userType      string         // "": any
+	ordered, desc bool           // order_by given; order_dir desc
+}
+
+// parseListQuery reads and validates the list's query parameters, as the
+// vendor's validation answers them: every bad parameter, each once.
+func parseListQuery(q url.Values) (listQuery, []fieldError) {
 	var v validator
 	for k := range q {
 		if !slices.Contains(listParams, k) {
 			v.add(k, msgUnknown)
 		}
 	}
-	page, perPage := int64(0), int64(100)
+	lq := listQuery{perPage: 100, userType: q.Get("user_type"), ordered: q.Has("order_by")}
 	if s := q.Get("page"); q.Has("page") {
 		if n, err := strconv.ParseInt(s, 10, 64); err != nil {
 			v.add("page", msgInteger)
 		} else if n < 0 {
 			v.add("page", "Must be greater than or equal to 0.")
 		} else {
-			page = n
+			lq.page = n
 		}
 	}
 	if s := q.Get("per_page"); q.Has("per_page") {
@@ -339,72 +379,68 @@ func (f *Fake) handleList(w http.ResponseWriter, r *http.Request, _ bool) {
 		} else if n < 1 || n > maxPerPage {
 			v.add("per_page", fmt.Sprintf("Must be greater than or equal to 1 and less than or equal to %d.", maxPerPage))
 		} else {
-			perPage = n
+			lq.perPage = n
 		}
 	}
-	var ids map[int64]bool
 	if s := q.Get("user_id_in"); s != "" {
-		ids = map[int64]bool{}
+		lq.ids = map[int64]bool{}
 		for _, part := range strings.Split(s, ",") {
 			n, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
 			if err != nil {
 				v.add("user_id_in", msgInteger)
 				break
 			}
-			ids[n] = true
+			lq.ids[n] = true
 		}
 	}
-	var active *bool
 	if s := q.Get("active"); q.Has("active") {
 		switch strings.ToLower(s) {
 		case "true", "1":
-			active = new(true)
+			lq.active = new(true)
 		case "false", "0":
-			active = new(false)
+			lq.active = new(false)
 		default:
 			v.add("active", msgBoolean)
 		}
 	}
-	userType := q.Get("user_type")
-	if q.Has("user_type") && !validUserType(userType) {
+	if q.Has("user_type") && !validUserType(lq.userType) {
 		v.add("user_type", msgUserType)
 	}
-	orderBy, desc := q.Get("order_by"), false
-	if q.Has("order_by") && !slices.Contains(orderColumns, orderBy) {
+	if lq.ordered && !slices.Contains(orderColumns, q.Get("order_by")) {
 		v.add("order_by", "Must be one of: "+strings.Join(orderColumns, ", ")+".")
 	}
 	if s := q.Get("order_dir"); q.Has("order_dir") {
 		switch strings.ToLower(s) {
 		case "asc":
 		case "desc":
-			desc = true
+			lq.desc = true
 		default:
 			v.add("order_dir", "Must be one of: asc, desc.")
 		}
 	}
-	if v.errs != nil {
-		validationError(w, v.errs)
-		return
-	}
+	return lq, v.errs
+}
 
-	f.mu.Lock()
+// listPage returns the users of the page lq asks for, and the total the
+// answer reports. f.mu must be held.
+func (f *Fake) listPage(lq listQuery) (items []*User, total int) {
 	// Candidates in user_id order: the filter's ids, else everyone. Only the
 	// active and user_type filters need a look at each candidate, so an
 	// unfiltered page costs its own size, not the whole store's.
 	candidates := f.ids
-	if ids != nil && !f.cfg.IgnoreIDFilter {
-		candidates = make([]int64, 0, len(ids))
-		for id := range ids {
+	if lq.ids != nil && !f.cfg.IgnoreIDFilter {
+		candidates = make([]int64, 0, len(lq.ids))
+		for id := range lq.ids {
 			if f.users[id] != nil {
 				candidates = append(candidates, id)
 			}
 		}
 		slices.Sort(candidates)
 	}
-	if active != nil || userType != "" {
+	if lq.active != nil || lq.userType != "" {
 		var kept []int64
 		for _, id := range candidates {
-			if u := f.users[id]; (active == nil || u.Active == *active) && (userType == "" || u.UserType == userType) {
+			if u := f.users[id]; (lq.active == nil || u.Active == *lq.active) && (lq.userType == "" || u.UserType == lq.userType) {
 				kept = append(kept, id)
 			}
 		}
@@ -418,45 +454,26 @@ func (f *Fake) handleList(w http.ResponseWriter, r *http.Request, _ bool) {
 	n := int64(len(candidates))
 	at := func(i int64) int64 { return candidates[i] }
 	switch {
-	case !q.Has("order_by") && n > 0:
+	case !lq.ordered && n > 0:
 		shift := int64(f.unordered) % n
 		f.unordered++
 		at = func(i int64) int64 { return candidates[(i+shift)%n] }
-	case desc:
+	case lq.desc:
 		at = func(i int64) int64 { return candidates[n-1-i] }
 	}
-	var items []*User
-	if page < (n+perPage-1)/perPage { // so page*perPage cannot overflow
-		for i := page * perPage; i < min((page+1)*perPage, n); i++ {
+	if lq.page < (n+lq.perPage-1)/lq.perPage { // so page*perPage cannot overflow
+		for i := lq.page * lq.perPage; i < min((lq.page+1)*lq.perPage, n); i++ {
 			items = append(items, f.users[at(i)])
 		}
 	}
 	if f.cfg.RepeatInList && len(items) >= 2 {
 		items[len(items)-1] = items[0]
 	}
-	total := len(candidates)
+	total = len(candidates)
 	if f.cfg.ShortLists {
 		total++
 	}
-	// {"success":true,"payload":{"total","page","per_page","items"}}, as
-	// encoding/json writes it, encoded while the users cannot change.
-	b := make([]byte, 0, 128+1200*len(items))
-	b = append(b, `{"success":true,"payload":{"total":`...)
-	b = strconv.AppendInt(b, int64(total), 10)
-	b = append(b, `,"page":`...)
-	b = strconv.AppendInt(b, page, 10)
-	b = append(b, `,"per_page":`...)
-	b = strconv.AppendInt(b, perPage, 10)
-	b = append(b, `,"items":[`...)
-	for i, u := range items {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendUser(b, u)
-	}
-	f.mu.Unlock()
-	b = append(b, "]}}"...)
-	writeBody(w, http.StatusOK, b)
+	return items, total
 }
 
 // handleGet serves GET /v1/user/{user_id}.
