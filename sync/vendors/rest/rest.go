@@ -271,51 +271,58 @@ func (c *Client) once(ctx context.Context, method, path string, payload []byte, 
 	if err != nil {
 		return resp.StatusCode, fmt.Errorf("%s %s: reading the answer: %w", method, trimQuery(path), unconfirmed{c.timedOut(ctx, err)})
 	}
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+	return resp.StatusCode, c.answer(method, path, resp.StatusCode, resp.Header, data, out)
+}
+
+// answer reads an answer of status: into out through its Decoder (or as
+// JSON), or as the vendor's error; a redirect, an oversized answer and
+// one not shaped as expected are errors too.
+func (c *Client) answer(method, path string, status int, header http.Header, data []byte, out any) error {
+	if status >= 300 && status < 400 {
 		// Redirects are not followed (they could carry the token elsewhere),
 		// and a redirected PATCH was not applied.
-		return resp.StatusCode, &Error{Method: method, Path: trimQuery(path), Status: resp.StatusCode,
+		return &Error{Method: method, Path: trimQuery(path), Status: status,
 			Message: "the API answered with a redirect; check --base-url (its scheme, host and path)"}
 	}
 	if len(data) > MaxBody {
-		return resp.StatusCode, &Error{Method: method, Path: trimQuery(path), Status: resp.StatusCode,
+		return &Error{Method: method, Path: trimQuery(path), Status: status,
 			Message: fmt.Sprintf("answer larger than %d bytes", MaxBody)}
 	}
 	decoder, _ := out.(Decoder)
 	var undecoded error // the answer's shape was not a success's
-	if decoder != nil && resp.StatusCode < 400 {
+	if decoder != nil && status < 400 {
 		switch said, err := decoder.DecodeAnswer(data); {
 		case err != nil:
 			// A failure need not have a success's shape (Smartflo's expiry
 			// comes with "data": {}): Check reads the vendor's own error
 			// first, so that an expiry is still renewed.
-			undecoded = fmt.Errorf("%s %s: HTTP %d: the answer is not the JSON expected: %w", method, trimQuery(path), resp.StatusCode, err)
+			undecoded = fmt.Errorf("%s %s: HTTP %d: the answer is not the JSON expected: %w", method, trimQuery(path), status, err)
 		case !said.Failed():
-			return resp.StatusCode, nil
+			return nil
 		}
 		// The body says the call failed: Check reads why.
 	}
-	if apiErr := c.api.Check(resp.StatusCode, resp.Header, data); apiErr != nil {
+	if apiErr := c.api.Check(status, header, data); apiErr != nil {
 		// Read the failure again from a body with its secrets removed, so
 		// that no shortening of the vendor's words can cut one in half.
-		if clean := c.api.Check(resp.StatusCode, resp.Header, []byte(c.secretSet().Redact(string(data)))); clean != nil {
+		if clean := c.api.Check(status, header, []byte(c.secretSet().Redact(string(data)))); clean != nil {
 			apiErr = clean
 		}
 		apiErr.Method, apiErr.Path = method, trimQuery(path)
 		if apiErr.Status == 0 {
-			apiErr.Status = resp.StatusCode
+			apiErr.Status = status
 		}
-		return resp.StatusCode, apiErr
+		return apiErr
 	}
 	if undecoded != nil {
-		return resp.StatusCode, undecoded
+		return undecoded
 	}
 	if out != nil && decoder == nil {
 		if err := decode(data, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d: the answer is not the JSON expected: %w", method, trimQuery(path), resp.StatusCode, err)
+			return fmt.Errorf("%s %s: HTTP %d: the answer is not the JSON expected: %w", method, trimQuery(path), status, err)
 		}
 	}
-	return resp.StatusCode, nil
+	return nil
 }
 
 // bodies are buffers answers are read into, reused: a run reads
