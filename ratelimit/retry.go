@@ -114,24 +114,9 @@ func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) e
 	if herr := p.Health.Err(); herr != nil {
 		return 0, herr
 	}
-	// Waits (for a turn, between attempts) end with ctx, or when the API is
-	// judged unreachable: a context made only when a wait comes, as a run
-	// with no limit and no failures never waits.
-	var wait context.Context
-	cleanup := func() {}
-	waiting := func() context.Context {
-		if wait == nil {
-			wait = ctx
-			if h := p.Health; h != nil {
-				var cancel context.CancelCauseFunc
-				wait, cancel = context.WithCancelCause(wait)
-				stop := context.AfterFunc(h.ctx, func() { cancel(context.Cause(h.ctx)) })
-				cleanup = func() { stop(); cancel(nil) }
-			}
-		}
-		return wait
-	}
-	defer func() { cleanup() }()
+	w := &waits{ctx: ctx, health: p.Health}
+	defer w.release()
+	waiting := w.context
 	var err error
 	var first time.Time
 	for attempt := 1; ; attempt++ {
@@ -199,6 +184,37 @@ func (p Policy) Do(ctx context.Context, lim *Limiter, op func(context.Context) e
 				return attempt, giveUp(err, serr)
 			}
 		}
+	}
+}
+
+// waits gives the context of a request's waits (for its turn, between
+// attempts): it ends with the request's context, or when health judges
+// the API unreachable. It is made when the first wait comes, as a run
+// with no limit and no failures never waits.
+type waits struct {
+	ctx    context.Context
+	health *Health
+	made   context.Context
+	stop   func()
+}
+
+func (w *waits) context() context.Context {
+	if w.made == nil {
+		w.made, w.stop = w.ctx, func() {}
+		if h := w.health; h != nil {
+			var cancel context.CancelCauseFunc
+			w.made, cancel = context.WithCancelCause(w.ctx)
+			stop := context.AfterFunc(h.ctx, func() { cancel(context.Cause(h.ctx)) })
+			w.stop = func() { stop(); cancel(nil) }
+		}
+	}
+	return w.made
+}
+
+// release frees the context made, if any.
+func (w *waits) release() {
+	if w.stop != nil {
+		w.stop()
 	}
 }
 
