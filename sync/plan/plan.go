@@ -340,53 +340,8 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 		listed = listed || (items[i].Status == model.Planned && !needsFullRead(&rows[i]))
 	}
 	if listed {
-		// Rows matched by id whose fields the list carries are diffed as
-		// their users go by, so a large roster streams: only users still to
-		// be read in full, or compared through bcrypt (slow, so diffed in
-		// parallel later), are kept.
-		byKey := newKeyIndex(len(rows))
-		for i := range rows {
-			if items[i].Status == model.Planned {
-				byKey.set(rows[i].Key, int32(i))
-			}
-		}
-		prog := model.ProgressOrNone(pl.Progress)
-		prog.Phase("listing users", 0)
-		keep := func(u model.User) error {
-			prog.Step(1, false)
-			if pl.Absent.wantsEveryone() && match == nil {
-				st.cands = append(st.cands, pl.candidateOf(&u, nil))
-			}
-			if match != nil { // a match needs everyone's value
-				st.keep(u)
-				return nil
-			}
-			i, ok := byKey.get(u.ID)
-			if !ok {
-				return nil
-			}
-			items[i].UserID = rows[i].Key // the same id: the row's string, not one more per user
-			if r := &rows[i]; needsFullRead(r) || hasSecret(r) || unknownInList(r, &u) {
-				st.keep(u)
-			} else {
-				pl.diff(r, &u, &items[i])
-				st.diffed[i] = true
-			}
-			return nil
-		}
-		var err error
-		lister := pl.Reader
-		if n, ok := lister.(Narrower); ok {
-			lister = n.Only(slices.Sorted(maps.Keys(st.need)))
-		}
-		if nl, ok := lister.(NamedLister); ok && match == nil && !pl.Absent.wantsEveryone() {
-			st.total, err = nl.ListNamed(ctx, byKey.keys(), eachOnce(byKey.len(), keep))
-		} else {
-			st.total = 0
-			err = lister.List(ctx, eachOnce(len(rows), func(u model.User) error { st.total++; return keep(u) }))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading the users: %w", err)
+		if err := pl.list(ctx, st, rows, items, match); err != nil {
+			return nil, err
 		}
 	}
 	if match != nil && match.List.Zero() {
@@ -394,23 +349,12 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 			return nil, err
 		}
 	}
-	index := map[string][]string{}
-	if match != nil {
+	if match != nil && pl.Absent.wantsEveryone() {
 		for _, u := range st.users {
-			if pl.Absent.wantsEveryone() {
-				st.cands = append(st.cands, pl.candidateOf(u, match))
-			}
-		}
-		for id, u := range st.users {
-			if v, ok := u.Values[match.Name].(string); ok && v != "" {
-				k := matchKey(match, v)
-				index[k] = append(index[k], id)
-			}
-		}
-		for _, ids := range index {
-			slices.Sort(ids) // once here, not once per row naming them
+			st.cands = append(st.cands, pl.candidateOf(u, match))
 		}
 	}
+	index := matchIndex(st, match)
 	var toGet []string
 	want := map[string][]*Item{}
 	for i := range rows {
@@ -435,6 +379,78 @@ func (pl Planner) read(ctx context.Context, rows []model.Row, items []Item, matc
 		return nil, err
 	}
 	return st, nil
+}
+
+// list reads the users through a listing, as read decides: rows matched
+// by id whose fields the list carries are diffed as their users go by, so
+// that a large roster streams; only users still to be read in full, or
+// compared through a secret's verifier (diffed in parallel later), are
+// kept in st.
+func (pl Planner) list(ctx context.Context, st *state, rows []model.Row, items []Item, match *model.Field) error {
+	byKey := newKeyIndex(len(rows))
+	for i := range rows {
+		if items[i].Status == model.Planned {
+			byKey.set(rows[i].Key, int32(i))
+		}
+	}
+	prog := model.ProgressOrNone(pl.Progress)
+	prog.Phase("listing users", 0)
+	keep := func(u model.User) error {
+		prog.Step(1, false)
+		if pl.Absent.wantsEveryone() && match == nil {
+			st.cands = append(st.cands, pl.candidateOf(&u, nil))
+		}
+		if match != nil { // a match needs everyone's value
+			st.keep(u)
+			return nil
+		}
+		i, ok := byKey.get(u.ID)
+		if !ok {
+			return nil
+		}
+		items[i].UserID = rows[i].Key // the same id: the row's string, not one more per user
+		if r := &rows[i]; needsFullRead(r) || hasSecret(r) || unknownInList(r, &u) {
+			st.keep(u)
+		} else {
+			pl.diff(r, &u, &items[i])
+			st.diffed[i] = true
+		}
+		return nil
+	}
+	var err error
+	lister := pl.Reader
+	if n, ok := lister.(Narrower); ok {
+		lister = n.Only(slices.Sorted(maps.Keys(st.need)))
+	}
+	if nl, ok := lister.(NamedLister); ok && match == nil && !pl.Absent.wantsEveryone() {
+		st.total, err = nl.ListNamed(ctx, byKey.keys(), eachOnce(byKey.len(), keep))
+	} else {
+		st.total = 0
+		err = lister.List(ctx, eachOnce(len(rows), func(u model.User) error { st.total++; return keep(u) }))
+	}
+	if err != nil {
+		return fmt.Errorf("reading the users: %w", err)
+	}
+	return nil
+}
+
+// matchIndex maps each --match value (as matchKey folds it) to the ids
+// of the users holding it, sorted. Nil without a match field.
+func matchIndex(st *state, match *model.Field) map[string][]string {
+	if match == nil {
+		return nil
+	}
+	index := map[string][]string{}
+	for id, u := range st.users {
+		if v, ok := u.Values[match.Name].(string); ok && v != "" {
+			k := matchKey(match, v)
+			index[k] = append(index[k], id)
+		}
+	}
+	for _, ids := range index {
+		slices.Sort(ids) // once here, not once per row naming them
+	}
+	return index
 }
 
 // resolve finds the user a row names.
