@@ -32,130 +32,155 @@ const maxPassword = 72
 // every field's errors the way Laravel reports them.
 func (f *Fake) parsePatch(body []byte) (patch, map[string][]string) {
 	var p patch
-	errs := map[string][]string{}
-	add := func(field, msg string) { errs[field] = append(errs[field], msg) }
-
+	errs := fieldErrors{}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
-		add("body", "The request body must be a JSON object.")
+		errs.add("body", "The request body must be a JSON object.")
 		return p, errs
 	}
 	if len(fields) == 0 {
-		add("body", "The request body must contain at least one field.")
+		errs.add("body", "The request body must contain at least one field.")
 		return p, errs
 	}
-
-	str := func(field string, raw json.RawMessage, nonEmpty bool, check func(string) string) *string {
-		s, ok := asString(raw)
-		switch {
-		case !ok:
-			add(field, fmt.Sprintf("The %s field must be a string.", field))
-			return nil
-		case nonEmpty && strings.TrimSpace(s) == "":
-			add(field, fmt.Sprintf("The %s field must not be empty.", field))
-			return nil
-		case check != nil:
-			if msg := check(s); msg != "" {
-				add(field, msg)
-				return nil
-			}
-		}
-		return &s
-	}
-	boolean := func(field string, raw json.RawMessage) *bool {
-		var b bool
-		if isNull(raw) || json.Unmarshal(raw, &b) != nil {
-			add(field, fmt.Sprintf("The %s field must be true or false.", field))
-			return nil
-		}
-		return &b
-	}
-	strs := func(field string, raw json.RawMessage) *[]string {
-		ss, ok := asStrings(raw)
-		if !ok {
-			add(field, fmt.Sprintf("The %s field must be an array of strings.", field))
-			return nil
-		}
-		return &ss
-	}
-
 	for field, raw := range fields {
 		switch field {
 		case "name":
-			p.name = str(field, raw, true, nil)
+			p.name = errs.str(field, raw, true, nil)
 		case "number":
-			p.number = str(field, raw, true, func(s string) string {
-				if !numberRE.MatchString(s) {
-					return "The number field must be + followed by 8 to 15 digits."
-				}
-				return ""
-			})
+			p.number = errs.str(field, raw, true, checkNumber)
 		case "email":
-			p.email = str(field, raw, true, func(s string) string {
-				if !validEmail(s) {
-					return "The email field must be a valid email address."
-				}
-				return ""
-			})
+			p.email = errs.str(field, raw, true, checkEmail)
 		case "designation":
-			p.designation = str(field, raw, false, nil)
+			p.designation = errs.str(field, raw, false, nil)
 		case "login_id":
-			p.loginID = str(field, raw, true, func(s string) string {
-				if strings.ContainsAny(s, " \t\r\n") {
-					return "The login_id field must not contain spaces."
-				}
-				return ""
-			})
+			p.loginID = errs.str(field, raw, true, checkLoginID)
 		case "password":
-			p.password = str(field, raw, true, func(s string) string {
-				if len(s) > maxPassword {
-					return fmt.Sprintf("The password field must not be greater than %d bytes.", maxPassword)
-				}
-				return ""
-			})
+			p.password = errs.str(field, raw, true, checkPassword)
 		case "user_role":
-			// A string on the PATCH page, an int on Create User (api.md,
-			// "What public sources add", Smartflo: "Types on create vs
-			// patch"): the fake takes both.
-			s, ok := asString(raw)
-			if !ok {
-				s, ok = asInteger(raw)
-			}
-			if !ok || strings.TrimSpace(s) == "" {
-				add(field, "The user_role field must be a string.")
-				break
-			}
-			id, err := strconv.ParseInt(s, 10, 64)
-			if _, known := f.roles[id]; err != nil || !known {
-				add(field, "The selected user_role is invalid.")
-			} else {
-				p.roleID = &id
-			}
+			p.roleID = f.role(raw, errs)
 		case "caller_id":
 			// An array of string on the PATCH page, array_int on Create
-			// User (same source): the fake takes both.
-			p.callerID = strs(field, raw)
+			// User (api.md, "What public sources add", Smartflo: "Types on
+			// create vs patch"): the fake takes both.
+			p.callerID = errs.strs(field, raw)
 		case "agent_group":
-			p.agentGroup = strs(field, raw)
+			p.agentGroup = errs.strs(field, raw)
 		case "block_agent":
-			p.blockAgent = boolean(field, raw)
+			p.blockAgent = errs.boolean(field, raw)
 		case "disable_agent":
 			// "To disable the agent" (api.md, "What public sources add",
 			// Smartflo: "disable_agent").
-			p.disableAgent = boolean(field, raw)
+			p.disableAgent = errs.boolean(field, raw)
 		case "international_outbound":
-			p.international = boolean(field, raw)
+			p.international = errs.boolean(field, raw)
 		case "block_web_login":
-			p.blockWebLogin = boolean(field, raw)
+			p.blockWebLogin = errs.boolean(field, raw)
 		case "login_based_calling":
-			p.loginBasedCalling = boolean(field, raw)
+			p.loginBasedCalling = errs.boolean(field, raw)
 		case "user_for_cdr":
-			p.cdr = parseCDR(raw, add)
+			p.cdr = parseCDR(raw, errs.add)
 		default:
-			add(field, fmt.Sprintf("The %s field is not allowed.", field))
+			errs.add(field, fmt.Sprintf("The %s field is not allowed.", field))
 		}
 	}
 	return p, errs
+}
+
+// fieldErrors are the vendor's messages for a request's fields, by field.
+type fieldErrors map[string][]string
+
+func (e fieldErrors) add(field, msg string) { e[field] = append(e[field], msg) }
+
+// str reads a string field, not blank when nonEmpty, that check (when
+// set) accepts; nil when it is refused.
+func (e fieldErrors) str(field string, raw json.RawMessage, nonEmpty bool, check func(string) string) *string {
+	s, ok := asString(raw)
+	switch {
+	case !ok:
+		e.add(field, fmt.Sprintf("The %s field must be a string.", field))
+		return nil
+	case nonEmpty && strings.TrimSpace(s) == "":
+		e.add(field, fmt.Sprintf("The %s field must not be empty.", field))
+		return nil
+	case check != nil:
+		if msg := check(s); msg != "" {
+			e.add(field, msg)
+			return nil
+		}
+	}
+	return &s
+}
+
+// boolean reads a true or false field; nil when it is refused.
+func (e fieldErrors) boolean(field string, raw json.RawMessage) *bool {
+	var b bool
+	if isNull(raw) || json.Unmarshal(raw, &b) != nil {
+		e.add(field, fmt.Sprintf("The %s field must be true or false.", field))
+		return nil
+	}
+	return &b
+}
+
+// strs reads an array of strings (or of integers, as Create User takes
+// them); nil when it is refused.
+func (e fieldErrors) strs(field string, raw json.RawMessage) *[]string {
+	ss, ok := asStrings(raw)
+	if !ok {
+		e.add(field, fmt.Sprintf("The %s field must be an array of strings.", field))
+		return nil
+	}
+	return &ss
+}
+
+// role reads user_role: a string on the PATCH page, an int on Create User
+// (api.md, "What public sources add", Smartflo: "Types on create vs
+// patch"); the fake takes both. It must name a role the account has.
+func (f *Fake) role(raw json.RawMessage, errs fieldErrors) *int64 {
+	s, ok := asString(raw)
+	if !ok {
+		s, ok = asInteger(raw)
+	}
+	if !ok || strings.TrimSpace(s) == "" {
+		errs.add("user_role", "The user_role field must be a string.")
+		return nil
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if _, known := f.roles[id]; err != nil || !known {
+		errs.add("user_role", "The selected user_role is invalid.")
+		return nil
+	}
+	return &id
+}
+
+// The checks of string fields: "" when the value is accepted, else the
+// vendor's message.
+
+func checkNumber(s string) string {
+	if !numberRE.MatchString(s) {
+		return "The number field must be + followed by 8 to 15 digits."
+	}
+	return ""
+}
+
+func checkEmail(s string) string {
+	if !validEmail(s) {
+		return "The email field must be a valid email address."
+	}
+	return ""
+}
+
+func checkLoginID(s string) string {
+	if strings.ContainsAny(s, " \t\r\n") {
+		return "The login_id field must not contain spaces."
+	}
+	return ""
+}
+
+func checkPassword(s string) string {
+	if len(s) > maxPassword {
+		return fmt.Sprintf("The password field must not be greater than %d bytes.", maxPassword)
+	}
+	return ""
 }
 
 // parseCDR validates user_for_cdr: {"type": "all"} or {"type": "agent",
