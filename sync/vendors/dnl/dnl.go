@@ -300,17 +300,17 @@ func (c *Client) page(ctx context.Context, l listing, page int) (*listAnswer, er
 
 // Get implements plan.Reader.
 func (c *Client) Get(ctx context.Context, id string) (model.User, error) {
-	out := &userAnswer{r: c.read}
+	out := c.read.one()
 	if _, err := c.api.Do(ctx, http.MethodGet, "/v1/user/"+url.PathEscape(id), nil, out); err != nil {
 		return model.User{}, err
 	}
 	switch {
-	case out.err != nil:
-		return model.User{}, out.err
-	case out.user == nil:
+	case out.Err != nil:
+		return model.User{}, out.Err
+	case out.User == nil:
 		return model.User{}, noPayload("GET", "/v1/user/"+id)
 	}
-	return *out.user, nil
+	return *out.User, nil
 }
 
 // Patch implements apply.Patcher.
@@ -318,12 +318,12 @@ func (c *Client) Get(ctx context.Context, id string) (model.User, error) {
 // fields the body set), so that the change can be verified without
 // another request.
 func (c *Client) Patch(ctx context.Context, id string, body map[string]any) (model.Result, error) {
-	out := &userAnswer{r: readingOf(body)}
+	out := readingOf(body).one()
 	res, err := c.api.Do(ctx, http.MethodPatch, "/v1/user/"+url.PathEscape(id), body, out)
 	if err != nil {
 		return res, err
 	}
-	res.After = out.user
+	res.After = out.User
 	return res, nil
 }
 

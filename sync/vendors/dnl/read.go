@@ -124,37 +124,10 @@ func (a *listAnswer) DecodeAnswer(data []byte) (rest.Success, error) {
 	})
 }
 
-// userAnswer is an answer whose payload is one user: GET /v1/user/{id},
-// and the PATCH's answer.
-type userAnswer struct {
-	r    *reading
-	user *model.User // nil: no payload, or a null one
-	err  error       // the payload's user could not be built
-}
-
-// DecodeAnswer implements rest.Decoder.
-func (a *userAnswer) DecodeAnswer(data []byte) (rest.Success, error) {
-	a.user, a.err = nil, nil
-	raw := make([]any, a.r.paths.Len())
-	return rest.Envelope(data, func(sc *jsonpick.Scanner, key []byte) error {
-		if !bytes.EqualFold(key, []byte("payload")) {
-			return sc.Skip()
-		}
-		a.user, a.err = nil, nil
-		if sc.Null() {
-			return nil
-		}
-		if err := sc.Pick(a.r.paths, raw); err != nil {
-			return err
-		}
-		u, err := a.r.user(raw, nil)
-		if err != nil {
-			a.err = err
-			return nil
-		}
-		a.user = &u
-		return nil
-	})
+// one is the reading of an answer whose payload is one user: GET
+// /v1/user/{id}, and the PATCH's answer.
+func (r *reading) one() *rest.UserAnswer {
+	return &rest.UserAnswer{Key: "payload", Paths: r.paths, Build: func(picked []any) (model.User, error) { return r.user(picked, nil) }}
 }
 
 // readings caches the readings of PATCH answers by the body's top-level

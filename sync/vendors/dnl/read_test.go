@@ -105,16 +105,16 @@ func FuzzReading(f *testing.F) {
 			if err == nil {
 				err = page.err
 			}
-			one := &userAnswer{r: rd.r}
+			one := rd.r.one()
 			_, oneErr := one.DecodeAnswer([]byte(`{"payload": ` + string(item) + `}`))
 			if oneErr == nil {
-				oneErr = one.err
+				oneErr = one.Err
 			}
 			if bytes.Equal(bytes.TrimSpace(item), []byte("null")) {
 				// A null payload is no user (Get says so, a PATCH's answer
 				// verifies nothing); a null item fails its page.
-				if one.user != nil || oneErr != nil || err == nil {
-					t.Fatalf("null: one-user read %v, %v; list %v", one.user, oneErr, err)
+				if one.User != nil || oneErr != nil || err == nil {
+					t.Fatalf("null: one-user read %v, %v; list %v", one.User, oneErr, err)
 				}
 				continue
 			}
@@ -130,8 +130,8 @@ func FuzzReading(f *testing.F) {
 			if len(page.users) != 1 || !reflect.DeepEqual(page.users[0], want) {
 				t.Fatalf("list read %#v, by maps %#v", page.users, want)
 			}
-			if one.user == nil || !reflect.DeepEqual(*one.user, want) {
-				t.Fatalf("one-user read %#v, by maps %#v", one.user, want)
+			if one.User == nil || !reflect.DeepEqual(*one.User, want) {
+				t.Fatalf("one-user read %#v, by maps %#v", one.User, want)
 			}
 		}
 	})

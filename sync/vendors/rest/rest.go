@@ -375,6 +375,42 @@ func Envelope(data []byte, member func(sc *jsonpick.Scanner, key []byte) error) 
 	return said, err
 }
 
+// UserAnswer is an answer whose member Key holds one user, read in one
+// pass: the values at Paths are picked, and Build makes the user of them.
+type UserAnswer struct {
+	Key   string
+	Paths *jsonpick.Paths
+	Build func(picked []any) (model.User, error)
+
+	User *model.User // nil: no such member, or a null one
+	Err  error       // the user could not be built (the answer was read)
+}
+
+// DecodeAnswer implements Decoder.
+func (a *UserAnswer) DecodeAnswer(data []byte) (Success, error) {
+	a.User, a.Err = nil, nil
+	picked := make([]any, a.Paths.Len())
+	return Envelope(data, func(sc *jsonpick.Scanner, key []byte) error {
+		if !bytes.EqualFold(key, []byte(a.Key)) {
+			return sc.Skip()
+		}
+		a.User, a.Err = nil, nil // a member given again replaces the first
+		if sc.Null() {
+			return nil
+		}
+		if err := sc.Pick(a.Paths, picked); err != nil {
+			return err
+		}
+		u, err := a.Build(picked)
+		if err != nil {
+			a.Err = err
+			return nil
+		}
+		a.User = &u
+		return nil
+	})
+}
+
 // isSuccessKey reports whether an object key names the "success" value,
 // as encoding/json matches a struct field tagged "success".
 func isSuccessKey(key []byte) bool {

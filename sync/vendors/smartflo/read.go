@@ -96,35 +96,10 @@ func (a *listAnswer) item(sc *jsonpick.Scanner, raw []any) func() error {
 	}
 }
 
-// userAnswer is the answer of GET /v1/user/{id}: the user under data.
-type userAnswer struct {
-	r    *reading
-	id   string
-	user *model.User // nil: no data, or a null one
-	err  error       // the user could not be built
-}
-
-// DecodeAnswer implements rest.Decoder.
-func (a *userAnswer) DecodeAnswer(data []byte) (rest.Success, error) {
-	a.user, a.err = nil, nil
-	raw := make([]any, a.r.paths.Len())
-	return rest.Envelope(data, func(sc *jsonpick.Scanner, key []byte) error {
-		if !bytes.EqualFold(key, []byte("data")) {
-			return sc.Skip()
-		}
-		a.user, a.err = nil, nil
-		if sc.Null() {
-			return nil
-		}
-		if err := sc.Pick(a.r.paths, raw); err != nil {
-			return err
-		}
-		u, err := a.r.pick.User(a.id, raw[:len(raw)-1])
-		if err != nil {
-			a.err = err
-			return nil
-		}
-		a.user = &u
-		return nil
-	})
+// one is the reading of the answer of GET /v1/user/{id}: the user
+// under data, whose id is the one asked for.
+func (r *reading) one(id string) *rest.UserAnswer {
+	return &rest.UserAnswer{Key: "data", Paths: r.paths, Build: func(picked []any) (model.User, error) {
+		return r.pick.User(id, picked[:len(picked)-1])
+	}}
 }

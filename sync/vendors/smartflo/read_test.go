@@ -105,22 +105,22 @@ func FuzzReading(f *testing.F) {
 		if derr == nil && doc != nil {
 			want, wantErr = table.UserFromRead("7", doc)
 		}
-		one := &userAnswer{r: newReading(table.PickRead(nil)), id: "7"}
+		one := newReading(table.PickRead(nil)).one("7")
 		_, err := one.DecodeAnswer([]byte(`{"data": ` + string(item) + `}`))
 		if err == nil {
-			err = one.err
+			err = one.Err
 		}
 		if doc == nil && derr == nil {
-			if one.user != nil || err != nil {
-				t.Fatalf("data null: %v, %v", one.user, err)
+			if one.User != nil || err != nil {
+				t.Fatalf("data null: %v, %v", one.User, err)
 			}
 			return
 		}
 		if (err == nil) != (wantErr == nil) {
 			t.Fatalf("one-user read: %v, by maps: %v, for %q", err, wantErr, item)
 		}
-		if err == nil && (one.user == nil || !reflect.DeepEqual(*one.user, want)) {
-			t.Fatalf("one-user read %#v, by maps %#v", one.user, want)
+		if err == nil && (one.User == nil || !reflect.DeepEqual(*one.User, want)) {
+			t.Fatalf("one-user read %#v, by maps %#v", one.User, want)
 		}
 	})
 }

@@ -154,17 +154,17 @@ func (c *Client) Only(fields []string) plan.Reader {
 
 // Get implements plan.Reader.
 func (c *Client) Get(ctx context.Context, id string) (model.User, error) {
-	out := &userAnswer{r: c.read, id: id}
+	out := c.read.one(id)
 	if _, err := c.api.Do(ctx, http.MethodGet, "/v1/user/"+url.PathEscape(id), nil, out); err != nil {
 		return model.User{}, err
 	}
 	switch {
-	case out.err != nil:
-		return model.User{}, out.err
-	case out.user == nil:
+	case out.Err != nil:
+		return model.User{}, out.Err
+	case out.User == nil:
 		return model.User{}, fmt.Errorf("GET /v1/user/%s: the answer holds no data", id)
 	}
-	return *out.user, nil
+	return *out.User, nil
 }
 
 // Patch implements apply.Patcher.
