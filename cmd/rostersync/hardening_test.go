@@ -290,10 +290,7 @@ func TestSigtermWhileReading(t *testing.T) {
 	out := filepath.Join(dir, "report.csv")
 	p := start(t, dir, "apply", "--target", "smartflo", "--base-url", srv.URL, "--roster", rosterPath, "--report", out,
 		"--rate", "0", "--workers", "2")
-	deadline := time.Now().Add(20 * time.Second)
-	for len(fake.Requests()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, func() bool { return len(fake.Requests()) > 0 }, func() string { return "the fake received no request" })
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

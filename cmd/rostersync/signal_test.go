@@ -89,10 +89,19 @@ func (b *lockedBuffer) String() string {
 // waitFor polls until the buffer holds s.
 func (b *lockedBuffer) waitFor(t *testing.T, s string) {
 	t.Helper()
+	waitUntil(t, func() bool { return strings.Contains(b.String(), s) }, func() string {
+		return fmt.Sprintf("stderr never said %q:\n%s", s, b.String())
+	})
+}
+
+// waitUntil polls cond until it holds, and fails the test with what
+// says after 30 s.
+func waitUntil(t *testing.T, cond func() bool, what func() string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(b.String(), s) {
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("stderr never said %q:\n%s", s, b.String())
+			t.Fatal(what())
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -127,14 +136,10 @@ func (p *process) wait(t *testing.T) int {
 // waitForRows polls a report file until it holds at least n rows.
 func waitForRows(t *testing.T, path string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if rows, err := report.ReadFile(path); err == nil && len(rows) >= n {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("the report never reached %d rows", n)
+	waitUntil(t, func() bool {
+		rows, err := report.ReadFile(path)
+		return err == nil && len(rows) >= n
+	}, func() string { return fmt.Sprintf("the report never reached %d rows", n) })
 }
 
 // TestInterrupt sends SIGINT mid-run: requests in flight finish, the rest
@@ -428,10 +433,7 @@ func TestKillThenRevert(t *testing.T) {
 	rosterPath := numberedRoster(t, dir, "user_id,last_name", n, func(i int) string { return fmt.Sprintf("%d,Killed %d", i, i) })
 	p := start(t, dir, "apply", "--target", "dnl", "--base-url", srv.URL, "--roster", rosterPath,
 		"--report", filepath.Join(dir, "r.csv"), "--rate", "0", "--workers", "4", "--max-changes", "1000")
-	deadline := time.Now().Add(30 * time.Second)
-	for fake.Writes() < 40 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitUntil(t, func() bool { return fake.Writes() >= 40 }, func() string { return fmt.Sprintf("the fake took %d writes, not 40", fake.Writes()) })
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
