@@ -10,6 +10,7 @@ import (
 
 	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/vendors/dnl/dnltest"
+	"github.com/rostersync/rostersync/sync/vendors/rest/resttest"
 )
 
 // byMaps is how users were read before jsonpick, and the reference the
@@ -29,35 +30,9 @@ func byMaps(item []byte, build func(string, map[string]any) (model.User, error),
 		return model.User{}, errNoUserID
 	}
 	if paths != nil {
-		doc = only(doc, paths)
+		doc = resttest.Only(doc, paths)
 	}
 	return build(id.String(), doc)
-}
-
-// only copies the values at paths out of doc, into objects of their own.
-func only(doc map[string]any, paths [][]string) map[string]any {
-	out := map[string]any{}
-	for _, path := range paths {
-		src, dst := doc, out
-		for i, k := range path {
-			v, ok := src[k]
-			if !ok {
-				break
-			}
-			sub, isObj := v.(map[string]any)
-			if i == len(path)-1 || !isObj {
-				dst[k] = v
-				break
-			}
-			d, _ := dst[k].(map[string]any)
-			if d == nil {
-				d = map[string]any{}
-				dst[k] = d
-			}
-			src, dst = sub, d
-		}
-	}
-	return out
 }
 
 // narrowed keeps the values of the named fields.

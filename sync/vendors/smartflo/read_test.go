@@ -10,6 +10,7 @@ import (
 
 	"github.com/rostersync/rostersync/sync/model"
 	"github.com/rostersync/rostersync/sync/vendors/rest"
+	"github.com/rostersync/rostersync/sync/vendors/rest/resttest"
 	"github.com/rostersync/rostersync/sync/vendors/smartflo/smartflotest"
 )
 
@@ -21,33 +22,6 @@ func decodeMap(item []byte) (map[string]any, error) {
 	var doc map[string]any
 	err := dec.Decode(&doc)
 	return doc, err
-}
-
-// only copies the values at paths out of doc, into objects of their own:
-// a narrowed reading neither reads nor checks the others.
-func only(doc map[string]any, paths [][]string) map[string]any {
-	out := map[string]any{}
-	for _, path := range paths {
-		src, dst := doc, out
-		for i, k := range path {
-			v, ok := src[k]
-			if !ok {
-				break
-			}
-			sub, isObj := v.(map[string]any)
-			if i == len(path)-1 || !isObj {
-				dst[k] = v
-				break
-			}
-			d, _ := dst[k].(map[string]any)
-			if d == nil {
-				d = map[string]any{}
-				dst[k] = d
-			}
-			src, dst = sub, d
-		}
-	}
-	return out
 }
 
 // FuzzReading holds the list and one-user readings to the field table's
@@ -81,7 +55,7 @@ func FuzzReading(f *testing.F) {
 				if !ok {
 					wantErr = errNoID
 				} else if names != nil {
-					want, wantErr = table.UserFromList(id, only(doc, r.pick.Paths()))
+					want, wantErr = table.UserFromList(id, resttest.Only(doc, r.pick.Paths()))
 					want.Values = maps.Clone(want.Values)
 					maps.DeleteFunc(want.Values, func(k string, _ any) bool { return !slices.Contains(names, k) })
 				} else {

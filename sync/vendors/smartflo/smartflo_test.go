@@ -475,7 +475,7 @@ func FuzzSmartfloCheck(f *testing.F) {
 		if status >= 400 && e == nil {
 			t.Fatalf("Check(%d, %q) = nil, want a failure", status, body)
 		}
-		if status < 300 && e == nil && saysFailed(body) {
+		if status < 300 && e == nil && resttest.SaysFailed(body) {
 			t.Fatalf("Check(%d, %q) = nil, but its success says the call failed", status, body)
 		}
 		if e == nil {
@@ -554,7 +554,7 @@ func FuzzUserFrom(f *testing.F) {
 				if field == nil {
 					t.Fatalf("value for unknown field %q", name)
 				}
-				if !canonical(v) {
+				if !resttest.Canonical(v) {
 					t.Errorf("%s = %#v is not canonical", name, v)
 				}
 				_ = field.Kind.Format(v)
@@ -567,57 +567,6 @@ func FuzzUserFrom(f *testing.F) {
 			}
 		}
 	})
-}
-
-func canonical(v any) bool {
-	switch v := v.(type) {
-	case nil, string, bool, int64:
-		return true
-	case []any:
-		for _, e := range v {
-			if !canonical(e) || e == nil {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
-// saysFailed is the fuzz targets' own reading of a body: a top-level
-// success (the only key named so in any case) that is false, "false" or
-// "0" in any case, or the number 0.
-func saysFailed(body []byte) bool {
-	var obj map[string]any
-	if !json.Valid(body) {
-		return false
-	}
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.UseNumber()
-	if d.Decode(&obj) != nil {
-		return false
-	}
-	var v any
-	n := 0
-	for k, val := range obj {
-		if strings.EqualFold(k, "success") {
-			v, n = val, n+1
-		}
-	}
-	if n != 1 {
-		return false
-	}
-	switch v := v.(type) {
-	case bool:
-		return !v
-	case string:
-		s := strings.ToLower(strings.TrimSpace(v))
-		return s == "false" || s == "0"
-	case json.Number:
-		f, err := v.Float64()
-		return err == nil && f == 0
-	}
-	return false
 }
 
 // TestFailureShapedUnlikeASuccess: a failure whose body is not shaped like

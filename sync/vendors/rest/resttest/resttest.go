@@ -2,7 +2,8 @@
 // that tests can run the real HTTP client against the shipped fakes inside
 // a testing/synctest bubble: there time is fake and exact, and a TCP socket
 // never counts as durably blocked, so it would stop the clock. It owns
-// nothing but the network; what the fakes answer stays with them.
+// nothing but the network (and, in reading.go, what both vendors' client
+// tests check of a reading); what the fakes answer stays with them.
 package resttest
 
 import (
