@@ -401,13 +401,17 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 			f.list(w, r)
 		}
 	case strings.HasPrefix(p, "/v1/user/") && !strings.Contains(p[len("/v1/user/"):], "/"):
-		id := p[len("/v1/user/"):]
-		if f.allow(w, r, http.MethodGet, http.MethodPatch) {
-			if r.Method == http.MethodGet {
-				f.getUser(w, r, id)
-			} else {
-				f.patchUser(w, r, id)
-			}
+		if !f.allow(w, r, http.MethodGet, http.MethodPatch) || !f.authorize(w, r) {
+			break
+		}
+		i, ok := f.lookup(p[len("/v1/user/"):])
+		switch {
+		case !ok:
+			f.fail(w, http.StatusNotFound, msgUserNotFound)
+		case r.Method == http.MethodGet:
+			f.getUser(w, i)
+		default:
+			f.patchUser(w, r, i)
 		}
 	default:
 		f.fail(w, http.StatusNotFound, "Route not found")
@@ -770,15 +774,8 @@ func (f *Fake) lookup(id string) (int, bool) {
 	return i, ok
 }
 
-func (f *Fake) getUser(w http.ResponseWriter, r *http.Request, id string) {
-	if !f.authorize(w, r) {
-		return
-	}
-	i, ok := f.lookup(id)
-	if !ok {
-		f.fail(w, http.StatusNotFound, msgUserNotFound)
-		return
-	}
+// getUser answers GET /v1/user/{id} for the user at i.
+func (f *Fake) getUser(w http.ResponseWriter, i int) {
 	f.mu.Lock()
 	u := f.users[i].clone()
 	f.mu.Unlock()
@@ -809,15 +806,8 @@ func (f *Fake) getUser(w http.ResponseWriter, r *http.Request, id string) {
 	}})
 }
 
-func (f *Fake) patchUser(w http.ResponseWriter, r *http.Request, id string) {
-	if !f.authorize(w, r) {
-		return
-	}
-	i, ok := f.lookup(id)
-	if !ok {
-		f.fail(w, http.StatusNotFound, msgUserNotFound)
-		return
-	}
+// patchUser answers PATCH /v1/user/{id} for the user at i.
+func (f *Fake) patchUser(w http.ResponseWriter, r *http.Request, i int) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		f.fail(w, http.StatusBadRequest, "unreadable body")
