@@ -8,15 +8,6 @@ import (
 	"sync"
 )
 
-// Digest returns a keyed digest of what the row asks for: its key and
-// every value it sets, "" for a row that cannot be used. Rows with equal
-// digests under one key ask for the same thing (a resumed run skips a row
-// only when it still does). The key, which the caller derives from a
-// secret, keeps a digest from testing guesses of a password the row sets.
-func (r *Row) Digest(key []byte) string {
-	return NewDigester(key).Digest(r)
-}
-
 // Digester computes the digests of many rows under one key, reusing its
 // HMACs and buffers: a digest a row for a million rows would otherwise
 // allocate half a gigabyte. It is safe for concurrent use.
@@ -39,7 +30,11 @@ func NewDigester(key []byte) *Digester {
 	}}}
 }
 
-// Digest returns r.Digest of the Digester's key.
+// Digest returns a keyed digest of what the row asks for: its key and
+// every value it sets, "" for a row that cannot be used. Rows with equal
+// digests under one key ask for the same thing (a resumed run skips a row
+// only when it still does). The key, which the caller derives from a
+// secret, keeps a digest from testing guesses of a password the row sets.
 func (d *Digester) Digest(r *Row) string {
 	if r.Err != nil {
 		return ""
