@@ -55,22 +55,19 @@ func (p Path) UnknownAt(codes ...int64) Path {
 // Zero reports whether p locates nothing.
 func (p Path) Zero() bool { return len(p.keys) == 0 }
 
-// Lookup returns the value at p, with absent keys and null parents read as null.
-func (p Path) Lookup(doc map[string]any) any {
+// at returns the value at p's keys in doc, before p's Is applies, with
+// absent keys and null parents read as null.
+func (p Path) at(doc map[string]any) any {
 	var v any = doc
 	for _, k := range p.keys {
 		obj, ok := v.(map[string]any)
 		if !ok {
-			v = nil
-			break
+			return nil
 		}
 		v = obj[k]
 	}
-	return p.interpret(v)
+	return v
 }
-
-// Keys returns the keys p walks, from the top of the object.
-func (p Path) Keys() []string { return p.keys }
 
 // interpret turns the value found at p's keys into p's value: itself, or
 // for a path made with Is, whether it is the number.
@@ -98,10 +95,9 @@ func (p Path) String() string { return strings.Join(p.keys, ".") }
 
 // Table is a target's fields, in a stable order, looked up by name.
 type Table struct {
-	fields []Field
-	index  map[string]int
-	nRead  int // fields the one-user read holds
-	nList  int // fields a list item holds
+	fields     []Field
+	index      map[string]int
+	list, read *Pick // every field each read holds
 }
 
 // NewTable builds a table. It panics on a duplicate name: tables are
@@ -113,13 +109,8 @@ func NewTable(fields ...Field) *Table {
 			panic("sync: duplicate field " + f.Name)
 		}
 		t.index[f.Name] = i
-		if !f.Read.Zero() {
-			t.nRead++
-		}
-		if !f.List.Zero() {
-			t.nList++
-		}
 	}
+	t.list, t.read = t.pick(nil, false), t.pick(nil, true)
 	return t
 }
 
@@ -169,36 +160,16 @@ func (u *User) Has(name string) bool {
 	return ok
 }
 
-// UserFromRead builds a user from a decoded one-user read.
+// UserFromRead builds a user from a one-user read decoded by encoding/json
+// with UseNumber: what the clients' one-pass readings are held to.
 func (t *Table) UserFromRead(id string, doc map[string]any) (User, error) {
-	return t.user(id, doc, true)
+	return t.read.userFrom(id, doc)
 }
 
-// UserFromList builds a user from a decoded item of the list read.
+// UserFromList builds a user from an item of the list read, decoded as
+// UserFromRead's.
 func (t *Table) UserFromList(id string, doc map[string]any) (User, error) {
-	return t.user(id, doc, false)
-}
-
-func (t *Table) user(id string, doc map[string]any, full bool) (User, error) {
-	n := t.nList
-	if full {
-		n = t.nRead
-	}
-	u := User{ID: id, Values: make(map[string]any, n), Full: full}
-	for i := range t.fields {
-		f := &t.fields[i]
-		p := f.List
-		if full {
-			p = f.Read
-		}
-		if p.Zero() {
-			continue
-		}
-		if err := u.set(f, p, p.Lookup(doc)); err != nil {
-			return User{}, err
-		}
-	}
-	return u, nil
+	return t.list.userFrom(id, doc)
 }
 
 // set stores a field's value read at p (raw, as encoding/json decodes it
@@ -247,6 +218,12 @@ func (t *Table) PickList(want func(name string) bool) *Pick { return t.pick(want
 func (t *Table) PickRead(want func(name string) bool) *Pick { return t.pick(want, true) }
 
 func (t *Table) pick(want func(string) bool, full bool) *Pick {
+	if want == nil && t.list != nil { // every field: made once, in NewTable
+		if full {
+			return t.read
+		}
+		return t.list
+	}
 	pk := &Pick{full: full}
 	for i := range t.fields {
 		f := &t.fields[i]
@@ -275,6 +252,18 @@ func (pk *Pick) Paths() [][]string { return pk.keys }
 // fields picked.
 func (pk *Pick) User(id string, raw []any) (User, error) {
 	return pk.UserIn(id, raw, nil)
+}
+
+// userFrom is User with the values at Paths in doc, looked up one by one
+// (no slice of them a user: the tests' reference readings build many).
+func (pk *Pick) userFrom(id string, doc map[string]any) (User, error) {
+	u := User{ID: id, Values: make(map[string]any, len(pk.fields)), Full: pk.full}
+	for i, f := range pk.fields {
+		if err := u.set(f, pk.paths[i], pk.paths[i].interpret(pk.paths[i].at(doc))); err != nil {
+			return User{}, err
+		}
+	}
+	return u, nil
 }
 
 // UserIn is User with the values put in values, emptied first, when it is
