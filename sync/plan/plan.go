@@ -594,7 +594,7 @@ func needsFullRead(r *model.Row) bool {
 
 // diff fills in the item's changes and PATCH body, or marks it unchanged.
 func (pl Planner) diff(r *model.Row, u *model.User, it *Item) {
-	if it.UserID != u.ID {
+	if it.UserID != u.ID { // an equal id keeps the row's string, not one more per user
 		it.UserID = u.ID
 	}
 	var written map[string]any

@@ -318,7 +318,9 @@ func (c *Client) answer(method, path string, status int, header http.Header, dat
 		return undecoded
 	}
 	if out != nil && decoder == nil {
-		if err := decode(data, out); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(out); err != nil {
 			return fmt.Errorf("%s %s: HTTP %d: the answer is not the JSON expected: %w", method, trimQuery(path), status, err)
 		}
 	}
@@ -337,22 +339,14 @@ func putBody(b *bytes.Buffer) {
 }
 
 // Decoder is what a call's answer decodes into when it reads the body
-// itself: a vendor's list page, read in one pass with jsonpick, picking
-// only the fields it needs, instead of through encoding/json. It reads
+// itself: a vendor's list page or user, read in one pass with jsonpick,
+// picking only the fields it needs, instead of through encoding/json. It reads
 // the body of an answer whose status says the call succeeded, and returns
 // the body's own word, its top-level "success" (a key in any case, as
 // encoding/json matches it), which spares Check a search of the body for
 // it: when it says the call failed, Check reads the answer as usual.
 type Decoder interface {
 	DecodeAnswer(body []byte) (Success, error)
-}
-
-// decode reads a successful answer's body into out, through encoding/json
-// with UseNumber.
-func decode(data []byte, out any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	return dec.Decode(out)
 }
 
 // Envelope reads an answer, a JSON object, in one pass: its "success"
