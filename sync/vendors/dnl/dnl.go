@@ -308,7 +308,7 @@ func (c *Client) Get(ctx context.Context, id string) (model.User, error) {
 	case out.Err != nil:
 		return model.User{}, out.Err
 	case out.User == nil:
-		return model.User{}, noPayload("GET", "/v1/user/"+id)
+		return model.User{}, fmt.Errorf("GET /v1/user/%s: the answer holds no payload", id)
 	}
 	return *out.User, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -160,8 +159,4 @@ func readingOf(body map[string]any) *reading {
 	}))
 	readings.Store(id, r)
 	return r
-}
-
-func noPayload(method, path string) error {
-	return fmt.Errorf("%s %s: the answer holds no payload", method, path)
 }
