@@ -499,10 +499,10 @@ func (b *bench) passwords() error {
 			}
 		}
 		srv.close()
-		least, lo, hi := leastCPU(runs)
-		ok := least.cpu <= 5*time.Second && unchanged == n
+		best, lo, hi := least(runs, func(m measured) time.Duration { return m.cpu })
+		ok := best.cpu <= 5*time.Second && unchanged == n
 		fmt.Printf("| %s | %.1f s, CPU %.1f s | %.2f (%.2f–%.2f) | %.2f | %d of %d | %s |\n", t, first.took.Seconds(), first.cpu.Seconds(),
-			least.cpu.Seconds(), lo.Seconds(), hi.Seconds(), least.took.Seconds(), unchanged, n, b.mark(ok))
+			best.cpu.Seconds(), lo.Seconds(), hi.Seconds(), best.took.Seconds(), unchanged, n, b.mark(ok))
 	}
 	return nil
 }
@@ -529,30 +529,23 @@ type measured struct {
 	peak int64         // peak resident memory, bytes
 }
 
-// quickest returns the quickest run, and the range of the times.
-func quickest(runs []measured) (best measured, lo, hi time.Duration) {
+// least returns the run least in by (its wall time, or its CPU), and the
+// range of by over the runs.
+func least(runs []measured, by func(measured) time.Duration) (best measured, lo, hi time.Duration) {
 	best = runs[0]
-	lo, hi = runs[0].took, runs[0].took
+	lo, hi = by(best), by(best)
 	for _, m := range runs[1:] {
-		if m.took < best.took {
+		if by(m) < by(best) {
 			best = m
 		}
-		lo, hi = min(lo, m.took), max(hi, m.took)
+		lo, hi = min(lo, by(m)), max(hi, by(m))
 	}
 	return best, lo, hi
 }
 
-// leastCPU returns the run that used the least CPU, and the range of CPU.
-func leastCPU(runs []measured) (best measured, lo, hi time.Duration) {
-	best = runs[0]
-	lo, hi = runs[0].cpu, runs[0].cpu
-	for _, m := range runs[1:] {
-		if m.cpu < best.cpu {
-			best = m
-		}
-		lo, hi = min(lo, m.cpu), max(hi, m.cpu)
-	}
-	return best, lo, hi
+// quickest returns the quickest run, and the range of the times.
+func quickest(runs []measured) (measured, time.Duration, time.Duration) {
+	return least(runs, func(m measured) time.Duration { return m.took })
 }
 
 // ids writes the ids 1..n, one a line, and returns the file's path.
